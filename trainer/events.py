@@ -1,0 +1,89 @@
+"""Plain dataclass events emitted by :func:`trainer.loop.train` (no Qt, no torch objects)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PhaseEvent:
+    """A new phase starts: prepare, features, head, finetune, calibrate, done."""
+    phase: str
+    message: str
+    total_steps: int = 0
+
+
+@dataclass
+class ProgressEvent:
+    """Progress inside a phase without optimizer steps (feature caching, evaluation)."""
+    phase: str
+    done: int
+    total: int
+
+
+@dataclass
+class StepEvent:
+    phase: str
+    step: int            # global optimizer step (across phases)
+    total_steps: int
+    epoch: float         # fractional epoch inside the phase
+    loss: float
+    lr: float
+    samples_per_s: float
+
+
+@dataclass
+class EpochEvent:
+    phase: str
+    epoch: int           # 1-based within the phase
+    epochs: int
+    step: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+    val_macro_f1: float
+    elapsed_s: float
+    eta_s: float
+    improved: bool = False
+
+
+@dataclass
+class FinishedEvent:
+    metrics: dict
+    checkpoint_dir: str | None
+    elapsed_s: float
+
+
+@dataclass
+class CancelledEvent:
+    message: str
+    checkpoint_dir: str | None
+
+
+@dataclass
+class FailedEvent:
+    message: str
+    details: str = ""
+
+
+Event = PhaseEvent | ProgressEvent | StepEvent | EpochEvent | FinishedEvent | CancelledEvent | FailedEvent
+
+
+@dataclass
+class History:
+    """Everything a plot needs, filled from events (used by the GUI and the CLI)."""
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    epoch_steps: list[int] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    val_f1: list[float] = field(default_factory=list)
+
+    def add(self, ev) -> None:
+        if isinstance(ev, StepEvent):
+            self.steps.append(ev.step)
+            self.losses.append(ev.loss)
+        elif isinstance(ev, EpochEvent):
+            self.epoch_steps.append(ev.step)
+            self.val_losses.append(ev.val_loss)
+            self.val_acc.append(ev.val_accuracy)
+            self.val_f1.append(ev.val_macro_f1)

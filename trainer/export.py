@@ -1,0 +1,290 @@
+"""Export a trained DualBertClassifier to a model bundle.
+
+ONNX (``torch.onnx.export(..., dynamo=False)``, opset 17, dynamic batch and sequence axes, eager
+attention) -> fp32 parity check against PyTorch (max |logit diff| <= 1e-3) -> ONNX Runtime BERT
+optimizer (fused node counts reported; kept only if parity holds) -> int8 dynamic quantization,
+kept only if it passes the gate (top-1 agreement >= 99 % and accuracy within 0.5 point of
+PyTorch on validation rows), else fp32 ships and the bundle says why.  Written atomically.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from triage_app import text as textmod
+from triage_app.bundle import CARD_FILE, VALIDATION_FILE, write_bundle
+from triage_app.tokens import encode, load_tokenizer, pad_batch
+
+INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
+FP32_TOL = 1e-3
+GATE_AGREEMENT = 0.99
+GATE_ACC_DROP = 0.005
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+class ExportCancelled(Exception):
+    pass
+
+
+@dataclass
+class ExportReport:
+    fp32_max_diff: float = float("nan")
+    optimized: bool = False
+    optimizer_note: str = ""
+    fused: dict = field(default_factory=dict)
+    int8: dict = field(default_factory=dict)
+    precision: str = "fp32"
+    precision_note: str = ""
+    sizes_mb: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+        return asdict(self)
+
+
+def _check(should_stop):
+    if should_stop is not None and should_stop():
+        raise ExportCancelled()
+
+
+def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> None:
+    model = model.eval().to("cpu")
+    model.set_attention("eager")
+    ids = torch.tensor([[101, 2026, 3007, 2003, 102, 0], [101, 7592, 2088, 102, 0, 0]])
+    mask = (ids != 0).long()
+    dyn = {n: {0: "batch", 1: "seq"} for n in INPUT_NAMES}
+    dyn["logits"] = {0: "batch"}
+    with torch.no_grad():
+        torch.onnx.export(model, (ids, mask, ids, mask), str(path), dynamo=False, opset_version=opset,
+                          input_names=INPUT_NAMES, output_names=["logits"], dynamic_axes=dyn,
+                          do_constant_folding=True)
+    model.set_attention("sdpa")
+
+
+def _batches(tok, rows_a, rows_b, batch=64):
+    a = encode(tok, rows_a)
+    b = a if rows_a == rows_b else encode(tok, rows_b)
+    order = np.argsort([-max(len(x), len(y)) for x, y in zip(a, b)], kind="stable")
+    for s in range(0, len(order), batch):
+        idx = order[s: s + batch]
+        ia, ma = pad_batch([a[i] for i in idx])
+        ib, mb = pad_batch([b[i] for i in idx])
+        yield idx, (ia, ma, ib, mb)
+
+
+def torch_logits(model, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
+    model = model.eval().to("cpu")
+    out = np.zeros((len(rows_a), model.classifier.out_features), dtype=np.float32)
+    with torch.no_grad():
+        for idx, arrs in _batches(tok, rows_a, rows_b):
+            _check(should_stop)
+            out[idx] = model(*[torch.from_numpy(x) for x in arrs]).numpy()
+    return out
+
+
+def onnx_logits(path, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    out = None
+    for idx, arrs in _batches(tok, rows_a, rows_b):
+        _check(should_stop)
+        r = sess.run(None, dict(zip(INPUT_NAMES, arrs)))[0]
+        if out is None:
+            out = np.zeros((len(rows_a), r.shape[1]), dtype=np.float32)
+        out[idx] = r
+    return out
+
+
+def optimize_onnx(src, dst, hidden: int, heads: int) -> dict:
+    """ONNX Runtime BERT optimizer; the embed-layer-norm fusion breaks on two towers, so it is off."""
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+
+    opts = FusionOptions("bert")
+    opts.enable_embed_layer_norm = False
+    m = optimizer.optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden,
+                                 optimization_options=opts, opt_level=1, use_gpu=False)
+    counts = {k: v for k, v in m.get_fused_operator_statistics().items() if v}
+    m.save_model_to_file(str(dst))
+    return counts
+
+
+def quantize_int8(src, dst) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+                     op_types_to_quantize=["MatMul", "Attention", "Gather"],
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
+                  val_rows: tuple[list[str], list[str], np.ndarray] | None = None,
+                  temperature: float = 1.0, review_threshold: float = 0.5,
+                  metrics: dict | None = None, data_fingerprint: dict | None = None,
+                  name: str = "ticket-model", version: str = "1", quantize: bool = True,
+                  optimize: bool = True, card: str | None = None, extra_files: dict | None = None,
+                  val_logits: np.ndarray | None = None, val_y: np.ndarray | None = None,
+                  input_fields: list[str] | None = None, meta_extra: dict | None = None,
+                  should_stop: Callable[[], bool] | None = None,
+                  on_progress: Callable[[str], None] | None = None, read_only: bool = False):
+    """Export and write a bundle to ``out_dir``.  Returns ``(Bundle, ExportReport)``.
+
+    ``val_rows`` = (text_a, text_b, y) of cleaned validation rows for the parity checks and the
+    int8 gate (without them int8 is not attempted).  ``val_logits``/``val_y`` are stored in
+    ``validation.npz`` for the review-threshold tools.
+    """
+    say = on_progress or (lambda s: None)
+    rep = ExportReport()
+    cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=str(Path(out_dir).parent)))
+    try:
+        tok = load_tokenizer(tokenizer_path, cfg.get("max_length", 128))
+        if val_rows is None or len(val_rows[0]) == 0:
+            probe = ["printer on floor 3 is jammed again", "cannot log in to vpn after password reset",
+                     "new laptop request for hire", "please add me to the shared drive"]
+            rows_a, rows_b, y = probe, probe, None
+        else:
+            rows_a, rows_b, y = list(val_rows[0]), list(val_rows[1]), np.asarray(val_rows[2])
+        _check(should_stop)
+        say("exporting ONNX (fp32)")
+        fp32 = work / "fp32.onnx"
+        export_onnx(model, fp32)
+        _check(should_stop)
+        say("checking ONNX against PyTorch")
+        ref = torch_logits(model, tok, rows_a, rows_b, should_stop)
+        got = onnx_logits(fp32, tok, rows_a, rows_b, should_stop)
+        rep.fp32_max_diff = float(np.abs(ref - got).max())
+        if rep.fp32_max_diff > FP32_TOL:
+            raise ExportError(f"ONNX fp32 logits differ from PyTorch by {rep.fp32_max_diff:.2e} "
+                              f"(limit {FP32_TOL}); not exporting a model that disagrees")
+        rep.sizes_mb["fp32"] = round(fp32.stat().st_size / 2**20, 1)
+        best = fp32
+        if optimize:
+            _check(should_stop)
+            say("optimizing the ONNX graph")
+            opt = work / "opt.onnx"
+            try:
+                tc = model.tower_a.config
+                rep.fused = optimize_onnx(fp32, opt, tc.hidden_size, tc.num_attention_heads)
+                d = float(np.abs(ref - onnx_logits(opt, tok, rows_a, rows_b, should_stop)).max())
+                if d <= FP32_TOL:
+                    best, rep.optimized = opt, True
+                    rep.optimizer_note = f"optimized graph kept (max |diff| {d:.2e})"
+                else:
+                    rep.optimizer_note = f"optimized graph dropped: max |diff| {d:.2e} > {FP32_TOL}"
+            except ExportCancelled:
+                raise
+            except Exception as e:  # noqa: BLE001 - the optimizer is optional
+                rep.optimizer_note = f"optimizer failed, plain graph kept: {type(e).__name__}: {e}"
+        chosen, precision = best, "fp32"
+        if quantize and y is not None:
+            _check(should_stop)
+            say("quantizing to int8 and checking the gate")
+            q = work / "int8.onnx"
+            quantize_int8(best, q)
+            ql = onnx_logits(q, tok, rows_a, rows_b, should_stop)
+            agree = float((ql.argmax(1) == ref.argmax(1)).mean())
+            acc_ref = float((ref.argmax(1) == y).mean())
+            acc_q = float((ql.argmax(1) == y).mean())
+            rep.int8 = {"agreement": agree, "accuracy_fp32": acc_ref, "accuracy_int8": acc_q,
+                        "rows": int(len(y)), "size_mb": round(q.stat().st_size / 2**20, 1)}
+            ok = agree >= GATE_AGREEMENT and acc_q >= acc_ref - GATE_ACC_DROP
+            if ok:
+                chosen, precision = q, "int8"
+                rep.precision_note = (f"int8 passed the gate: top-1 agreement {agree:.3f}, accuracy "
+                                      f"{acc_q:.3f} vs fp32 {acc_ref:.3f} on {len(y)} validation rows")
+            else:
+                rep.precision_note = (f"int8 failed the gate (agreement {agree:.3f} needs >= "
+                                      f"{GATE_AGREEMENT}, accuracy {acc_q:.3f} vs fp32 {acc_ref:.3f} "
+                                      f"needs within {GATE_ACC_DROP}); fp32 shipped")
+        elif quantize:
+            rep.precision_note = "no validation rows given: int8 not attempted, fp32 shipped"
+        else:
+            rep.precision_note = "int8 not requested"
+        rep.precision = precision
+        _check(should_stop)
+        say("writing the bundle")
+        files = {"model.onnx": chosen, "tokenizer.json": tokenizer_path}
+        if val_logits is not None and val_y is not None:
+            npz = work / VALIDATION_FILE
+            probs = _softmax(val_logits, temperature)
+            np.savez(npz, probs=probs.astype(np.float32), y=np.asarray(val_y, dtype=np.int64))
+            files[VALIDATION_FILE] = npz
+        for k, v in (extra_files or {}).items():
+            files[k] = v
+        if card:
+            (work / CARD_FILE).write_text(card, encoding="utf-8")
+            files[CARD_FILE] = work / CARD_FILE
+        tcfg = model.tower_a.config
+        meta = {
+            "name": name, "version": str(version), "labels": list(labels),
+            "routing": cfg.get("routing", "same"),
+            "input_fields": input_fields or (["title", "body"]),
+            "towers": {"a": "title + body" if cfg.get("routing", "same") == "same" else "title",
+                       "b": "title + body" if cfg.get("routing", "same") == "same" else "body"},
+            "max_length": int(cfg.get("max_length", 128)),
+            "cleaning": textmod.cleaning_record(cfg.get("cleaning_options")),
+            "temperature": float(temperature), "review_threshold": float(review_threshold),
+            "class_thresholds": {},
+            "base_model": cfg.get("base_model", "?"), "pooling": cfg.get("pooling", "mean"),
+            "hidden_size": int(tcfg.hidden_size), "layers": int(tcfg.num_hidden_layers),
+            "precision": precision, "precision_note": rep.precision_note,
+            "onnx_inputs": INPUT_NAMES, "onnx_sha256": "", "train_config": cfg,
+            "data_fingerprint": data_fingerprint or {}, "metrics": metrics or {},
+            "export": rep.to_dict(), "read_only": read_only,
+        }
+        meta.update(meta_extra or {})
+        bundle = write_bundle(files, meta, out_dir)
+        return bundle, rep
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _softmax(z, t):
+    z = np.asarray(z, dtype=np.float64) / t
+    z -= z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def export_result(result, out_dir, *, name="ticket-model", version="1", quantize=True,
+                  max_val_rows: int = 1024, should_stop=None, on_progress=None, card=None,
+                  review_threshold: float = 0.5, meta_extra=None):
+    """Export a :class:`trainer.loop.TrainResult` (metrics, temperature, validation rows inside)."""
+    data = result.data
+    v = data.val
+    k = min(len(v), max_val_rows)
+    rng = np.random.default_rng(0)
+    sel = np.sort(rng.choice(len(v), size=k, replace=False)) if k < len(v) else np.arange(len(v))
+    val_rows = ([v.text_a[i] for i in sel], [v.text_b[i] for i in sel], v.y[sel])
+    metrics = {k2: v2 for k2, v2 in result.metrics.items() if k2 != "history"}
+    metrics["history"] = result.metrics.get("history", [])
+    cols = data.columns
+    fields = ["text"] if cols.get("text") and not (cols.get("title") or cols.get("body")) else ["title", "body"]
+    extra = {"columns": cols, "data_report": data.report.to_dict()}
+    extra.update(meta_extra or {})
+    return export_bundle(result.model, result.tokenizer_path, result.labels, result.config, out_dir,
+                         val_rows=val_rows, temperature=result.temperature, metrics=metrics,
+                         data_fingerprint=data.fingerprint, name=name, version=version,
+                         quantize=quantize, val_logits=result.val_logits, val_y=result.val_y,
+                         input_fields=fields, meta_extra=extra, should_stop=should_stop,
+                         on_progress=on_progress, card=card, review_threshold=review_threshold)
+
+
+def dump_json(obj) -> str:
+    return json.dumps(obj, indent=2, default=float)

@@ -1,0 +1,543 @@
+"""The training loop: explicit, nanoGPT style.
+
+Phase 1 ("head"): towers frozen, their pooled features computed once (length-bucketed batches,
+dynamic padding, autocast) and cached; the linear head trains on the cache in seconds per epoch.
+Phase 2 ("finetune"): the top N layers (or all) of both towers train with a lower learning rate,
+AdamW without weight decay on biases and LayerNorm, warmup then linear decay, gradient clipping,
+bf16 autocast on CPUs that support it (fp16/bf16 on CUDA), dynamic padding, length buckets.
+
+Early stopping on validation macro-F1 with patience, best weights restored; a checkpoint
+(safetensors + JSON) after every epoch; ``resume=`` continues from one.  ``should_stop()`` is
+polled every batch.  Nothing here knows about Qt.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.config import TrainConfig
+from trainer.data import PreparedData, Split
+from trainer.events import (CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent,
+                            ProgressEvent, StepEvent)
+from trainer.model import DualBertClassifier, tokenizer_file
+from triage_app.tokens import encode, load_tokenizer, pad_batch
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class TrainResult:
+    status: str                      # "finished" | "cancelled"
+    config: TrainConfig
+    labels: list[str]
+    model: DualBertClassifier | None = None
+    tokenizer_path: str | None = None
+    temperature: float = 1.0
+    metrics: dict = field(default_factory=dict)
+    val_logits: np.ndarray | None = None
+    val_y: np.ndarray | None = None
+    checkpoint_dir: str | None = None
+    elapsed_s: float = 0.0
+    data: PreparedData | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def pick_device(pref: str) -> torch.device:
+    if pref == "cuda" or (pref == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("CUDA was requested but torch sees no usable GPU")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def cpu_supports_bf16() -> bool:
+    f = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    g = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool((f and f()) or (g and g()))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def autocast_dtype(cfg: TrainConfig, device: torch.device):
+    """None (fp32) or the dtype to autocast to."""
+    if cfg.precision == "fp32":
+        return None
+    if device.type == "cuda":
+        if cfg.precision == "fp16":
+            return torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if cfg.precision in ("bf16", "auto"):
+        return torch.bfloat16 if (cfg.precision == "bf16" or cpu_supports_bf16()) else None
+    return None  # fp16 autocast on CPU is not worth it
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                     bucket: int = 50) -> list[np.ndarray]:
+    """Shuffle, cut into chunks of ``bucket`` batches, sort each chunk by length, batch, shuffle
+    the batches: similar lengths together (little padding) but random order."""
+    idx = rng.permutation(len(lengths))
+    out = []
+    span = batch_size * bucket
+    for s in range(0, len(idx), span):
+        chunk = idx[s: s + span]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        out.extend(chunk[i: i + batch_size] for i in range(0, len(chunk), batch_size))
+    order = rng.permutation(len(out))
+    return [out[i] for i in order]
+
+
+def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    order = np.argsort(-lengths, kind="stable")
+    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray, n: int) -> float:
+    f1s = []
+    for c in range(n):
+        tp = np.sum((pred == c) & (y == c))
+        fp = np.sum((pred == c) & (y != c))
+        fn = np.sum((pred != c) & (y == c))
+        if tp + fp + fn == 0:
+            continue
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s)) if f1s else 0.0
+
+
+class _Encoded:
+    """Token ids of one split for both towers."""
+
+    def __init__(self, tok, split: Split):
+        self.a = encode(tok, split.text_a)
+        same = split.text_a is split.text_b or split.text_a == split.text_b
+        self.b = self.a if same else encode(tok, split.text_b)
+        self.y = split.y
+        self.len = np.array([max(len(x), len(z)) for x, z in zip(self.a, self.b)])
+
+    def batch(self, idx, device, pad_to=None):
+        a_ids, a_m = pad_batch([self.a[i] for i in idx], pad_to)
+        if self.b is self.a:
+            b_ids, b_m = a_ids, a_m
+        else:
+            b_ids, b_m = pad_batch([self.b[i] for i in idx], pad_to)
+        t = [torch.from_numpy(x).to(device) for x in (a_ids, a_m, b_ids, b_m)]
+        return t, torch.from_numpy(self.y[idx]).to(device)
+
+
+# ---- checkpoints ------------------------------------------------------------------------------
+def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, state: dict, cfg: TrainConfig,
+                    labels, best_state: dict | None) -> None:
+    """Weights and optimizer state as safetensors, the rest as JSON; written atomically."""
+    from safetensors.torch import save_file
+
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    tmp = ckpt_dir / f".tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(sd, str(tmp / "model.safetensors"))
+    if best_state is not None:
+        save_file({k: v.contiguous() for k, v in best_state.items()}, str(tmp / "best.safetensors"))
+    opt_tensors, opt_meta = {}, {"param_groups": [], "state_keys": []}
+    if optimizer is not None:
+        osd = optimizer.state_dict()
+        for pid, st in osd["state"].items():
+            for k, v in st.items():
+                if torch.is_tensor(v):
+                    opt_tensors[f"{pid}.{k}"] = v.detach().cpu().contiguous()
+                else:
+                    opt_meta["state_keys"].append([pid, k, v])
+        opt_meta["param_groups"] = osd["param_groups"]
+        if opt_tensors:
+            save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+    full = {"state": state, "config": cfg.to_dict(), "labels": list(labels), "optimizer": opt_meta,
+            "scheduler": scheduler.state_dict() if scheduler is not None else None}
+    (tmp / "state.json").write_text(json.dumps(full, indent=2, default=float), encoding="utf-8")
+    final = ckpt_dir / "last"
+    old = ckpt_dir / f".old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    if (p / "last").is_dir():
+        p = p / "last"
+    st = p / "state.json"
+    if not st.is_file():
+        raise FileNotFoundError(f"{p}: no checkpoint (state.json missing)")
+    full = json.loads(st.read_text(encoding="utf-8"))
+    full["model"] = load_file(str(p / "model.safetensors"))
+    full["best"] = load_file(str(p / "best.safetensors")) if (p / "best.safetensors").is_file() else None
+    full["opt_tensors"] = load_file(str(p / "optimizer.safetensors")) if (p / "optimizer.safetensors").is_file() else {}
+    full["path"] = str(p)
+    return full
+
+
+def _restore_optimizer(optimizer, ck: dict) -> None:
+    meta = ck["optimizer"]
+    state: dict = {}
+    for key, v in ck["opt_tensors"].items():
+        pid, k = key.split(".", 1)
+        state.setdefault(int(pid), {})[k] = v
+    for pid, k, v in meta["state_keys"]:
+        state.setdefault(int(pid), {})[k] = v
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+# ---- the loop ---------------------------------------------------------------------------------
+class _Emitter:
+    """Rate-limits step events (at most ``per_s`` a second, loss averaged in between)."""
+
+    def __init__(self, on_event, per_s: float):
+        self.on_event = on_event or (lambda e: None)
+        self.min_gap = 1.0 / per_s if per_s > 0 else 0.0
+        self.last = 0.0
+        self.acc = []
+        self.samples = 0
+        self.t0 = time.perf_counter()
+
+    def __call__(self, ev):
+        self.on_event(ev)
+
+    def step(self, phase, step, total, epoch, loss, lr, n, force=False):
+        self.acc.append(loss)
+        self.samples += n
+        now = time.perf_counter()
+        if force or now - self.last >= self.min_gap:
+            dt = max(now - self.t0, 1e-9)
+            self.on_event(StepEvent(phase, step, total, epoch, float(np.mean(self.acc)), lr,
+                                    self.samples / dt))
+            self.acc, self.samples, self.last, self.t0 = [], 0, now, now
+
+
+def train(cfg: TrainConfig, data: PreparedData, on_event: Callable | None = None,
+          should_stop: Callable[[], bool] | None = None, resume: str | None = None,
+          checkpoint_dir: str | os.PathLike | None = None) -> TrainResult:
+    """Train a dual-BERT classifier (see module doc).  Returns a :class:`TrainResult`;
+    a cancelled run returns ``status="cancelled"`` after emitting :class:`CancelledEvent`.
+    Errors emit :class:`FailedEvent` and are raised again."""
+    emit = _Emitter(on_event, cfg.step_events_per_s)
+    stop = should_stop or (lambda: False)
+    t_start = time.perf_counter()
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
+    try:
+        return _train(cfg, data, emit, stop, resume, ckpt_dir, t_start)
+    except Cancelled:
+        emit(CancelledEvent("training cancelled; the last good checkpoint is kept",
+                            str(ckpt_dir) if ckpt_dir and (ckpt_dir / "last").exists() else None))
+        return TrainResult("cancelled", cfg, data.labels, checkpoint_dir=str(ckpt_dir) if ckpt_dir else None,
+                           elapsed_s=time.perf_counter() - t_start, data=data)
+    except Exception as e:
+        emit(FailedEvent(str(e) or type(e).__name__, traceback.format_exc()))
+        raise
+
+
+def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    amp = autocast_dtype(cfg, device)
+    n_labels = len(data.labels)
+    ck = load_checkpoint(resume) if resume else None
+    if ck is not None and ck["labels"] != list(data.labels):
+        raise ValueError(f"cannot resume from {resume}: it was trained on labels {ck['labels']}")
+    emit(PhaseEvent("prepare", f"loading {cfg.base_model} and tokenizing "
+                    f"{len(data.train) + len(data.val)} tickets ({device.type}, "
+                    f"{'bf16' if amp == torch.bfloat16 else 'fp16' if amp == torch.float16 else 'fp32'})"))
+    model = DualBertClassifier.from_pretrained(cfg.base_model, cfg.base_model_b, n_labels,
+                                               cfg.pooling, cfg.dropout)
+    tok_path = tokenizer_file(cfg.base_model)
+    tok = load_tokenizer(tok_path, cfg.max_length)
+    if ck is not None:
+        model.load_state_dict(ck["model"])
+    model.to(device)
+    enc_train = _Encoded(tok, data.train)
+    enc_val = _Encoded(tok, data.val)
+    if stop():
+        raise Cancelled()
+    pad_to = cfg.max_length if cfg.pad_to_max else None
+    weights = torch.tensor(data.class_weights, dtype=torch.float32, device=device) \
+        if (cfg.class_weights and data.class_weights is not None) else None
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    eval_loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(cfg.seed)
+    state = {"phase": "head", "epoch": 0, "step": 0, "best_f1": -1.0, "bad_epochs": 0,
+             "best_epoch": 0, "history": []}
+    best_state = None
+    if ck is not None:
+        state.update(ck["state"])
+        best_state = ck["best"]
+    head_steps = math.ceil(len(data.train) / cfg.batch_size) * cfg.head_epochs
+    ft_steps = math.ceil(len(data.train) / cfg.batch_size) * cfg.finetune_epochs
+    if cfg.max_steps:
+        head_steps = min(head_steps, cfg.max_steps)
+        ft_steps = min(ft_steps, cfg.max_steps)
+    total_steps = head_steps + ft_steps
+
+    def autocast():
+        if amp is None:
+            return torch.autocast(device.type, enabled=False)
+        return torch.autocast(device.type, dtype=amp)
+
+    def snapshot():
+        return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+    def evaluate_full(enc: _Encoded, phase: str):
+        model.eval()
+        logits = np.zeros((len(enc.y), n_labels), dtype=np.float32)
+        batches = sorted_batches(enc.len, cfg.eval_batch_size)
+        with torch.no_grad(), autocast():
+            for bi, idx in enumerate(batches):
+                if stop():
+                    raise Cancelled()
+                t, _ = enc.batch(idx, device, pad_to)
+                logits[idx] = model(*t).float().cpu().numpy()
+                emit(ProgressEvent(phase, bi + 1, len(batches)))
+        return logits
+
+    def val_metrics(logits, y):
+        lt = torch.from_numpy(logits)
+        vloss = float(eval_loss_fn(lt, torch.from_numpy(y)).item())
+        pred = logits.argmax(1)
+        return vloss, float((pred == y).mean()), macro_f1(y, pred, n_labels)
+
+    def end_epoch(phase, epoch, epochs, train_loss, vlogits, t_phase, optimizer, scheduler):
+        nonlocal best_state
+        vloss, vacc, vf1 = val_metrics(vlogits, data.val.y)
+        improved = vf1 > state["best_f1"] + 1e-6
+        if improved:
+            state["best_f1"], state["bad_epochs"], state["best_epoch"] = vf1, 0, epoch
+            best_state = snapshot()
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch
+        elapsed = time.perf_counter() - t_phase
+        eta = elapsed / max(epoch - state.get("phase_start_epoch", 0), 1) * (epochs - epoch)
+        state["history"].append({"phase": phase, "epoch": epoch, "step": state["step"],
+                                 "train_loss": train_loss, "val_loss": vloss, "val_accuracy": vacc,
+                                 "val_macro_f1": vf1})
+        emit(EpochEvent(phase, epoch, epochs, state["step"], train_loss, vloss, vacc, vf1,
+                        time.perf_counter() - t_start, eta, improved))
+        if ckpt_dir is not None:
+            save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, data.labels, best_state)
+        return state["bad_epochs"] > cfg.patience if cfg.patience else False
+
+    # ---------------- phase 1: head on cached frozen features ----------------
+    model.freeze_towers()
+    if state["phase"] == "head" and cfg.head_epochs > 0:
+        start_epoch = state["epoch"]
+        state["phase_start_epoch"] = start_epoch
+        if cfg.cache_features:
+            emit(PhaseEvent("features", "computing frozen tower features once", 0))
+            model.eval()
+
+            # Identical towers reading identical text give identical features: compute once.
+            twins = (resume is None and cfg.base_model_b in (None, cfg.base_model))
+
+            def feats(enc: _Encoded):
+                out = torch.zeros((len(enc.y), model.hidden), dtype=torch.float32)
+                batches = sorted_batches(enc.len, cfg.eval_batch_size)
+                with torch.no_grad(), autocast():
+                    for bi, idx in enumerate(batches):
+                        if stop():
+                            raise Cancelled()
+                        t, _ = enc.batch(idx, device, pad_to)
+                        if twins and enc.b is enc.a:
+                            fa = model._pool(model.tower_a, t[0], t[1]).float().cpu()
+                            f = torch.cat([fa, fa], dim=-1)
+                        else:
+                            f = model.features(*t).float().cpu()
+                        out[torch.from_numpy(idx)] = f
+                        emit(ProgressEvent("features", bi + 1, len(batches)))
+                return out
+            ftrain = feats(enc_train).to(device)
+            fval = feats(enc_val).to(device)
+            ytrain = torch.from_numpy(data.train.y).to(device)
+        emit(PhaseEvent("head", f"training the classifier head ({cfg.head_epochs} epochs, towers frozen)",
+                        head_steps))
+        head_params = list(model.classifier.parameters())
+        optimizer = torch.optim.AdamW(head_params, lr=cfg.head_lr, weight_decay=cfg.weight_decay)
+        warm = int(head_steps * cfg.warmup_ratio)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(warm, head_steps))
+        if ck is not None and ck["state"]["phase"] == "head" and ck["optimizer"]["param_groups"]:
+            _restore_optimizer(optimizer, ck)
+            scheduler.load_state_dict(ck["scheduler"])
+        t_phase = time.perf_counter()
+        n = len(data.train)
+        steps_done_phase = state["step"]
+        for epoch in range(start_epoch + 1, cfg.head_epochs + 1):
+            model.train()
+            model.tower_a.eval()
+            model.tower_b.eval()
+            losses = []
+            if cfg.cache_features:
+                perm = torch.from_numpy(rng.permutation(n)).to(device)
+                batches = [perm[i: i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+            else:
+                batches = bucketed_batches(enc_train.len, cfg.batch_size, rng)
+            for bi, idx in enumerate(batches):
+                if stop():
+                    raise Cancelled()
+                if cfg.cache_features:
+                    logits = model.head(ftrain[idx])
+                    yb = ytrain[idx]
+                else:
+                    t, yb = enc_train.batch(idx, device, pad_to)
+                    with autocast():
+                        logits = model(*t)
+                loss = loss_fn(logits.float(), yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(head_params, cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                state["step"] += 1
+                losses.append(loss.item())
+                emit.step("head", state["step"], total_steps, epoch - 1 + (bi + 1) / len(batches),
+                          losses[-1], scheduler.get_last_lr()[0], len(idx), force=bi == len(batches) - 1)
+                if cfg.max_steps and state["step"] - steps_done_phase >= cfg.max_steps:
+                    break
+            if cfg.cache_features:
+                model.eval()
+                with torch.no_grad():
+                    vlogits = model.head(fval).float().cpu().numpy()
+            else:
+                vlogits = evaluate_full(enc_val, "head")
+            stop_early = end_epoch("head", epoch, cfg.head_epochs, float(np.mean(losses)), vlogits,
+                                   t_phase, optimizer, scheduler)
+            if stop_early or (cfg.max_steps and state["step"] - steps_done_phase >= cfg.max_steps):
+                break
+        if cfg.cache_features:
+            del ftrain, fval
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        state.update({"phase": "finetune", "epoch": 0, "bad_epochs": 0})
+        ck = None  # a resumed head phase is done
+
+    # ---------------- phase 2: fine-tuning ----------------
+    if cfg.finetune_epochs > 0 and state["phase"] == "finetune":
+        start_epoch = state["epoch"]
+        state["phase_start_epoch"] = start_epoch
+        model.unfreeze_top(cfg.finetune_layers)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        n_tower = sum(p.numel() for p in model.tower_parameters() if p.requires_grad)
+        emit(PhaseEvent("finetune", f"fine-tuning {n_tower / 1e6:.1f} M tower parameters "
+                        f"({'all layers' if cfg.finetune_layers == -1 else f'top {cfg.finetune_layers} layers'}, "
+                        f"{cfg.finetune_epochs} epochs)", ft_steps))
+        decay, no_decay, head = [], [], []
+        head_ids = {id(p) for p in model.classifier.parameters()}
+        for name, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            if id(p) in head_ids:
+                head.append(p)
+            elif p.ndim < 2 or "LayerNorm" in name or name.endswith(".bias"):
+                no_decay.append(p)
+            else:
+                decay.append(p)
+        groups = [{"params": decay, "lr": cfg.tower_lr, "weight_decay": cfg.weight_decay},
+                  {"params": no_decay, "lr": cfg.tower_lr, "weight_decay": 0.0},
+                  {"params": head, "lr": cfg.finetune_head_lr, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
+        warm = int(ft_steps * cfg.warmup_ratio)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(warm, ft_steps))
+        if ck is not None and ck["state"]["phase"] == "finetune" and ck["optimizer"]["param_groups"]:
+            _restore_optimizer(optimizer, ck)
+            scheduler.load_state_dict(ck["scheduler"])
+        t_phase = time.perf_counter()
+        steps_at_start = state["step"]
+        for epoch in range(start_epoch + 1, cfg.finetune_epochs + 1):
+            model.train()
+            batches = bucketed_batches(enc_train.len, cfg.batch_size,
+                                       np.random.default_rng(cfg.seed + epoch))
+            losses = []
+            for bi, idx in enumerate(batches):
+                if stop():
+                    raise Cancelled()
+                t, yb = enc_train.batch(idx, device, pad_to)
+                with autocast():
+                    logits = model(*t)
+                loss = loss_fn(logits.float(), yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                state["step"] += 1
+                losses.append(loss.item())
+                emit.step("finetune", state["step"], total_steps, epoch - 1 + (bi + 1) / len(batches),
+                          losses[-1], scheduler.get_last_lr()[0], len(idx), force=bi == len(batches) - 1)
+                if cfg.max_steps and state["step"] - steps_at_start >= cfg.max_steps:
+                    break
+            vlogits = evaluate_full(enc_val, "finetune")
+            stop_early = end_epoch("finetune", epoch, cfg.finetune_epochs, float(np.mean(losses)),
+                                   vlogits, t_phase, optimizer, scheduler)
+            if stop_early or (cfg.max_steps and state["step"] - steps_at_start >= cfg.max_steps):
+                break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.freeze_towers()
+
+    # ---------------- calibration and final metrics ----------------
+    emit(PhaseEvent("calibrate", "fitting temperature on validation and measuring", 0))
+    from trainer.evaluate import classification_report, ece, fit_temperature
+
+    vlogits = evaluate_full(enc_val, "calibrate")
+    temperature = fit_temperature(vlogits, data.val.y)
+    metrics = {"val": classification_report(data.val.y, vlogits.argmax(1), data.labels),
+               "ece_before": ece(vlogits, data.val.y, 1.0),
+               "ece_after": ece(vlogits, data.val.y, temperature),
+               "temperature": temperature, "best_epoch": state["best_epoch"],
+               "history": state["history"], "precision_used": str(amp).replace("torch.", "") if amp else "fp32",
+               "device": device.type}
+    if data.test is not None and len(data.test):
+        enc_test = _Encoded(tok, data.test)
+        tlogits = evaluate_full(enc_test, "test")
+        metrics["test"] = classification_report(data.test.y, tlogits.argmax(1), data.labels)
+        metrics["test"]["ece"] = ece(tlogits, data.test.y, temperature)
+    model.eval()
+    model.to("cpu")
+    elapsed = time.perf_counter() - t_start
+    metrics["train_seconds"] = elapsed
+    res = TrainResult("finished", cfg, list(data.labels), model, str(tok_path), temperature, metrics,
+                      vlogits, data.val.y, str(ckpt_dir) if ckpt_dir else None, elapsed, data)
+    emit(FinishedEvent(metrics, res.checkpoint_dir, elapsed))
+    return res
+
+
+def _schedule(warmup: int, total: int):
+    def f(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return f

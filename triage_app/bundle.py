@@ -1,0 +1,386 @@
+"""Model bundle: one folder with ``model.onnx``, ``tokenizer.json``, ``bundle.json`` and optional
+``MODEL_CARD.md`` / ``validation.npz`` / ``confusion.png``.  Read, validate, write atomically,
+import/export as zip.  Stdlib + numpy only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+META_FILE = "bundle.json"
+CARD_FILE = "MODEL_CARD.md"
+VALIDATION_FILE = "validation.npz"
+OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png")
+ALLOWED_FILES = (MODEL_FILE, TOKENIZER_FILE, META_FILE) + OPTIONAL_FILES
+REQUIRED_KEYS = (
+    "format_version", "name", "version", "labels", "routing", "max_length", "cleaning",
+    "temperature", "review_threshold", "base_model", "precision", "onnx_sha256",
+    "train_config", "data_fingerprint", "metrics", "created",
+)
+ZIP_MAX_BYTES = 2 * 1024**3          # uncompressed size limit of an imported zip
+ZIP_MAX_RATIO = 200                  # compression ratio above this is treated as a zip bomb
+
+
+class BundleError(ValueError):
+    """A bundle cannot be used; the message names the file and what is wrong."""
+
+
+@dataclass
+class Bundle:
+    path: Path
+    meta: dict = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def version(self) -> str:
+        return str(self.meta["version"])
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.meta["labels"])
+
+    @property
+    def routing(self) -> str:
+        return self.meta["routing"]
+
+    @property
+    def max_length(self) -> int:
+        return int(self.meta["max_length"])
+
+    @property
+    def temperature(self) -> float:
+        return float(self.meta["temperature"])
+
+    @property
+    def review_threshold(self) -> float:
+        return float(self.meta["review_threshold"])
+
+    @property
+    def class_thresholds(self) -> dict[str, float]:
+        return {k: float(v) for k, v in (self.meta.get("class_thresholds") or {}).items()}
+
+    @property
+    def precision(self) -> str:
+        return self.meta["precision"]
+
+    @property
+    def cleaning_options(self) -> dict:
+        return dict(self.meta["cleaning"].get("options", {}))
+
+    @property
+    def input_fields(self) -> list[str]:
+        return list(self.meta.get("input_fields", ["title", "body"]))
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.path / TOKENIZER_FILE
+
+    @property
+    def card_path(self) -> Path:
+        return self.path / CARD_FILE
+
+    @property
+    def validation_path(self) -> Path:
+        return self.path / VALIDATION_FILE
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.meta.get("read_only", False)) or not os.access(self.path / META_FILE, os.W_OK)
+
+    def summary(self) -> dict:
+        m = self.meta.get("metrics", {}) or {}
+        test = m.get("test") or m.get("val") or {}
+        return {"name": self.name, "version": self.version, "created": self.meta["created"],
+                "labels": len(self.labels), "precision": self.precision,
+                "accuracy": test.get("accuracy"), "macro_f1": test.get("macro_f1"),
+                "base_model": self.meta["base_model"], "path": str(self.path)}
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
+    """Read and validate a bundle folder. Raises :class:`BundleError` naming file and problem."""
+    p = Path(path)
+    if not p.exists():
+        raise BundleError(f"{p}: bundle folder not found")
+    if not p.is_dir():
+        raise BundleError(f"{p}: not a folder (a bundle is a folder; import zips with 'Import')")
+    meta_path = p / META_FILE
+    if not meta_path.is_file():
+        raise BundleError(f"{meta_path}: missing (not a TicketTriage model bundle)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"{meta_path}: not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise BundleError(f"{meta_path}: expected a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise BundleError(f"{meta_path}: missing keys: {', '.join(missing)}")
+    fv = meta["format_version"]
+    if not isinstance(fv, int) or fv < 1:
+        raise BundleError(f"{meta_path}: bad format_version {fv!r}")
+    if fv > FORMAT_VERSION:
+        raise BundleError(f"{meta_path}: format version {fv} is newer than this app supports "
+                          f"({FORMAT_VERSION}); update TicketTriage to use this model")
+    labels = meta["labels"]
+    if (not isinstance(labels, list) or len(labels) < 2
+            or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels)):
+        raise BundleError(f"{meta_path}: 'labels' must be a list of at least 2 distinct names")
+    if meta["routing"] not in ("same", "split"):
+        raise BundleError(f"{meta_path}: routing must be 'same' or 'split', got {meta['routing']!r}")
+    if not isinstance(meta["max_length"], int) or not 8 <= meta["max_length"] <= 512:
+        raise BundleError(f"{meta_path}: bad max_length {meta['max_length']!r}")
+    t = meta["temperature"]
+    if not isinstance(t, (int, float)) or not 0.01 <= t <= 100:
+        raise BundleError(f"{meta_path}: bad temperature {t!r}")
+    rt = meta["review_threshold"]
+    if not isinstance(rt, (int, float)) or not 0 <= rt <= 1:
+        raise BundleError(f"{meta_path}: review_threshold must be in [0, 1], got {rt!r}")
+    for k, v in (meta.get("class_thresholds") or {}).items():
+        if k not in labels or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            raise BundleError(f"{meta_path}: bad class threshold {k!r}: {v!r}")
+    cleaning = meta["cleaning"]
+    if not isinstance(cleaning, dict) or "function" not in cleaning:
+        raise BundleError(f"{meta_path}: 'cleaning' must record the cleaning function and options")
+    from triage_app import text as _text
+    if cleaning["function"] != _text.CLEANING_NAME or cleaning.get("version", 1) > _text.CLEANING_VERSION:
+        raise BundleError(f"{meta_path}: trained with cleaning {cleaning['function']} "
+                          f"v{cleaning.get('version')}, this app has {_text.CLEANING_NAME} "
+                          f"v{_text.CLEANING_VERSION}")
+    if meta["precision"] not in ("fp32", "int8"):
+        raise BundleError(f"{meta_path}: precision must be fp32 or int8, got {meta['precision']!r}")
+    model = p / MODEL_FILE
+    if not model.is_file():
+        raise BundleError(f"{model}: missing")
+    if model.stat().st_size < 64:
+        raise BundleError(f"{model}: file is empty or truncated")
+    tok = p / TOKENIZER_FILE
+    if not tok.is_file():
+        raise BundleError(f"{tok}: missing (the tokenizer is needed to read tickets)")
+    if verify_hash:
+        digest = sha256_file(model)
+        if digest != meta["onnx_sha256"]:
+            raise BundleError(f"{model}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
+                              f"{str(meta['onnx_sha256'])[:12]}…); the file is corrupt or was replaced")
+    return Bundle(path=p, meta=meta)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str | os.PathLike,
+                 move: bool = False) -> Bundle:
+    """Assemble a bundle in a hidden temp folder beside ``out_dir`` and rename it into place.
+
+    ``files`` maps bundle file names (``model.onnx``, ``tokenizer.json``, optional extras) to
+    source paths.  ``onnx_sha256``, ``format_version`` and ``created`` are filled in.  If the
+    process dies half-way only a hidden ``.tmp-*`` folder remains; ``out_dir`` is either absent,
+    the previous bundle, or the complete new one.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        if name not in ALLOWED_FILES or name == META_FILE:
+            raise BundleError(f"{name}: not a bundle file")
+    tmp = out.parent / f".tmp-{out.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for name, src in files.items():
+            (shutil.move if move else shutil.copyfile)(str(src), str(tmp / name))
+        meta = dict(meta)
+        meta["format_version"] = FORMAT_VERSION
+        meta.setdefault("created", now_iso())
+        meta["onnx_sha256"] = sha256_file(tmp / MODEL_FILE)
+        with open(tmp / META_FILE, "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=2, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        load_bundle(tmp)  # never publish something that would not load
+        _fsync_dir(tmp)
+        old = None
+        if out.exists():
+            old = out.parent / f".old-{out.name}-{uuid.uuid4().hex[:8]}"
+            os.replace(out, old)
+        os.replace(tmp, out)
+        _fsync_dir(out.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return load_bundle(out)
+
+
+def save_thresholds(bundle_dir: str | os.PathLike, global_threshold: float,
+                    class_thresholds: dict[str, float] | None) -> Bundle:
+    """Store review thresholds in ``bundle.json`` (atomic); validated like any load."""
+    b = load_bundle(bundle_dir, verify_hash=False)
+    if not 0 <= global_threshold <= 1:
+        raise BundleError(f"threshold must be in [0, 1], got {global_threshold}")
+    meta = dict(b.meta)
+    meta["review_threshold"] = round(float(global_threshold), 4)
+    ct = {k: round(float(v), 4) for k, v in (class_thresholds or {}).items()}
+    unknown = [k for k in ct if k not in b.labels]
+    if unknown:
+        raise BundleError(f"{b.path / META_FILE}: unknown labels in thresholds: {', '.join(unknown)}")
+    meta["class_thresholds"] = ct
+    write_json_atomic(b.path / META_FILE, meta)
+    return load_bundle(b.path, verify_hash=False)
+
+
+# ---- zip ----------------------------------------------------------------------------------
+def export_zip(bundle_dir: str | os.PathLike, zip_path: str | os.PathLike) -> Path:
+    b = load_bundle(bundle_dir)
+    zp = Path(zip_path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{zp.name}.", suffix=".tmp", dir=zp.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for name in ALLOWED_FILES:
+                f = b.path / name
+                if f.is_file():
+                    z.write(f, f"{b.path.name}/{name}")
+        os.replace(tmp, zp)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return zp
+
+
+def _unique_dir(parent: Path, name: str) -> Path:
+    cand = parent / name
+    i = 2
+    while cand.exists():
+        cand = parent / f"{name}-{i}"
+        i += 1
+    return cand
+
+
+def import_zip(zip_path: str | os.PathLike, dest_parent: str | os.PathLike,
+               max_bytes: int = ZIP_MAX_BYTES) -> Path:
+    """Safely extract a bundle zip into ``dest_parent/<name>``; validated before it appears.
+
+    Rejects absolute paths, ``..``, links, unknown files, nested folders, more than one bundle,
+    and archives whose uncompressed size exceeds ``max_bytes`` or whose ratio looks like a bomb.
+    """
+    zp = Path(zip_path)
+    dest_parent = Path(dest_parent)
+    if not zp.is_file():
+        raise BundleError(f"{zp}: file not found")
+    try:
+        z = zipfile.ZipFile(zp)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise BundleError(f"{zp}: not a valid zip file ({e})") from None
+    with z:
+        infos = [i for i in z.infolist() if not i.is_dir()]
+        if not infos:
+            raise BundleError(f"{zp}: the zip is empty")
+        total = 0
+        plan: dict[str, zipfile.ZipInfo] = {}
+        prefixes = set()
+        for i in infos:
+            name = i.filename.replace("\\", "/")
+            mode = (i.external_attr >> 16) & 0xFFFF
+            if stat.S_ISLNK(mode):
+                raise BundleError(f"{zp}: {i.filename} is a link; links are not allowed")
+            if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+                raise BundleError(f"{zp}: {i.filename} has an absolute path")
+            parts = name.split("/")
+            if ".." in parts:
+                raise BundleError(f"{zp}: {i.filename} points outside the bundle ('..')")
+            if len(parts) > 2:
+                raise BundleError(f"{zp}: {i.filename} is nested too deep")
+            prefixes.add(parts[0] if len(parts) == 2 else "")
+            base = parts[-1]
+            if base not in ALLOWED_FILES:
+                raise BundleError(f"{zp}: unexpected file {i.filename} in a model bundle")
+            if base in plan:
+                raise BundleError(f"{zp}: {base} appears twice")
+            total += i.file_size
+            if total > max_bytes:
+                raise BundleError(f"{zp}: uncompressed size over the {max_bytes // 2**20} MiB limit")
+            if i.compress_size and i.file_size / i.compress_size > ZIP_MAX_RATIO and i.file_size > 10 * 2**20:
+                raise BundleError(f"{zp}: {i.filename} has a suspicious compression ratio (zip bomb?)")
+            plan[base] = i
+        if len(prefixes) > 1:
+            raise BundleError(f"{zp}: holds more than one bundle")
+        dest_parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest_parent / f".tmp-import-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            for base, info in plan.items():
+                written = 0
+                with z.open(info) as src, open(tmp / base, "wb") as dst:
+                    while True:
+                        chunk = src.read(1 << 20)
+                        if not chunk:
+                            break
+                        written += len(chunk)
+                        if written > info.file_size or written > max_bytes:
+                            raise BundleError(f"{zp}: {info.filename} is larger than declared")
+                        dst.write(chunk)
+            b = load_bundle(tmp)
+            name = "".join(c if c.isalnum() or c in "-_." else "-" for c in b.name) or "model"
+            final = _unique_dir(dest_parent, f"{name}-v{b.version}")
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return final

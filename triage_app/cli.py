@@ -1,0 +1,594 @@
+"""Command line: ``triage classify | train | eval | models | thresholds``.
+
+Exit codes: 0 success, 2 bad input (one-line reason on stderr, no traceback), 130 interrupted
+(no partial output left), 1 unexpected error.  ``classify`` never imports torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from triage_app import __version__, paths
+
+PRED_COLUMNS = ["predicted_label", "confidence", "top2_label", "top2_confidence",
+                "top3_label", "top3_confidence", "needs_review"]
+
+
+class UserError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+def _user_error_types():
+    from triage_app.bundle import BundleError
+    from triage_app.io import TableError
+
+    types = [BundleError, TableError, UserError, FileNotFoundError, PermissionError]
+    try:  # trainer errors only if the trainer was imported (classify never imports it)
+        if "trainer.data" in sys.modules:
+            types.append(sys.modules["trainer.data"].DataError)
+        if "trainer.config" in sys.modules:
+            types.append(sys.modules["trainer.config"].ConfigError)
+        if "trainer.model" in sys.modules:
+            types.append(sys.modules["trainer.model"].ModelLoadError)
+    except AttributeError:
+        pass
+    return tuple(types)
+
+
+class Progress:
+    """A one-line progress bar on stderr (only when stderr is a terminal or forced)."""
+
+    def __init__(self, total: int | None, label: str, enabled: bool):
+        self.total, self.label, self.enabled = total, label, enabled
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+
+    def update(self, done: int, force: bool = False, extra: str = ""):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        rate = done / max(now - self.t0, 1e-9)
+        if self.total:
+            frac = min(done / self.total, 1.0)
+            bar = "#" * int(frac * 30)
+            eta = (self.total - done) / rate if rate > 0 and done < self.total else 0
+            msg = f"\r{self.label} [{bar:<30}] {frac * 100:5.1f}% {done:,}/{self.total:,} {rate:,.0f}/s ETA {eta:,.0f}s {extra}"
+        else:
+            msg = f"\r{self.label} {done:,} rows {rate:,.0f}/s {extra}"
+        sys.stderr.write(msg[:160].ljust(80))
+        sys.stderr.flush()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _count_rows_estimate(path: Path) -> int | None:
+    """Fast line count of a text table (minus the header) for the progress bar."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson"):
+        return None
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 22)
+            if not b:
+                break
+            n += b.count(b"\n")
+    return max(n - (0 if path.suffix.lower() in (".jsonl", ".ndjson") else 1), 0)
+
+
+def _resolve_model(arg: str | None) -> Path:
+    if not arg:
+        p = paths.default_model_dir()
+        if not p.exists():
+            raise UserError(f"{p}: the bundled default model is missing; pass --model PATH")
+        return p
+    p = Path(arg)
+    if p.exists():
+        return p
+    for base in (paths.user_models_dir(), paths.bundled_models_dir()):
+        if (base / arg).is_dir():
+            return base / arg
+    raise UserError(f"{arg}: no such model bundle (folder path, or a name listed by `triage models`)")
+
+
+def _mapping(args, columns: list[str], path, df=None) -> dict:
+    from triage_app.io import guess_columns, require_columns
+
+    chosen = {"title": args.title_col, "body": args.body_col, "text": args.text_col}
+    if any(chosen.values()):
+        require_columns(columns, {k: v for k, v in chosen.items() if v}, path)
+        return {k: v for k, v in chosen.items() if v}
+    g = guess_columns(columns, df)
+    if g.get("title") or g.get("body"):
+        return {k: g[k] for k in ("title", "body") if g.get(k)}
+    if g.get("text"):
+        return {"text": g["text"]}
+    raise UserError(f"{path}: cannot tell which column holds the ticket text; choose with --text-col "
+                    f"or --title-col/--body-col. Columns: {', '.join(map(str, columns))}")
+
+
+def _add_predictions(df, preds):
+    import pandas as pd
+
+    cols = {c: [] for c in PRED_COLUMNS}
+    for p in preds:
+        top = p.top + [("", float("nan"))] * (3 - len(p.top))
+        cols["predicted_label"].append(p.label)
+        cols["confidence"].append(round(p.confidence, 4))
+        cols["top2_label"].append(top[1][0])
+        cols["top2_confidence"].append(round(top[1][1], 4))
+        cols["top3_label"].append(top[2][0])
+        cols["top3_confidence"].append(round(top[2][1], 4))
+        cols["needs_review"].append(bool(p.needs_review))
+    out = df.copy()
+    for c in PRED_COLUMNS:
+        name = c if c not in out.columns else f"{c}_pred"
+        out[name] = pd.Series(cols[c], index=out.index)
+    return out
+
+
+# ---- classify ---------------------------------------------------------------------------------
+def cmd_classify(args) -> int:
+    from triage_app.engine import TicketClassifier, tickets_from_frame
+    from triage_app.io import TableWriter, iter_table_chunks
+
+    clf = TicketClassifier.load(_resolve_model(args.model), device=args.device, threads=args.threads)
+    if clf.fallback_message and args.device == "auto" and not args.quiet:
+        print(f"note: {clf.fallback_message}", file=sys.stderr)
+    if args.text is not None or args.title is not None or args.body is not None:
+        ticket = {"title": args.title, "body": args.body, "text": args.text}
+        p = clf.predict(ticket, top_k=args.top_k, threshold=args.threshold)
+        if args.json:
+            print(json.dumps(p.as_dict()))
+        else:
+            flag = "  [needs review]" if p.needs_review else ""
+            print(f"{p.label}  {p.confidence:.1%}{flag}")
+            for lab, pr in p.top[1:]:
+                print(f"  {lab}  {pr:.1%}")
+        return 0
+    if not args.input:
+        raise UserError("give an input file, or --text/--title/--body for one ticket")
+    src = Path(args.input)
+    out = Path(args.output) if args.output else src.with_name(src.name.split(".")[0] + ".triaged.csv")
+    if out.resolve() == src.resolve():
+        raise UserError(f"{out}: output would overwrite the input file")
+    if clf.bundle.routing == "split" and (args.text_col and not (args.title_col or args.body_col)):
+        print("note: this model reads title and body separately; with one text column the title "
+              "tower gets nothing", file=sys.stderr)
+    total = _count_rows_estimate(src)
+    prog = Progress(total, f"classify {src.name}", enabled=not args.quiet and (sys.stderr.isatty() or args.progress))
+    done = 0
+    mapping = None
+    t0 = time.perf_counter()
+    chunks = iter_table_chunks(src, chunksize=args.chunk_size, sheet=args.sheet)
+    try:
+        with TableWriter(out) as writer:
+            for chunk in chunks:
+                if mapping is None:
+                    mapping = _mapping(args, list(chunk.columns), src, chunk)
+                tickets = tickets_from_frame(chunk, mapping)
+                base = done
+                probs = clf.predict_proba(tickets, batch_size=args.batch_size,
+                                          on_progress=lambda d, n: prog.update(base + d))
+                preds = clf.to_predictions(probs, top_k=3, threshold=args.threshold)
+                writer.write(_add_predictions(chunk, preds))
+                done += len(chunk)
+                prog.update(done, force=True)
+            if mapping is None:
+                raise UserError(f"{src}: no rows to classify")
+            writer.commit()
+    finally:
+        prog.close()
+    dt = time.perf_counter() - t0
+    if not args.quiet:
+        print(f"{done:,} tickets classified in {dt:.1f}s ({done / max(dt, 1e-9):,.0f}/s) on "
+              f"{clf.provider_label} -> {out}", file=sys.stderr)
+    return 0
+
+
+# ---- train ------------------------------------------------------------------------------------
+def _train_config(args):
+    from trainer.config import TrainConfig
+
+    kw = {}
+    for name in ("max_length", "batch_size", "seed", "pooling", "routing", "device", "max_steps",
+                 "finetune_layers", "finetune_epochs", "head_epochs", "tower_lr", "head_lr"):
+        v = getattr(args, name, None)
+        if v is not None:
+            kw[name] = v
+    if args.epochs is not None:
+        kw["finetune_epochs" if args.preset in ("standard", "full") else "head_epochs"] = args.epochs
+    if args.lr is not None:
+        kw["tower_lr" if args.preset in ("standard", "full") else "head_lr"] = args.lr
+    if args.base_model:
+        kw["base_model"] = args.base_model
+    if args.no_class_weights:
+        kw["class_weights"] = False
+    if args.precision:
+        kw["precision"] = args.precision
+    return TrainConfig.from_preset(args.preset, **kw)
+
+
+def cmd_train(args) -> int:
+    from trainer.data import prepare_data
+    from trainer.events import (CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent,
+                                ProgressEvent, StepEvent)
+    from trainer.export import export_result
+    from trainer.loop import train
+
+    cfg = _train_config(args)
+    if not (args.text_col or args.title_col or args.body_col):
+        raise UserError("choose --text-col, or --title-col and/or --body-col")
+    corrections = None
+    if args.corrections:
+        from triage_app.corrections import CorrectionsStore
+        corrections = CorrectionsStore(args.corrections if args.corrections != "default" else None)
+    merge = None
+    if args.merge_map:
+        try:
+            merge = json.loads(Path(args.merge_map).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise UserError(f"{args.merge_map}: cannot read the merge map ({e})") from None
+    from triage_app.joblock import JobLock
+
+    lock = JobLock("train")
+    lock.acquire()  # one training per machine; raises UserError-like JobBusy with the holder
+    try:
+        data = prepare_data(args.data, label_col=args.label_col, title_col=args.title_col,
+                            body_col=args.body_col, text_col=args.text_col, routing=cfg.routing,
+                            min_per_class=args.min_per_class, rare=args.rare, merge_map=merge,
+                            class_weights=cfg.class_weights, seed=cfg.seed, corrections=corrections,
+                            sheet=args.sheet)
+        for line in data.report.lines():
+            print(line, file=sys.stderr)
+        state = {"last": 0.0}
+        tty = sys.stderr.isatty() or args.progress
+
+        def on_event(ev):
+            now = time.perf_counter()
+            if isinstance(ev, PhaseEvent):
+                print(f"\n[{ev.phase}] {ev.message}", file=sys.stderr)
+            elif isinstance(ev, ProgressEvent):
+                if now - state["last"] > 0.5 or ev.done == ev.total:
+                    state["last"] = now
+                    sys.stderr.write(f"\r  {ev.phase} {ev.done}/{ev.total}" + ("\n" if not tty else ""))
+            elif isinstance(ev, StepEvent):
+                if now - state["last"] > (0.5 if tty else 30):
+                    state["last"] = now
+                    sys.stderr.write(f"\r  step {ev.step} epoch {ev.epoch:.2f} loss {ev.loss:.4f} "
+                                     f"lr {ev.lr:.1e} {ev.samples_per_s:.0f} samples/s" + ("" if tty else "\n"))
+            elif isinstance(ev, EpochEvent):
+                print(f"\n  {ev.phase} epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} "
+                      f"val loss {ev.val_loss:.4f} acc {ev.val_accuracy:.4f} macro-F1 {ev.val_macro_f1:.4f}"
+                      f"{' *' if ev.improved else ''}  elapsed {ev.elapsed_s:.0f}s ETA {ev.eta_s:.0f}s",
+                      file=sys.stderr)
+            elif isinstance(ev, FinishedEvent):
+                print(f"\nfinished in {ev.elapsed_s:.0f}s", file=sys.stderr)
+            elif isinstance(ev, CancelledEvent):
+                print(f"\n{ev.message}", file=sys.stderr)
+            elif isinstance(ev, FailedEvent):
+                print(f"\ntraining failed: {ev.message}", file=sys.stderr)
+            sys.stderr.flush()
+
+        res = train(cfg, data, on_event, resume=args.resume, checkpoint_dir=args.checkpoint_dir)
+        if res.cancelled:
+            return 130
+        out = Path(args.out)
+        print("exporting the bundle…", file=sys.stderr)
+        bundle, rep = export_result(res, out, name=args.name or out.name, version=args.version,
+                                    quantize=not args.no_int8,
+                                    on_progress=lambda s: print(f"  {s}", file=sys.stderr),
+                                    meta_extra={"read_only": bool(args.read_only)})
+        if args.card:
+            from trainer.card import write_model_card
+            write_model_card(bundle.path)
+    finally:
+        lock.release()
+    m = res.metrics
+    print(json.dumps({"bundle": str(bundle.path), "precision": bundle.precision,
+                      "precision_note": rep.precision_note,
+                      "val": {k: m["val"][k] for k in ("accuracy", "macro_f1", "weighted_f1")},
+                      "test": {k: m["test"][k] for k in ("accuracy", "macro_f1", "weighted_f1")} if "test" in m else None,
+                      "temperature": res.temperature, "ece_before": m["ece_before"], "ece_after": m["ece_after"]},
+                     indent=2))
+    return 0
+
+
+# ---- eval -------------------------------------------------------------------------------------
+def cmd_eval(args) -> int:
+    import numpy as np
+
+    from triage_app.engine import TicketClassifier, tickets_from_frame
+    from triage_app.io import read_table, require_columns
+    from trainer.evaluate import classification_report, confusion_png, ece, tfidf_baseline
+
+    clf = TicketClassifier.load(_resolve_model(args.bundle), device=args.device)
+    df, _ = read_table(args.data, sheet=args.sheet)
+    require_columns(list(df.columns), {"label": args.label_col}, args.data)
+    if args.split:
+        if "split" not in df.columns:
+            raise UserError(f"{args.data}: --split given but there is no 'split' column")
+        full = df
+        df = df[df["split"].str.strip().str.lower() == args.split].reset_index(drop=True)
+        if df.empty:
+            raise UserError(f"{args.data}: no rows with split == {args.split!r}")
+    mapping = _mapping(args, list(df.columns), args.data, df)
+    y_raw = df[args.label_col].astype(str).str.strip().tolist()
+    known = {lab: i for i, lab in enumerate(clf.labels)}
+    keep = [i for i, v in enumerate(y_raw) if v in known]
+    unknown = sorted({v for v in y_raw if v not in known})
+    if not keep:
+        raise UserError(f"{args.data}: none of the labels in {args.label_col!r} are known to the model "
+                        f"(model labels: {', '.join(clf.labels)})")
+    sub = df.iloc[keep].reset_index(drop=True)
+    y = np.array([known[y_raw[i]] for i in keep])
+    prog = Progress(len(sub), "eval", enabled=sys.stderr.isatty())
+    probs = clf.predict_proba(tickets_from_frame(sub, mapping), on_progress=lambda d, n: prog.update(d))
+    prog.close()
+    rep = classification_report(y, probs.argmax(1), clf.labels)
+    logits = np.log(np.clip(probs, 1e-12, None))
+    rep["ece"] = ece(logits, y, 1.0)
+    result = {"bundle": str(clf.bundle.path), "rows": len(sub), "skipped_unknown_labels": len(df) - len(sub),
+              "unknown_labels": unknown[:20], "model": rep}
+    if args.baseline:
+        if args.split and "split" in full.columns:
+            tr = full[full["split"].str.strip().str.lower() != args.split]
+            tr = tr[tr[args.label_col].astype(str).str.strip().isin(known)]
+        else:
+            raise UserError("--baseline needs --split (train the baseline on the other rows)")
+        from triage_app.text import compose
+        def texts(frame):
+            return [compose(*[r.get(k) for k in ("title", "body", "text")], "same")[0]
+                    for r in tickets_from_frame(frame, mapping)]
+        ytr = np.array([known[v] for v in tr[args.label_col].astype(str).str.strip()])
+        result["baseline_tfidf"] = tfidf_baseline(texts(tr), ytr, texts(sub), y, clf.labels)
+    if args.confusion:
+        confusion_png(rep["confusion"], clf.labels, args.confusion, title=f"{clf.name} v{clf.version}")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{clf.name} v{clf.version} on {len(sub):,} rows of {args.data}"
+              + (f" (skipped {result['skipped_unknown_labels']} with unknown labels)" if result["skipped_unknown_labels"] else ""))
+        print(f"accuracy {rep['accuracy']:.4f}  weighted F1 {rep['weighted_f1']:.4f}  macro F1 {rep['macro_f1']:.4f}  ECE {rep['ece']:.4f}")
+        w = max(len(lab) for lab in clf.labels)
+        print(f"{'class':<{w}}  precision  recall     f1  support")
+        for lab, r in rep["per_class"].items():
+            print(f"{lab:<{w}}  {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f} {r['support']:8d}")
+        if "baseline_tfidf" in result:
+            b = result["baseline_tfidf"]
+            print(f"TF-IDF + LR baseline: accuracy {b['accuracy']:.4f} weighted F1 {b['weighted_f1']:.4f} macro F1 {b['macro_f1']:.4f}")
+        if args.confusion:
+            print(f"confusion matrix -> {args.confusion}")
+    return 0
+
+
+# ---- models -----------------------------------------------------------------------------------
+def cmd_models(args) -> int:
+    from triage_app.bundle import BundleError, export_zip, import_zip, load_bundle
+
+    if args.action == "import":
+        if not args.path:
+            raise UserError("models import needs a zip or folder path")
+        src = Path(args.path)
+        if src.is_dir():
+            import shutil
+            b = load_bundle(src)
+            dst = paths.user_models_dir() / f"{b.name}-v{b.version}"
+            if dst.exists():
+                raise UserError(f"{dst}: a model with this name and version is already installed")
+            shutil.copytree(src, dst)
+            print(dst)
+        else:
+            print(import_zip(src, paths.user_models_dir()))
+        return 0
+    if args.action == "export":
+        if not args.path or not args.dest:
+            raise UserError("models export needs a model (name or folder) and a .zip destination")
+        print(export_zip(_resolve_model(args.path), args.dest))
+        return 0
+    rows = []
+    for base, kind in ((paths.bundled_models_dir(), "bundled"), (paths.user_models_dir(), "user")):
+        if not base.is_dir():
+            continue
+        for d in sorted(base.iterdir()):
+            if not d.is_dir() or d.name.startswith("."):
+                continue
+            try:
+                s = load_bundle(d, verify_hash=False).summary()
+                s["kind"] = kind
+                rows.append(s)
+            except BundleError as e:
+                rows.append({"name": d.name, "kind": kind, "error": str(e), "path": str(d)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no models found")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['name']:<28} {r['kind']:<8} INVALID: {r['error']}")
+        else:
+            acc = f"{r['accuracy']:.3f}" if isinstance(r.get("accuracy"), float) else "-"
+            f1 = f"{r['macro_f1']:.3f}" if isinstance(r.get("macro_f1"), float) else "-"
+            print(f"{r['name']:<28} v{r['version']:<4} {r['kind']:<8} {r['labels']:>3} labels  {r['precision']:<5} "
+                  f"acc {acc} macro-F1 {f1}  {r['created']}  {r['path']}")
+    return 0
+
+
+# ---- thresholds -------------------------------------------------------------------------------
+def cmd_thresholds(args) -> int:
+    import numpy as np
+
+    from triage_app import review
+    from triage_app.bundle import load_bundle, save_thresholds
+
+    bpath = _resolve_model(args.bundle)
+    b = load_bundle(bpath)
+    if args.data:
+        from triage_app.engine import TicketClassifier, tickets_from_frame
+        from triage_app.io import read_table, require_columns
+        clf = TicketClassifier.load(b, device=args.device)
+        df, _ = read_table(args.data)
+        require_columns(list(df.columns), {"label": args.label_col}, args.data)
+        mapping = _mapping(args, list(df.columns), args.data, df)
+        known = {lab: i for i, lab in enumerate(b.labels)}
+        lab = df[args.label_col].astype(str).str.strip()
+        df = df[lab.isin(known)].reset_index(drop=True)
+        if df.empty:
+            raise UserError(f"{args.data}: no rows with labels the model knows")
+        y = np.array([known[v] for v in df[args.label_col].astype(str).str.strip()])
+        probs = clf.predict_proba(tickets_from_frame(df, mapping))
+        source = str(args.data)
+    else:
+        if not b.validation_path.is_file():
+            raise UserError(f"{b.validation_path}: no stored validation predictions; pass a labeled DATA file")
+        with np.load(b.validation_path, allow_pickle=False) as z:
+            probs, y = z["probs"], z["y"]
+        source = "validation rows stored in the bundle"
+    t = args.target_precision
+    glob_t = review.suggest_threshold(probs, y, t)
+    per = {lab: review.suggest_threshold(probs, y, t, cls=lab, labels=b.labels) for lab in b.labels}
+    summ = review.routed_summary(probs, y, glob_t, per, labels=b.labels)
+    print(f"{b.name} v{b.version}: thresholds for precision >= {t:.0%} on {len(y):,} rows ({source})")
+    print(f"global {glob_t:.2f}")
+    for lab, v in per.items():
+        print(f"  {lab:<28} {v:.2f}")
+    print(f"with these: {summ['coverage']:.1%} auto-routed at {summ['precision']:.1%} precision")
+    if args.save:
+        save_thresholds(bpath, glob_t, per)
+        print(f"saved into {bpath / 'bundle.json'}")
+    return 0
+
+
+# ---- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="triage", description="Triage support tickets with a local transformer.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def cols(sp):
+        sp.add_argument("--title-col")
+        sp.add_argument("--body-col")
+        sp.add_argument("--text-col")
+        sp.add_argument("--sheet", help="XLSX sheet name (default: the first)")
+
+    c = sub.add_parser("classify", help="classify a file of tickets or one ticket")
+    c.add_argument("input", nargs="?", help="CSV, TSV, XLSX, JSON or JSONL")
+    c.add_argument("-o", "--output", help="output file; format from the extension (default: INPUT.triaged.csv)")
+    c.add_argument("--text", help="classify this one ticket text")
+    c.add_argument("--title")
+    c.add_argument("--body")
+    cols(c)
+    c.add_argument("--model", help="bundle folder or installed model name (default: the bundled model)")
+    c.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    c.add_argument("--threads", type=int)
+    c.add_argument("--threshold", type=float, help="review threshold (default: the bundle's)")
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--chunk-size", type=int, default=5000)
+    c.add_argument("--top-k", type=int, default=3)
+    c.add_argument("--json", action="store_true", help="one-ticket result as JSON")
+    c.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
+    c.add_argument("-q", "--quiet", action="store_true")
+    c.set_defaults(func=cmd_classify)
+
+    t = sub.add_parser("train", help="fine-tune a dual-BERT classifier and export a bundle")
+    t.add_argument("data")
+    t.add_argument("--label-col", required=True)
+    cols(t)
+    t.add_argument("--preset", choices=["quick", "standard", "full", "seed"], default="quick")
+    t.add_argument("--epochs", type=int, help="epochs of the main phase of the preset")
+    t.add_argument("--lr", type=float, help="learning rate of the main phase of the preset")
+    t.add_argument("--head-epochs", type=int)
+    t.add_argument("--head-lr", type=float)
+    t.add_argument("--finetune-epochs", type=int)
+    t.add_argument("--finetune-layers", type=int, help="top N layers of each tower; -1 = all")
+    t.add_argument("--tower-lr", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--max-length", type=int)
+    t.add_argument("--max-steps", type=int, help="cap each phase at this many steps (smoke runs)")
+    t.add_argument("--pooling", choices=["mean", "pooler"])
+    t.add_argument("--routing", choices=["same", "split"])
+    t.add_argument("--base-model", help="BERT checkpoint folder or hub id (default: all-MiniLM-L6-v2, installed)")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    t.add_argument("--seed", type=int)
+    t.add_argument("--no-class-weights", action="store_true")
+    t.add_argument("--min-per-class", type=int, default=30)
+    t.add_argument("--rare", choices=["drop", "other"], default="drop")
+    t.add_argument("--merge-map", help="JSON file {\"old label\": \"new label\"}")
+    t.add_argument("--corrections", nargs="?", const="default",
+                   help="merge stored agent corrections (default store, or a .sqlite3 path)")
+    t.add_argument("--checkpoint-dir")
+    t.add_argument("--resume", help="checkpoint folder to continue from")
+    t.add_argument("--no-int8", action="store_true")
+    t.add_argument("--name")
+    t.add_argument("--version", default="1")
+    t.add_argument("--read-only", action="store_true", help="mark the bundle read-only (shipped models)")
+    t.add_argument("--card", action="store_true", help="write MODEL_CARD.md and confusion.png into the bundle")
+    t.add_argument("--progress", action="store_true")
+    t.add_argument("--out", required=True, help="bundle folder to write")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a bundle on a labeled file")
+    e.add_argument("bundle")
+    e.add_argument("data")
+    e.add_argument("--label-col", required=True)
+    cols(e)
+    e.add_argument("--split", help="only rows whose 'split' column has this value (e.g. test)")
+    e.add_argument("--baseline", action="store_true", help="also TF-IDF + logistic regression (needs --split)")
+    e.add_argument("--confusion", help="write the confusion matrix PNG here")
+    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    m = sub.add_parser("models", help="list, import or export model bundles")
+    m.add_argument("action", nargs="?", choices=["list", "import", "export"], default="list")
+    m.add_argument("path", nargs="?")
+    m.add_argument("dest", nargs="?")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+
+    h = sub.add_parser("thresholds", help="review thresholds for a target precision")
+    h.add_argument("bundle")
+    h.add_argument("data", nargs="?", help="labeled file (default: the bundle's stored validation rows)")
+    h.add_argument("--label-col")
+    cols(h)
+    h.add_argument("--target-precision", type=float, default=0.95)
+    h.add_argument("--save", action="store_true", help="store the thresholds in the bundle")
+    h.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    h.set_defaults(func=cmd_thresholds)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "cmd", None) == "thresholds" and args.data and not args.label_col:
+        parser.error("thresholds with a DATA file needs --label-col")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted; no partial output was left", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001
+        from triage_app.joblock import JobBusy
+        if isinstance(e, _user_error_types() + (JobBusy,)):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if isinstance(e, (ValueError,)) and os.environ.get("TRIAGE_DEBUG") != "1":
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

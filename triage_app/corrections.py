@@ -1,0 +1,264 @@
+"""SQLite store of the corrections a reviewer made to predictions.  stdlib sqlite3.
+
+One row per ticket text: the key is the sha256 of the *normalised* text
+(whitespace runs collapsed to one space, stripped; case is kept), so adding a
+correction for a text that is already stored replaces the earlier one.
+
+The text of a ticket (:func:`ticket_text`) follows the same rule as
+``text.compose(..., routing="same")`` for title/body tickets:
+
+* ``title + ". " + body`` when both are non-empty,
+* otherwise whichever of title/body is non-empty,
+* otherwise the plain ``text``.
+
+``add()`` applies it to ``fields["title"]``/``fields["body"]`` (when either is
+non-empty those win over the ``text`` argument, so the hash matches what
+:meth:`CorrectionsStore.merge_into` computes from title/body columns);
+``merge_into()`` uses the text column when one is named and the title/body
+rule otherwise.
+
+Every call opens its own connection (safe to use from GUI worker threads);
+the database runs in WAL mode.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+import re
+import sqlite3
+import tempfile
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+
+COLUMNS = ["text_hash", "text", "title", "body", "predicted", "confidence",
+           "corrected", "model_version", "created"]
+
+_WS = re.compile(r"\s+")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS corrections (
+    text_hash     TEXT PRIMARY KEY,
+    text          TEXT NOT NULL,
+    title         TEXT,
+    body          TEXT,
+    predicted     TEXT,
+    confidence    REAL,
+    corrected     TEXT NOT NULL,
+    model_version TEXT,
+    created       TEXT NOT NULL
+)
+"""
+
+
+def _s(value) -> str:
+    """``None``/NaN/``pandas.NA``/``NaT`` -> ``""``, anything else -> ``str``."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return ""
+    return str(value)
+
+
+def normalise_text(text) -> str:
+    """Collapse whitespace runs to one space and strip."""
+    return _WS.sub(" ", _s(text)).strip()
+
+
+def text_hash(text) -> str:
+    """sha256 hex digest of the normalised text."""
+    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+
+
+def ticket_text(text=None, title=None, body=None) -> str:
+    """The text a correction is keyed on (see the module docstring)."""
+    t, b = _s(title).strip(), _s(body).strip()
+    if t and b:
+        return f"{t}. {b}"
+    if t or b:
+        return t or b
+    return _s(text)
+
+
+def _escape(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class CorrectionsStore:
+    """Corrections in SQLite at ``path`` (default ``user_data_dir()/corrections.sqlite3``)."""
+
+    def __init__(self, path=None):
+        if path is None:
+            from . import paths  # lazy: only needed for the default location
+            path = Path(paths.user_data_dir()) / "corrections.sqlite3"
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            with con:
+                con.execute(_SCHEMA)
+
+    # ------------------------------------------------------------------ internals
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        con.row_factory = sqlite3.Row
+        return con
+
+    # ------------------------------------------------------------------ API
+    def add(self, text: str, fields: dict | None, predicted: str, confidence: float,
+            corrected: str, model_version: str) -> None:
+        """Store a correction; a later one for the same normalised text replaces it.
+
+        ``fields`` may hold ``title``/``body`` (and ``text``); when title or
+        body is non-empty the stored text is :func:`ticket_text` of them,
+        otherwise ``text`` (or ``fields["text"]`` when ``text`` is empty).
+        Raises ``ValueError`` when there is no text or no corrected label.
+        """
+        fields = dict(fields or {})
+        title = _s(fields.get("title"))
+        body = _s(fields.get("body"))
+        raw = _s(text) or _s(fields.get("text"))
+        stored = ticket_text(raw, title, body)
+        if not normalise_text(stored):
+            raise ValueError("a correction needs a non-empty ticket text")
+        if not _s(corrected).strip():
+            raise ValueError("a correction needs a corrected label")
+        conf = None if confidence is None else float(confidence)
+        created = datetime.now(timezone.utc).isoformat(timespec="microseconds")  # noqa: UP017 (py3.10 ok)
+        row = (text_hash(stored), stored, title, body, _s(predicted), conf,
+               _s(corrected), _s(model_version), created)
+        with closing(self._connect()) as con, con:
+            con.execute(
+                "INSERT OR REPLACE INTO corrections "
+                f"({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                row)
+
+    def all(self) -> list[dict]:
+        """Every correction as a dict (keys :data:`COLUMNS`), newest first."""
+        with closing(self._connect()) as con:
+            rows = con.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM corrections "
+                "ORDER BY created DESC, rowid DESC").fetchall()
+        return [dict(r) for r in rows]
+
+    def count(self) -> int:
+        with closing(self._connect()) as con:
+            return int(con.execute("SELECT COUNT(*) FROM corrections").fetchone()[0])
+
+    def clear(self) -> None:
+        with closing(self._connect()) as con, con:
+            con.execute("DELETE FROM corrections")
+
+    def as_frame(self):
+        """A pandas DataFrame with :data:`COLUMNS`, newest first."""
+        import pandas as pd
+        return pd.DataFrame(self.all(), columns=COLUMNS)
+
+    def export_csv(self, path) -> int:
+        """Write all corrections to ``path`` (UTF-8 with BOM); returns rows written.
+
+        Text cells starting with ``= + - @`` tab or CR get a leading ``'`` so
+        spreadsheets do not run them as formulas.  Written to a temporary file
+        next to ``path`` and moved into place with ``os.replace``.
+        """
+        rows = self.all()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(COLUMNS)
+                for r in rows:
+                    w.writerow(["" if r[c] is None else _escape(r[c]) for c in COLUMNS])
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return len(rows)
+
+    def merge_into(self, df, text_col=None, title_col=None, body_col=None, label_col=None):
+        """Apply the corrections to a labelled table; returns ``(df2, stats)``.
+
+        The text of each row is ``df[text_col]`` when ``text_col`` is given,
+        else :func:`ticket_text` of ``title_col``/``body_col``.  A row whose
+        text hash matches a correction gets the corrected label; corrections
+        matching no row are appended as new rows (text/title/body/label
+        columns filled, other columns missing).  ``df`` is not modified;
+        ``df2`` has a fresh RangeIndex.
+
+        ``stats``: ``overridden`` = rows whose label changed, ``unchanged`` =
+        the other original rows (including matched rows that already had the
+        corrected label), ``added`` = appended rows; they sum to ``len(df2)``.
+        """
+        import pandas as pd
+
+        if not label_col:
+            raise ValueError("merge_into needs label_col")
+        if not (text_col or title_col or body_col):
+            raise ValueError("merge_into needs text_col, or title_col and/or body_col")
+        for c in (text_col, title_col, body_col):
+            if c and c not in df.columns:
+                raise KeyError(f"column {c!r} not in {list(df.columns)}")
+
+        corrections = {}
+        for r in reversed(self.all()):  # oldest first so the newest wins
+            corrections[r["text_hash"]] = r
+
+        out = df.copy().reset_index(drop=True)
+        if label_col not in out.columns:
+            out[label_col] = None
+        if out[label_col].dtype != object:
+            out[label_col] = out[label_col].astype(object)
+
+        def row_text(i) -> str:
+            if text_col:
+                return _s(out.at[i, text_col])
+            t = _s(out.at[i, title_col]) if title_col else ""
+            b = _s(out.at[i, body_col]) if body_col else ""
+            return ticket_text("", t, b)
+
+        seen: set[str] = set()
+        overridden = 0
+        for i in range(len(out)):
+            h = text_hash(row_text(i))
+            c = corrections.get(h)
+            if c is None:
+                continue
+            seen.add(h)
+            if _s(out.at[i, label_col]) != c["corrected"]:
+                out.at[i, label_col] = c["corrected"]
+                overridden += 1
+
+        new_rows = []
+        for h, c in corrections.items():
+            if h in seen:
+                continue
+            row = {label_col: c["corrected"]}
+            if text_col:
+                row[text_col] = c["text"]
+            title, body = c["title"] or "", c["body"] or ""
+            if title_col and body_col:
+                if not (title or body):
+                    body = c["text"]  # text-only correction: ticket_text("", "", text) == text
+                row[title_col] = title
+                row[body_col] = body
+            elif title_col or body_col:
+                row[title_col or body_col] = c["text"]
+            new_rows.append(row)
+
+        if new_rows:
+            out = pd.concat([out, pd.DataFrame(new_rows)], ignore_index=True)
+        stats = {"overridden": overridden, "added": len(new_rows),
+                 "unchanged": len(df) - overridden}
+        return out, stats

@@ -1,0 +1,330 @@
+"""Inference engine: ONNX Runtime session over a model bundle.
+
+Cleans tickets with the bundle's recorded cleaning (the trainer's function), tokenises, batches by
+length with dynamic padding, applies temperature-scaled softmax, top-k and review thresholds, and
+explains predictions by word occlusion.  Imports neither torch nor Qt.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from triage_app import text as textmod
+from triage_app.bundle import Bundle, BundleError, load_bundle
+from triage_app.tokens import encode, load_tokenizer, pad_batch
+
+log = logging.getLogger("triage.engine")
+INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
+
+if sys.platform == "win32":
+    CUDA_LIBS = {"cudart64_13.dll": "CUDA 13 runtime", "cublasLt64_13.dll": "cuBLAS (CUDA 13)",
+                 "cudnn64_9.dll": "cuDNN 9"}
+else:
+    CUDA_LIBS = {"libcudart.so.13": "CUDA 13 runtime", "libcublasLt.so.13": "cuBLAS (CUDA 13)",
+                 "libcudnn.so.9": "cuDNN 9"}
+CUDA_HELP = ("install the NVIDIA driver, then the CUDA 13 and cuDNN 9 libraries, e.g. "
+             "`pip install \"ticket-triage[cuda]\"` (nvidia-cuda-runtime, nvidia-cublas, nvidia-cudnn-cu13) "
+             "or the CUDA Toolkit 13 and cuDNN 9 from NVIDIA")
+
+
+class Cancelled(Exception):
+    """Raised by :meth:`TicketClassifier.iter_predict` when ``should_stop()`` returned True."""
+
+
+@dataclass
+class Prediction:
+    label: str
+    confidence: float
+    top: list[tuple[str, float]]
+    needs_review: bool
+    probs: np.ndarray | None = None
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "confidence": round(self.confidence, 4),
+                "top": [[lab, round(p, 4)] for lab, p in self.top], "needs_review": self.needs_review}
+
+
+Ticket = str | dict
+
+
+def ticket_fields(t: Ticket) -> tuple[object, object, object]:
+    if isinstance(t, str):
+        return None, None, t
+    if isinstance(t, dict):
+        return t.get("title"), t.get("body"), t.get("text")
+    if isinstance(t, (tuple, list)) and len(t) == 2:
+        return t[0], t[1], None
+    raise TypeError(f"a ticket is a str, a dict with title/body/text, or a (title, body) pair; got {type(t).__name__}")
+
+
+def tickets_from_frame(df, mapping: dict) -> list[dict]:
+    """Rows of a DataFrame as tickets, using ``mapping`` = {"title": col, "body": col, "text": col}."""
+    cols = {k: v for k, v in mapping.items() if k in ("title", "body", "text") and v}
+    if not cols:
+        raise ValueError("choose a text column, or title and/or body columns")
+    series = {k: df[c].tolist() for k, c in cols.items()}
+    n = len(df)
+    return [{k: series[k][i] for k in series} for i in range(n)]
+
+
+def cuda_missing_libs() -> list[str]:
+    """Names of CUDA/cuDNN libraries that cannot be loaded (after ORT's own preload, if any)."""
+    missing = []
+    for lib, what in CUDA_LIBS.items():
+        try:
+            ctypes.CDLL(lib)
+        except OSError:
+            missing.append(f"{what} ({lib})")
+    return missing
+
+
+def gpu_name() -> str | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=3)
+        name = out.stdout.strip().splitlines()[0].strip() if out.returncode == 0 and out.stdout.strip() else None
+        return name
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def _session(path: str, providers, threads: int | None, quiet: bool):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        so.intra_op_num_threads = threads
+    if quiet:
+        ort.set_default_logger_severity(4)
+    try:
+        return ort.InferenceSession(path, so, providers=providers)
+    finally:
+        if quiet:
+            ort.set_default_logger_severity(2)
+
+
+class TicketClassifier:
+    """A loaded bundle ready to classify tickets."""
+
+    def __init__(self, bundle: Bundle, session, provider: str, fallback_message: str | None,
+                 gpu: str | None = None):
+        self.bundle = bundle
+        self.session = session
+        self.provider = provider
+        self.fallback_message = fallback_message
+        self.gpu = gpu
+        self.labels = bundle.labels
+        self.routing = bundle.routing
+        self.cleaning = bundle.cleaning_options
+        self.threshold = bundle.review_threshold
+        self.class_thresholds = bundle.class_thresholds
+        try:
+            self.tokenizer = load_tokenizer(bundle.tokenizer_path, bundle.max_length)
+        except Exception as e:  # noqa: BLE001
+            raise BundleError(f"{bundle.tokenizer_path}: tokenizer cannot be loaded ({e})") from None
+
+    # ---- loading ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, bundle_or_path: Bundle | str | os.PathLike, device: str = "auto",
+             threads: int | None = None) -> "TicketClassifier":
+        if device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda (got {device!r})")
+        bundle = bundle_or_path if isinstance(bundle_or_path, Bundle) else load_bundle(bundle_or_path)
+        import onnxruntime as ort
+
+        path = str(bundle.model_path)
+        fallback = None
+        session = None
+        gpu = None
+        if device in ("auto", "cuda"):
+            available = ort.get_available_providers()
+            if "CUDAExecutionProvider" not in available:
+                if device == "cuda":
+                    fallback = ("CUDA was requested but this ONNX Runtime build has no CUDA support "
+                                "(install onnxruntime-gpu); using the CPU")
+            else:
+                import importlib.util
+
+                if hasattr(ort, "preload_dlls") and importlib.util.find_spec("nvidia") is not None:
+                    try:  # CUDA/cuDNN from the nvidia-* pip packages, if installed
+                        ort.preload_dlls(directory="")
+                    except Exception:  # noqa: BLE001 - best effort
+                        pass
+                missing = cuda_missing_libs()
+                if missing:
+                    if device == "cuda":
+                        fallback = (f"CUDA was requested but these libraries are missing: "
+                                    f"{', '.join(missing)}; {CUDA_HELP}. Using the CPU")
+                    else:
+                        fallback = (f"GPU not used: {', '.join(missing)} not found; {CUDA_HELP}. "
+                                    "Using the CPU")
+                else:
+                    try:
+                        session = _session(path, ["CUDAExecutionProvider", "CPUExecutionProvider"],
+                                           threads, quiet=True)
+                    except Exception as e:  # noqa: BLE001
+                        raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from None
+                    if session.get_providers()[0] != "CUDAExecutionProvider":
+                        fallback = "CUDA could not be initialised (no usable GPU/driver); using the CPU"
+                        session = None
+                    else:
+                        gpu = gpu_name()
+        if session is None:
+            try:
+                session = _session(path, ["CPUExecutionProvider"], threads, quiet=False)
+            except Exception as e:  # noqa: BLE001
+                raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from None
+        names = [i.name for i in session.get_inputs()]
+        if names != INPUT_NAMES:
+            raise BundleError(f"{path}: unexpected model inputs {names} (expected {INPUT_NAMES})")
+        out_shape = session.get_outputs()[0].shape
+        if len(out_shape) != 2 or (isinstance(out_shape[1], int) and out_shape[1] != len(bundle.labels)):
+            raise BundleError(f"{path}: the model outputs {out_shape[-1]} classes but bundle.json "
+                              f"lists {len(bundle.labels)} labels")
+        provider = session.get_providers()[0]
+        if fallback and (device == "cuda" or os.environ.get("TRIAGE_QUIET") != "1"):
+            log.warning(fallback)
+        return cls(bundle, session, provider, fallback, gpu)
+
+    @property
+    def provider_label(self) -> str:
+        if self.provider == "CUDAExecutionProvider":
+            return f"CUDA ({self.gpu})" if self.gpu else "CUDA"
+        return "CPU"
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    def reload_thresholds(self) -> None:
+        """Re-read review thresholds saved into the bundle since it was loaded."""
+        b = load_bundle(self.bundle.path, verify_hash=False)
+        self.bundle = Bundle(self.bundle.path, {**self.bundle.meta,
+                                                "review_threshold": b.review_threshold,
+                                                "class_thresholds": b.class_thresholds})
+        self.threshold = b.review_threshold
+        self.class_thresholds = b.class_thresholds
+
+    # ---- core -------------------------------------------------------------------------------
+    def compose(self, ticket: Ticket) -> tuple[str, str]:
+        return textmod.compose(*ticket_fields(ticket), self.routing, self.cleaning)
+
+    def _logits_for(self, pairs: Sequence[tuple[str, str]], batch_size: int,
+                    should_stop: Callable[[], bool] | None = None,
+                    on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        n = len(pairs)
+        out = np.zeros((n, len(self.labels)), dtype=np.float32)
+        if n == 0:
+            return out
+        a_txt = [p[0] for p in pairs]
+        b_txt = [p[1] for p in pairs]
+        same = all(x == y for x, y in zip(a_txt, b_txt))
+        a = encode(self.tokenizer, a_txt)
+        b = a if same else encode(self.tokenizer, b_txt)
+        # An empty text still gets [CLS] [SEP] from the tokenizer, so every row has >= 1 token.
+        lengths = np.array([max(len(x), len(y)) for x, y in zip(a, b)])
+        order = np.argsort(-lengths, kind="stable")
+        done = 0
+        for s in range(0, n, batch_size):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            idx = order[s: s + batch_size]
+            ia, ma = pad_batch([a[i] for i in idx])
+            ib, mb = (ia, ma) if same else pad_batch([b[i] for i in idx])
+            out[idx] = self.session.run(None, {"input_ids_a": ia, "attention_mask_a": ma,
+                                               "input_ids_b": ib, "attention_mask_b": mb})[0]
+            done += len(idx)
+            if on_progress is not None:
+                on_progress(done, n)
+        return out
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        z = logits.astype(np.float64) / self.bundle.temperature
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict_proba(self, tickets: Iterable[Ticket], batch_size: int = 64,
+                      should_stop=None, on_progress=None) -> np.ndarray:
+        pairs = [self.compose(t) for t in tickets]
+        return self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress))
+
+    def threshold_for(self, label: str, override: float | None = None) -> float:
+        if override is not None:
+            return float(override)
+        return float(self.class_thresholds.get(label, self.threshold))
+
+    def to_predictions(self, probs: np.ndarray, top_k: int = 3, threshold: float | None = None,
+                       keep_probs: bool = False) -> list[Prediction]:
+        k = max(1, min(top_k, len(self.labels)))
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        out = []
+        for row, idx in zip(probs, order):
+            label = self.labels[int(idx[0])]
+            conf = float(row[idx[0]])
+            out.append(Prediction(label, conf, [(self.labels[int(i)], float(row[i])) for i in idx],
+                                  conf < self.threshold_for(label, threshold),
+                                  row.copy() if keep_probs else None))
+        return out
+
+    def predict(self, tickets: Ticket | Iterable[Ticket], batch_size: int = 64, top_k: int = 3,
+                threshold: float | None = None, keep_probs: bool = False):
+        """Predictions in input order.  One ticket in, one :class:`Prediction` out."""
+        single = isinstance(tickets, (str, dict))
+        items = [tickets] if single else list(tickets)
+        preds = self.to_predictions(self.predict_proba(items, batch_size), top_k, threshold, keep_probs)
+        return preds[0] if single else preds
+
+    def iter_predict(self, tickets: Iterable[Ticket], batch_size: int = 64, top_k: int = 3,
+                     should_stop: Callable[[], bool] | None = None,
+                     on_progress: Callable[[int, int], None] | None = None,
+                     threshold: float | None = None) -> list[Prediction]:
+        """Like :meth:`predict` with progress and cooperative cancel (raises :class:`Cancelled`)."""
+        items = list(tickets)
+        probs = self.predict_proba(items, batch_size, should_stop, on_progress)
+        return self.to_predictions(probs, top_k, threshold)
+
+    # ---- explanations ------------------------------------------------------------------------
+    def explain(self, ticket: Ticket, max_words: int = 64, batch_size: int = 64) -> list[tuple[str, float]]:
+        """Contribution of each word to the predicted class: the drop in that class's
+        probability when the word is removed (occlusion, batched).  Words are those of the
+        cleaned inputs, title words first then body words for ``split`` routing; beyond
+        ``max_words`` words per field the rest get 0."""
+        a, b = self.compose(ticket)
+        base_probs = self.probabilities(self._logits_for([(a, b)], 1))[0]
+        cls = int(np.argmax(base_probs))
+        base = float(base_probs[cls])
+        fields = [("a", a)] if (self.routing == "same") else [("a", a), ("b", b)]
+        variants, where = [], []
+        words_out: list[tuple[str, float]] = []
+        for fname, txt in fields:
+            words = txt.split()
+            start = len(words_out)
+            words_out.extend((w, 0.0) for w in words)
+            for i in range(min(len(words), max_words)):
+                reduced = " ".join(words[:i] + words[i + 1:])
+                if self.routing == "same":
+                    variants.append((reduced, reduced))
+                elif fname == "a":
+                    variants.append((reduced, b))
+                else:
+                    variants.append((a, reduced))
+                where.append(start + i)
+        if variants:
+            p = self.probabilities(self._logits_for(variants, batch_size))[:, cls]
+            for pos, pv in zip(where, p):
+                words_out[pos] = (words_out[pos][0], float(base - pv))
+        return words_out
