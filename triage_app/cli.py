@@ -142,7 +142,7 @@ def cmd_classify(args) -> int:
     from triage_app.io import TableWriter, iter_table_chunks
 
     clf = TicketClassifier.load(_resolve_model(args.model), device=args.device, threads=args.threads)
-    if clf.fallback_message and args.device == "auto" and not args.quiet:
+    if clf.fallback_message and not args.quiet:
         print(f"note: {clf.fallback_message}", file=sys.stderr)
     if args.text is not None or args.title is not None or args.body is not None:
         ticket = {"title": args.title, "body": args.body, "text": args.text}
@@ -158,6 +158,8 @@ def cmd_classify(args) -> int:
     if not args.input:
         raise UserError("give an input file, or --text/--title/--body for one ticket")
     src = Path(args.input)
+    if not src.exists():
+        raise UserError(f"{src}: file not found")
     out = Path(args.output) if args.output else src.with_name(src.name.split(".")[0] + ".triaged.csv")
     if out.resolve() == src.resolve():
         raise UserError(f"{out}: output would overwrite the input file")

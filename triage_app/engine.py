@@ -85,6 +85,17 @@ def cuda_missing_libs() -> list[str]:
     return missing
 
 
+def nvidia_driver_present() -> bool:
+    """True when the NVIDIA driver library is loadable (there is a GPU to talk to)."""
+    for lib in (("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")):
+        try:
+            ctypes.CDLL(lib)
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def gpu_name() -> str | None:
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
@@ -160,7 +171,9 @@ class TicketClassifier:
                     except Exception:  # noqa: BLE001 - best effort
                         pass
                 missing = cuda_missing_libs()
-                if missing:
+                if device == "auto" and not nvidia_driver_present():
+                    missing = None  # no NVIDIA GPU here: the CPU is the normal choice, say nothing
+                elif missing:
                     if device == "cuda":
                         fallback = (f"CUDA was requested but these libraries are missing: "
                                     f"{', '.join(missing)}; {CUDA_HELP}. Using the CPU")
@@ -191,8 +204,8 @@ class TicketClassifier:
             raise BundleError(f"{path}: the model outputs {out_shape[-1]} classes but bundle.json "
                               f"lists {len(bundle.labels)} labels")
         provider = session.get_providers()[0]
-        if fallback and (device == "cuda" or os.environ.get("TRIAGE_QUIET") != "1"):
-            log.warning(fallback)
+        if fallback:
+            log.info(fallback)  # callers (CLI, GUI) show `fallback_message` to the user once
         return cls(bundle, session, provider, fallback, gpu)
 
     @property
