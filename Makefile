@@ -29,12 +29,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check triage_app trainer tests bench
 
 # Reproduce the bundled default model from ../shared/data (hours on a 2-core CPU: run in the background)
+MODEL_OUT ?= resources/models/it-service-minilm
 model: $(STAMP)
 	$(BIN)/triage train $(DATA)/it_service_tickets/it_service_tickets.csv.gz \
 	  --label-col Topic_group --text-col Document --preset standard \
 	  --finetune-layers 6 --finetune-epochs 2 --tower-lr 1e-4 --no-class-weights --seed 42 \
 	  --name it-service-minilm --version 1 --checkpoint-dir runs/default/ckpt \
-	  --out resources/models/it-service-minilm --read-only
+	  --out $(MODEL_OUT) --read-only --card
 
 bench: $(STAMP)
 	$(BIN)/python bench/inference.py

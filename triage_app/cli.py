@@ -228,6 +228,9 @@ def cmd_train(args) -> int:
     from trainer.loop import train
 
     cfg = _train_config(args)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     if not (args.text_col or args.title_col or args.body_col):
         raise UserError("choose --text-col, or --title-col and/or --body-col")
     corrections = None
@@ -537,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--read-only", action="store_true", help="mark the bundle read-only (shipped models)")
     t.add_argument("--card", action="store_true", help="write MODEL_CARD.md and confusion.png into the bundle")
     t.add_argument("--progress", action="store_true")
+    t.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
     t.add_argument("--out", required=True, help="bundle folder to write")
     t.set_defaults(func=cmd_train)
 

@@ -47,8 +47,23 @@ def clean_text(text: object, options: dict | None = None) -> str:
     if isinstance(text, float) and text != text:  # NaN
         return ""
     s = str(text)
-    if opts["max_chars"] and len(s) > opts["max_chars"]:
-        s = s[: opts["max_chars"]]
+    limit = opts["max_chars"]
+    if limit and len(s) > limit:
+        s = s[:limit]
+    s = _clean_once(s, opts)
+    # NFKC ("\ufb01" -> "fi") and masking ("(a@b.co)" -> "( email )") can make the result
+    # longer than max_chars: cut it again (at a word boundary when there is one) and re-clean,
+    # so that the limit holds and clean_text(clean_text(x)) == clean_text(x).
+    for _ in range(8):
+        if not limit or len(s) <= limit:
+            break
+        cut = s[: limit + 1]
+        i = cut.rfind(" ")
+        s = _clean_once(cut[:i] if i > 0 else s[:limit], opts)
+    return s[:limit].rstrip() if limit else s
+
+
+def _clean_once(s: str, opts: dict) -> str:
     s = unicodedata.normalize("NFKC", s)
     s = _CTRL.sub(" ", s)
     if opts["mask_urls"]:
