@@ -89,9 +89,10 @@ class TrainConfig:
 
     @classmethod
     def standard(cls, **kw) -> "TrainConfig":
-        """Phase 1, then the top 4 layers of both towers fine-tuned for one epoch."""
-        return cls(**{"preset": "standard", "head_epochs": 20, "finetune_epochs": 1,
-                      "finetune_layers": 4, "tower_lr": 8e-5, "class_weights": False, **kw})
+        """Phase 1, then the top 6 encoder layers of both towers (all of MiniLM-L6; embeddings
+        stay frozen) fine-tuned for two epochs at 1e-4: the shipped model's recipe."""
+        return cls(**{"preset": "standard", "head_epochs": 20, "finetune_epochs": 2,
+                      "finetune_layers": 6, "tower_lr": 1e-4, "class_weights": False, **kw})
 
     @classmethod
     def full(cls, **kw) -> "TrainConfig":

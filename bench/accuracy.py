@@ -1,0 +1,147 @@
+"""Accuracy table: TF-IDF + LR yardstick, the reference recipe (`seed` preset), our presets and the
+shipped model, on the fixed splits of ../shared/data.
+
+    python bench/accuracy.py --rows it-tfidf,it-seed,it-quick,it-shipped
+    python bench/accuracy.py --rows endava-category-tfidf,endava-category-quick-same,endava-category-quick-split
+    python bench/accuracy.py --table          # print the markdown table from bench/results/accuracy.json
+
+Rows are merged into bench/results/accuracy.json, so they can be run one at a time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ENDAVA, IT, RESULTS, ROOT, machine, require_data  # noqa: E402
+
+SHIPPED = ROOT / "resources" / "models" / "it-service-minilm"
+
+
+def _frame(path):
+    import pandas as pd
+    require_data(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _dataset(name):
+    """(df, label_col, column kwargs for routing 'same' and 'split')"""
+    if name == "it":
+        return _frame(IT), "Topic_group", {"same": {"text_col": "Document"}, "split": {"text_col": "Document"}}
+    df = _frame(ENDAVA)
+    label = name.split("-")[1]  # endava-category / endava-ticket_type
+    cols = {"title_col": "title", "body_col": "body"}
+    return df, label, {"same": cols, "split": cols}
+
+
+def _prepare(name, routing="same"):
+    from trainer.data import prepare_frame
+    df, label, cols = _dataset("it" if name == "it" else name)
+    min_pc = 30 if name == "it" else 5
+    return prepare_frame(df, label_col=label, routing=routing, min_per_class=min_pc, class_weights=True,
+                         source=str(IT if name == "it" else ENDAVA), **cols[routing])
+
+
+def _metrics(rep):
+    return {k: rep[k] for k in ("accuracy", "weighted_f1", "macro_f1")}
+
+
+def row_tfidf(ds):
+    from trainer.evaluate import tfidf_baseline
+    d = _prepare(ds)
+    t0 = time.perf_counter()
+    tr_text = d.train.text_a + d.val.text_a
+    tr_y = np.concatenate([d.train.y, d.val.y])
+    rep = tfidf_baseline(tr_text, tr_y, d.test.text_a, d.test.y, d.labels)
+    return {**_metrics(rep), "train_s": time.perf_counter() - t0, "what": "TF-IDF 1-2 grams + balanced LR (train+val)"}
+
+
+def row_preset(ds, preset, routing="same", **kw):
+    from trainer.config import TrainConfig
+    from trainer.loop import train
+    d = _prepare(ds, routing)
+    cfg = TrainConfig.from_preset(preset, routing=routing, **kw) if preset != "seed" else TrainConfig.from_preset("seed", **kw)
+    t0 = time.perf_counter()
+    res = train(cfg, d, None)
+    return {**_metrics(res.metrics["test"]), "train_s": time.perf_counter() - t0, "routing": cfg.routing,
+            "pooling": cfg.pooling, "what": f"preset {preset} ({cfg.routing} routing, {cfg.pooling} pooling)",
+            "val": _metrics(res.metrics["val"])}
+
+
+def row_shipped(ds="it"):
+    from trainer.evaluate import classification_report
+    from triage_app.bundle import load_bundle
+    from triage_app.engine import TicketClassifier
+    b = load_bundle(SHIPPED)
+    d = _prepare("it")
+    clf = TicketClassifier.load(b, device="cpu")
+    probs = clf.predict_proba([{"text": t} for t in d.test.text_a])
+    idx = {lab: i for i, lab in enumerate(clf.labels)}
+    y = np.array([idx[d.labels[k]] for k in d.test.y])
+    rep = classification_report(y, probs.argmax(1), clf.labels)
+    torch_test = b.meta["metrics"].get("test", {})
+    return {**_metrics(rep), "train_s": b.meta["metrics"].get("train_seconds"), "precision": b.precision,
+            "what": f"shipped bundle, ONNX {b.precision} via the engine",
+            "torch_fp32": _metrics(torch_test) if torch_test else None}
+
+
+ROWS = {
+    "it-tfidf": lambda: row_tfidf("it"),
+    "it-seed": lambda: row_preset("it", "seed"),
+    "it-quick": lambda: row_preset("it", "quick"),
+    "it-quick-pooler": lambda: row_preset("it", "quick", pooling="pooler"),
+    "it-shipped": lambda: row_shipped(),
+    "endava-category-tfidf": lambda: row_tfidf("endava-category"),
+    "endava-category-quick-same": lambda: row_preset("endava-category", "quick", "same"),
+    "endava-category-quick-split": lambda: row_preset("endava-category", "quick", "split"),
+    "endava-category-standard-split": lambda: row_preset("endava-category", "standard", "split"),
+    "endava-ticket_type-tfidf": lambda: row_tfidf("endava-ticket_type"),
+    "endava-ticket_type-quick-same": lambda: row_preset("endava-ticket_type", "quick", "same"),
+    "endava-ticket_type-quick-split": lambda: row_preset("endava-ticket_type", "quick", "split"),
+}
+
+
+def table(res: dict) -> str:
+    lines = ["| dataset / label | model | accuracy | weighted F1 | macro F1 | train wall time |",
+             "|---|---|---|---|---|---|"]
+    for key, r in res.get("rows", {}).items():
+        ds = "it_service_tickets / Topic_group" if key.startswith("it-") else f"endava_tickets_sample / {key.split('-')[1]}"
+        ts = f"{r['train_s'] / 60:.1f} min" if r.get("train_s") else "-"
+        lines.append(f"| {ds} | {r['what']} | {r['accuracy']:.4f} | {r['weighted_f1']:.4f} | {r['macro_f1']:.4f} | {ts} |")
+        if r.get("torch_fp32"):
+            t = r["torch_fp32"]
+            lines.append(f"| {ds} | shipped model, PyTorch fp32 (before export) | {t['accuracy']:.4f} | "
+                         f"{t['weighted_f1']:.4f} | {t['macro_f1']:.4f} | {ts} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", default="")
+    ap.add_argument("--table", action="store_true")
+    args = ap.parse_args()
+    path = RESULTS / "accuracy.json"
+    res = json.loads(path.read_text()) if path.exists() else {"rows": {}}
+    for key in [k for k in args.rows.split(",") if k]:
+        if key not in ROWS:
+            sys.exit(f"unknown row {key}; choose from {', '.join(ROWS)}")
+        print(f"== {key}", flush=True)
+        r = ROWS[key]()
+        r["when"] = time.strftime("%Y-%m-%d %H:%M")
+        res["rows"][key] = r
+        res["machine"] = machine()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(res, indent=2, default=float))
+        print(json.dumps({k: v for k, v in r.items() if k in ("accuracy", "weighted_f1", "macro_f1", "train_s")}), flush=True)
+    if args.table or not args.rows:
+        print(table(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

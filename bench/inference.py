@@ -1,0 +1,159 @@
+"""Inference throughput, latency and memory on the `test` split of it_service_tickets.
+
+Same dual all-MiniLM-L6-v2 weights for every variant (the shipped bundle's towers are fine-tuned,
+but speed does not depend on the values, so the variants are built from one PyTorch model and
+exported the same way the trainer exports):
+  (a) reference recipe: PyTorch eager fp32, every ticket padded to 128, batch 64
+  (b) PyTorch fp32, dynamic padding, length-sorted batches of 64
+  (b2) PyTorch bf16 autocast, dynamic padding
+  (c) ONNX Runtime fp32     (d) ONNX Runtime optimized     (e) ONNX Runtime int8
+  (s) the shipped bundle through the engine (what the app runs)
+Also single-ticket latency p50/p95 of the shipped engine and peak RSS of
+`triage classify` on 100,000 rows.
+
+    python bench/inference.py [--rows 4784] [--no-rss]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, load_it, peak_rss_of, save  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=4784)
+    ap.add_argument("--latency-rows", type=int, default=300)
+    ap.add_argument("--rss-rows", type=int, default=100_000)
+    ap.add_argument("--no-rss", action="store_true")
+    ap.add_argument("--model", default=str(ROOT / "resources" / "models" / "it-service-minilm"))
+    args = ap.parse_args()
+
+    import torch
+
+    from trainer.export import INPUT_NAMES, export_onnx, optimize_onnx, quantize_int8
+    from trainer.model import DualBertClassifier, tokenizer_file
+    from triage_app.engine import TicketClassifier
+    from triage_app.text import compose
+    from triage_app.tokens import encode, load_tokenizer, pad_batch
+
+    test = load_it("test").iloc[: args.rows]
+    texts = [compose(None, None, t, "same")[0] for t in test["Document"]]
+    n = len(texts)
+    tok = load_tokenizer(tokenizer_file("all-MiniLM-L6-v2"), 128)
+    ids = encode(tok, texts)
+    order = np.argsort([-len(x) for x in ids], kind="stable")
+    batches = [order[i: i + 64] for i in range(0, n, 64)]
+    model = DualBertClassifier.from_pretrained("all-MiniLM-L6-v2", None, 8).eval()
+    results = {}
+
+    def timed(name, fn):
+        fn(batches[:2])  # warm-up
+        t0 = time.perf_counter()
+        fn(batches)
+        dt = time.perf_counter() - t0
+        results[name] = {"tickets_per_s": n / dt, "seconds": dt}
+        print(f"{name:<40} {n / dt:8.1f} tickets/s", flush=True)
+
+    def torch_run(pad_to=None, bf16=False, natural_order=False):
+        def run(bs):
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                for b in bs:
+                    a, m = pad_batch([ids[i] for i in b], pad_to)
+                    ta, tm = torch.from_numpy(a), torch.from_numpy(m)
+                    model(ta, tm, ta, tm)
+        return run
+
+    # (a) the reference: unsorted batches padded to 128
+    ref_batches = [np.arange(i, min(i + 64, n)) for i in range(0, n, 64)]
+
+    def ref(bs):
+        with torch.no_grad():
+            for b in (ref_batches[:2] if len(bs) == 2 else ref_batches):
+                a, m = pad_batch([ids[i] for i in b], 128)
+                ta, tm = torch.from_numpy(a), torch.from_numpy(m)
+                model(ta, tm, ta, tm)
+    timed("(a) reference: torch fp32, pad 128", ref)
+    timed("(b) torch fp32, dynamic padding", torch_run())
+    timed("(b2) torch bf16 autocast, dynamic padding", torch_run(bf16=True))
+
+    import onnxruntime as ort
+
+    work = Path(tempfile.mkdtemp(prefix="bench-onnx-"))
+    fp32 = work / "fp32.onnx"
+    export_onnx(model, fp32)
+    opt = work / "opt.onnx"
+    optimize_onnx(fp32, opt, 384, 12)
+    q = work / "int8.onnx"
+    quantize_int8(opt, q)
+    q_plain = work / "int8_plain.onnx"
+    quantize_int8(fp32, q_plain)
+
+    def ort_run(path):
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+        def run(bs):
+            for b in bs:
+                a, m = pad_batch([ids[i] for i in b])
+                sess.run(None, dict(zip(INPUT_NAMES, (a, m, a, m))))
+        return run
+    timed("(c) ONNX Runtime fp32", ort_run(fp32))
+    timed("(d) ONNX Runtime fp32 optimized", ort_run(opt))
+    timed("(e) ONNX Runtime int8 (optimized graph)", ort_run(q))
+    timed("(e2) ONNX Runtime int8 (plain graph)", ort_run(q_plain))
+    sizes = {p.stem: round(p.stat().st_size / 2**20, 1) for p in (fp32, opt, q, q_plain)}
+
+    shipped = None
+    if Path(args.model).exists():
+        clf = TicketClassifier.load(args.model, device="cpu")
+        tickets = [{"text": t} for t in test["Document"]]
+        clf.predict_proba(tickets[:64])
+        t0 = time.perf_counter()
+        clf.predict_proba(tickets, batch_size=64)
+        dt = time.perf_counter() - t0
+        results["(s) shipped bundle via engine"] = {"tickets_per_s": n / dt, "seconds": dt,
+                                                    "precision": clf.bundle.precision}
+        print(f"{'(s) shipped bundle via engine (' + clf.bundle.precision + ')':<40} {n / dt:8.1f} tickets/s")
+        lat = []
+        for t in tickets[: args.latency_rows]:
+            t0 = time.perf_counter()
+            clf.predict(t)
+            lat.append((time.perf_counter() - t0) * 1000)
+        lat = np.array(lat)
+        shipped = {"precision": clf.bundle.precision, "p50_ms": float(np.percentile(lat, 50)),
+                   "p95_ms": float(np.percentile(lat, 95)), "max_ms": float(lat.max()), "rows": len(lat)}
+        print(f"single-ticket latency: p50 {shipped['p50_ms']:.1f} ms, p95 {shipped['p95_ms']:.1f} ms")
+    base = results["(a) reference: torch fp32, pad 128"]["tickets_per_s"]
+    for v in results.values():
+        v["ratio_to_reference"] = v["tickets_per_s"] / base
+
+    rss = None
+    if not args.no_rss and Path(args.model).exists():
+        big = work / "big.csv"
+        reps = int(np.ceil(args.rss_rows / len(test)))
+        import pandas as pd
+        pd.concat([test[["Document"]]] * reps, ignore_index=True).iloc[: args.rss_rows].to_csv(big, index=False)
+        out = work / "big.out.csv"
+        exe = [sys.executable, "-m", "triage_app", "classify", str(big), "-o", str(out), "--model", args.model,
+               "--text-col", "Document", "-q"]
+        peak, wall, rc = peak_rss_of(exe, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        rss = {"rows": args.rss_rows, "peak_rss_mb": peak, "wall_s": wall, "exit": rc}
+        print(f"triage classify {args.rss_rows:,} rows: peak RSS {peak:.0f} MB, {wall:.0f} s, exit {rc}")
+    p = save("inference", {"rows": n, "results": results, "onnx_sizes_mb": sizes, "latency": shipped,
+                           "classify_rss": rss, "torch_threads": torch.get_num_threads()})
+    print(f"-> {p}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
