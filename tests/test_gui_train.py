@@ -1,0 +1,251 @@
+"""The retraining screen: real widgets, real training of the tiny BERT, real export and hot swap."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from triage_app.gui.train_tab import TrainTab, compare_predictions, label_counts  # noqa: E402
+
+CLASSES = 8
+
+
+@pytest.fixture
+def ctx(data_dir, tmp_path):
+    from triage_app.corrections import CorrectionsStore
+    from triage_app.gui.context import AppContext
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    return AppContext(settings=settings, corrections=CorrectionsStore(data_dir / "corrections.sqlite3"),
+                      device="cpu")
+
+
+@pytest.fixture
+def tab(qtbot, ctx):
+    w = TrainTab(ctx)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    yield w
+    w.shutdown(30000)
+    qtbot.waitUntil(lambda: not w.busy(), timeout=30000)
+    box = w._error_box
+    if box is not None:
+        try:
+            box.close()
+        except RuntimeError:
+            pass
+
+
+def load_sample(qtbot, tab, sample_csv):
+    with qtbot.waitSignal(tab.dataLoaded, timeout=10000):
+        assert tab.load_file(sample_csv)
+
+
+def tiny_settings(tab, checkpoint, head_epochs=6):
+    """What an analyst would type for a quick run of the tiny model."""
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("quick"))
+    tab.base_edit.setText(str(checkpoint))
+    tab.fields["head_epochs"].setValue(head_epochs)
+    tab.fields["head_lr"].setValue(1e-2)
+    tab.fields["batch_size"].setValue(16)
+    tab.fields["max_length"].setValue(64)
+    tab.threshold_spin.setValue(5)
+    tab.val_spin.setValue(25)
+    tab.test_spin.setValue(0)
+    tab.config_overrides = {"patience": 0}
+
+
+class FakeActive:
+    """An 'active model' with partly different labels (no 'Storage', an extra 'Network')."""
+
+    name = "old-model"
+    version = "7"
+
+    def __init__(self, labels):
+        self.labels = [lab for lab in labels if lab != "Storage"] + ["Network"]
+        self.calls = 0
+
+    def predict_proba(self, tickets, batch_size=64, should_stop=None, on_progress=None):
+        tickets = list(tickets)
+        assert tickets and all(isinstance(t, dict) and (t.get("title") or t.get("text")) for t in tickets)
+        self.calls += 1
+        rng = np.random.default_rng(0)
+        p = rng.random((len(tickets), len(self.labels)))
+        return p / p.sum(1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------------
+def test_load_guess_columns_and_distribution(qtbot, tab, sample_csv):
+    assert not tab.start_btn.isEnabled()
+    load_sample(qtbot, tab, sample_csv)
+    assert tab.label_combo.currentText() == "category"
+    assert tab.mode_pair.isChecked()
+    assert tab.title_combo.currentData() == "title" and tab.body_combo.currentData() == "body"
+    assert tab.start_btn.isEnabled()
+    assert len(tab.dist_chart.bars) == CLASSES
+    # the default threshold (30) marks every class of the small sample as rare
+    assert len(tab.dist_chart.rare) == CLASSES
+    counts = label_counts(tab._labels_raw())
+    assert sorted(counts) == sorted(c.get_text() for c in tab.dist_chart.ax.get_yticklabels())
+    # merge map: one bar less, the target gets the sum; it is no longer rare at threshold 20
+    tab.set_merge_map({"Storage": "Hardware"})
+    tab.threshold_spin.setValue(20)
+    assert len(tab.dist_chart.bars) == CLASSES - 1
+    assert tab.dist_chart.counts["Hardware"] == counts["Hardware"] + counts["Storage"]
+    assert "Hardware" not in tab.dist_chart.rare and len(tab.dist_chart.rare) == CLASSES - 2
+    colors = [tuple(b.get_facecolor()) for b in tab.dist_chart.bars]
+    assert len(set(colors)) == 2                 # warning colour for the rare bars
+    assert colors.count(colors[0]) == 1          # the largest bar (Hardware) is the odd one out
+    # the background data check explains what is wrong, then shows the DataReport lines
+    qtbot.waitUntil(lambda: "cannot be trained on yet" in tab.report_view.toPlainText(), timeout=60000)
+    assert "at least 2 classes" in tab.report_view.toPlainText()
+    tab.threshold_spin.setValue(10)
+    qtbot.waitUntil(lambda: "rows read" in tab.report_view.toPlainText(), timeout=60000)
+    assert "ready to train" in tab.report_view.toPlainText()
+    # one text column mode
+    tab.mode_one.setChecked(True)
+    assert not tab.title_combo.isVisible() and tab.text_combo.isVisible()
+    # presets fill the form; the config is built from it
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("full"))
+    assert tab.fields["finetune_epochs"].value() == 3
+    assert tab.fields["finetune_layers"].text() == "all"
+    tab.fields["batch_size"].setValue(8)
+    assert "changed" in tab.preset_info.text()
+    cfg = tab.build_config()
+    assert (cfg.preset, cfg.finetune_layers, cfg.batch_size, cfg.base_model) == ("full", -1, 8, "all-MiniLM-L6-v2")
+    assert tab.fields["tower_lr"].toolTip()
+
+
+def test_large_file_is_read_in_a_job(qtbot, tab, sample_csv, monkeypatch):
+    import triage_app.gui.train_tab as tt
+
+    monkeypatch.setattr(tt, "LARGE_FILE_BYTES", 0)
+    with qtbot.waitSignal(tab.dataLoaded, timeout=60000):
+        assert tab.load_file(sample_csv)
+        assert tab._load_job is not None and not tab.start_btn.isEnabled()
+    assert tab.label_combo.currentText() == "category"
+    qtbot.waitUntil(lambda: tab._load_job is None, timeout=10000)
+    assert tab.start_btn.isEnabled()
+
+
+def test_train_finish_save_and_use(qtbot, tab, ctx, sample_csv, tiny_checkpoint, data_dir):
+    from triage_app.bundle import load_bundle
+
+    load_sample(qtbot, tab, sample_csv)
+    tiny_settings(tab, tiny_checkpoint)
+    labels = sorted(label_counts(tab._labels_raw()))
+    ctx.classifier = FakeActive(labels)
+    states = []
+    tab.stateChanged.connect(states.append)
+    with qtbot.waitSignal(tab.trainingFinished, timeout=240000) as blocker:
+        assert tab.start()
+        assert tab.state == "running"
+        assert not tab.start_btn.isEnabled() and tab.cancel_btn.isEnabled()
+        assert not tab.start()                    # a second start is impossible while running
+        assert not ctx.begin_job("train")         # the context knows the job
+    outcome = blocker.args[0]
+    assert tab.state == "finished" and "running" in states
+    # live plot and metrics received data
+    assert len(tab.loss_plot.raw_line.get_xdata()) > 0
+    assert len(tab.loss_plot.ema_line.get_ydata()) == len(tab.loss_plot.losses)
+    assert len(tab.loss_plot.val_line.get_xdata()) > 0
+    lo, hi = tab.loss_plot.ax.get_xlim()          # the axes follow the data
+    assert lo <= min(tab.loss_plot.steps) and hi >= max(tab.loss_plot.steps)
+    tab.loss_plot.set_x_mode("epochs")
+    assert max(tab.loss_plot.val_line.get_xdata()) <= 6 + 1e-9
+    assert tab.metric_labels["val_accuracy"].text() != "—"
+    assert tab.metric_labels["val_macro_f1"].text() != "—"
+    assert tab.metric_labels["samples_s"].text() != "—"
+    # results
+    assert tab.class_table.rowCount() == CLASSES
+    assert tab.confusion_chart.image is not None
+    cmp_ = outcome.comparison
+    assert ctx.classifier.calls == 1
+    assert set(cmp_["shared"]) == set(labels) - {"Storage"}
+    assert cmp_["only_new"] == ["Storage"] and cmp_["only_active"] == ["Network"]
+    assert tab.compare_table.rowCount() == CLASSES - 1
+    assert "only the new model has: Storage" in tab.compare_label.text()
+    # nothing is in the models folder until saved; the export waits in a hidden folder
+    models = data_dir / "models"
+    assert [p.name for p in models.iterdir() if not p.name.startswith(".")] == []
+    assert tab.save_btn.isEnabled() and tab.use_btn.isEnabled()
+    tab.name_edit.setText("my new model")
+    with qtbot.waitSignal(tab.modelSaved, timeout=5000):
+        path = tab.save_model()
+    assert path == models / "my-new-model"
+    b = load_bundle(path)
+    assert b.name == "my-new-model" and sorted(b.labels) == labels
+    assert [p.name for p in models.iterdir()] == ["my-new-model"]     # hidden folder gone
+    assert not tab.save_btn.isEnabled()
+    # "Use this model": hot swap through the context
+    with qtbot.waitSignal(ctx.modelChanged, timeout=10000):
+        assert tab.use_model()
+    assert Path(ctx.classifier.bundle.path) == path
+    assert ctx.classifier.predict(["printer jammed on floor 3"])[0].label in labels
+    qtbot.waitUntil(lambda: ctx.active_job == "", timeout=10000)   # the job was released
+    assert not tab.busy()
+
+
+def test_cancel_leaves_nothing(qtbot, tab, ctx, sample_csv, tiny_checkpoint, data_dir):
+    load_sample(qtbot, tab, sample_csv)
+    tiny_settings(tab, tiny_checkpoint, head_epochs=1000)
+    assert tab.start()
+    qtbot.waitUntil(lambda: len(tab.loss_plot.losses) > 0, timeout=240000)
+    tab.request_stop()
+    assert tab.state == "cancelling"
+    assert not tab.cancel_btn.isEnabled() and not tab.start_btn.isEnabled()
+    qtbot.waitUntil(lambda: tab.state == "idle" and not tab.busy(), timeout=240000)
+    assert "Cancelled — nothing saved" in tab.status_label.text()
+    assert tab._outcome is None and not tab.save_btn.isEnabled()
+    assert list((data_dir / "models").iterdir()) == []
+    assert tab.start_btn.isEnabled()
+    assert ctx.begin_job("train")
+    ctx.end_job("train")
+
+
+def test_data_error_is_shown_and_state_failed(qtbot, tab, sample_csv, tiny_checkpoint):
+    load_sample(qtbot, tab, sample_csv)
+    tiny_settings(tab, tiny_checkpoint)
+    tab.threshold_spin.setValue(500)            # no label is frequent enough
+    assert tab.start()
+    qtbot.waitUntil(lambda: tab.state == "failed" and not tab.busy(), timeout=120000)
+    title, msg = tab.last_error
+    assert title == "The data cannot be used for training"
+    assert "at least 2 classes" in msg
+    assert tab._error_box is not None and tab._error_box.isVisible()
+    assert "rare-label threshold" in tab._error_box.informativeText()
+    tab._error_box.close()
+    assert tab.start_btn.isEnabled()           # failed -> can start again
+
+
+def test_bad_file_and_busy_context(qtbot, tab, ctx, tmp_path, sample_csv):
+    bad = tmp_path / "tickets.xlsx"
+    bad.write_bytes(b"\x00\x01 not an excel file" * 10)
+    assert not tab.load_file(bad)
+    assert tab.last_error[0] == "Cannot read the file"
+    tab._error_box.close()
+    load_sample(qtbot, tab, sample_csv)
+    assert ctx.begin_job("train")               # another part of the app holds the job
+    assert not tab.start()
+    assert tab.last_error[0] == "Another task is running" and tab.state == "idle"
+    ctx.end_job("train")
+    tab._error_box.close()
+
+
+def test_compare_predictions_on_shared_labels():
+    y = ["a", "a", "b", "b", "c", "c"]
+    new = ["a", "a", "b", "c", "c", "c"]
+    act = ["a", "b", "b", "b", "x", "x"]
+    c = compare_predictions(y, new, act, ["a", "b", "c"], ["a", "b", "x"])
+    assert c["shared"] == ["a", "b"] and c["only_new"] == ["c"] and c["only_active"] == ["x"]
+    assert c["rows"] == 4 and c["total_rows"] == 6
+    assert c["new"]["accuracy"] == pytest.approx(0.75)
+    assert c["active"]["accuracy"] == pytest.approx(0.75)
+    assert c["per_class"]["a"]["new"] == pytest.approx(1.0)
+    assert c["per_class"]["a"]["active"] == pytest.approx(2 / 3)
