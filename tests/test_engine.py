@@ -140,8 +140,8 @@ def _patch_cuda(monkeypatch, providers_in_use, missing=(), driver=True):
     monkeypatch.setattr(eng, "nvidia_driver_present", lambda: driver)
     monkeypatch.setattr(eng, "gpu_name", lambda: "NVIDIA H200")
 
-    def fake(path, providers, threads, quiet):
-        s = real_session(path, ["CPUExecutionProvider"], threads, quiet)
+    def fake(path, providers, threads, quiet, spin=True):
+        s = real_session(path, ["CPUExecutionProvider"], threads, quiet, spin)
         return _FakeCudaSession(s, providers_in_use) if "CUDAExecutionProvider" in providers else s
     monkeypatch.setattr(eng, "_session", fake)
 

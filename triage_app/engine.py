@@ -106,11 +106,13 @@ def gpu_name() -> str | None:
         return None
 
 
-def _session(path: str, providers, threads: int | None, quiet: bool):
+def _session(path: str, providers, threads: int | None, quiet: bool, spin: bool = True):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
+    if not spin:  # no busy-waiting worker threads: keeps a GUI thread responsive on few cores
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         so.intra_op_num_threads = threads
@@ -146,7 +148,7 @@ class TicketClassifier:
     # ---- loading ----------------------------------------------------------------------------
     @classmethod
     def load(cls, bundle_or_path: Bundle | str | os.PathLike, device: str = "auto",
-             threads: int | None = None) -> "TicketClassifier":
+             threads: int | None = None, spin: bool = True) -> "TicketClassifier":
         if device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda (got {device!r})")
         bundle = bundle_or_path if isinstance(bundle_or_path, Bundle) else load_bundle(bundle_or_path)
@@ -183,7 +185,7 @@ class TicketClassifier:
                 else:
                     try:
                         session = _session(path, ["CUDAExecutionProvider", "CPUExecutionProvider"],
-                                           threads, quiet=True)
+                                           threads, quiet=True, spin=spin)
                     except Exception as e:  # noqa: BLE001
                         raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from None
                     if session.get_providers()[0] != "CUDAExecutionProvider":
@@ -193,7 +195,7 @@ class TicketClassifier:
                         gpu = gpu_name()
         if session is None:
             try:
-                session = _session(path, ["CPUExecutionProvider"], threads, quiet=False)
+                session = _session(path, ["CPUExecutionProvider"], threads, quiet=False, spin=spin)
             except Exception as e:  # noqa: BLE001
                 raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from None
         names = [i.name for i in session.get_inputs()]

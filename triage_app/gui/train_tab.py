@@ -44,7 +44,7 @@ STATES = ("idle", "running", "cancelling", "finished", "failed")
 
 PRESET_TEXT = {
     "quick": "Quick — towers frozen, only the classifier head trains (minutes on a CPU).",
-    "standard": "Standard — head first, then the top 4 layers of both towers for one epoch.",
+    "standard": "Standard — head first, then the top 6 layers of both towers for two epochs (the shipped model's recipe).",
     "full": "Full — head first, then every layer fine-tuned (a GPU is recommended).",
     "seed": "Seed — the reference study's recipe (pooler output, pad to 128, head only).",
 }

@@ -1,0 +1,53 @@
+"""App start-up without a model, context job bookkeeping, closing during a job."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+from test_gui_helpers import gui_ctx, load_file, win, write_tickets  # noqa: F401, F811  (fixtures)
+
+
+def test_start_without_model_shows_banner(qtbot, data_dir, tmp_path, monkeypatch):
+    from triage_app.corrections import CorrectionsStore
+    from triage_app.gui.app import activate_startup_model
+    from triage_app.gui.context import AppContext
+    from triage_app.gui.main_window import MainWindow
+
+    monkeypatch.setenv("TRIAGE_DEFAULT_MODEL", str(tmp_path / "missing"))
+    ctx = AppContext(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     CorrectionsStore(data_dir / "c.sqlite3"))
+    msg = activate_startup_model(ctx, None)
+    assert msg.startswith("No model") and ctx.classifier is None
+    assert ctx.list_models() == []
+    w = MainWindow(ctx)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.banner.text().startswith("No model")
+    assert not w.triage.classify_btn.isEnabled()
+    assert w.model_label.text() == "No model"
+    assert [w.tabs.tabText(i) for i in range(4)] == ["Triage", "Batch", "Train", "Models"]
+
+
+def test_context_jobs_and_settings(gui_ctx, tmp_path):
+    ctx = gui_ctx
+    seen = []
+    ctx.jobChanged.connect(seen.append)
+    assert ctx.begin_job("batch") and not ctx.begin_job("batch")
+    assert ctx.begin_job("train") and ctx.active_job == "batch, train"
+    ctx.end_job("batch")
+    ctx.end_job("train")
+    assert ctx.active_job == "" and seen[-1] == ""
+    ctx.remember_dir("open", tmp_path / "x.csv")
+    assert ctx.last_dir("open") == str(tmp_path)
+    assert [e.bundle.name for e in ctx.list_models()] == ["tiny-test"]
+
+
+def test_close_during_batch_cancels_and_waits(win, qtbot, sample_csv, tmp_path):
+    src = tmp_path / "t.csv"
+    write_tickets(src, sample_csv, n=3000)
+    load_file(qtbot, win, src)
+    win.batch.batch_size = 4
+    job = win.batch.classify()
+    assert job is not None and win._busy()
+    win.close()                       # ask() is patched to "yes"
+    assert not job.thread.isRunning()
+    assert win.ctx.settings.value("window/geometry") is not None

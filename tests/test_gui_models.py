@@ -1,0 +1,83 @@
+"""Models tab: hot swap + rollback, corrupt bundle keeps the previous model, zip round trip, delete."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from triage_app import paths
+
+from test_gui_helpers import gui_ctx, user_copy, win  # noqa: F401, F811  (fixtures)
+
+
+def wait_job(qtbot, job, timeout=60000):
+    assert job is not None
+    if job.is_running() or job.thread.isRunning():
+        with qtbot.waitSignal(job.done, timeout=timeout):
+            pass
+
+
+def test_hot_swap_and_rollback(win, qtbot, tiny_bundle):
+    tab = win.models
+    v2 = user_copy(tiny_bundle, paths.user_models_dir() / "tiny-v2", version="2")
+    tab.refresh()
+    assert tab.select_path(v2)
+    with qtbot.waitSignal(win.ctx.modelChanged, timeout=30000):
+        tab.activate_selected()
+    wait_job(qtbot, tab.activate_job)
+    assert win.ctx.classifier.version == "2"
+    assert "v2" in win.model_label.text() and "8 labels" in win.model_label.text()
+    assert win.provider_label.text().startswith("Runs on")
+    active_rows = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
+    assert active_rows.count("● active") == 1
+    # rollback to the built-in v1
+    assert tab.select_path(tiny_bundle)
+    with qtbot.waitSignal(win.ctx.modelChanged, timeout=30000):
+        tab.activate_selected()
+    wait_job(qtbot, tab.activate_job)
+    assert win.ctx.classifier.version == "1" and "v1" in win.model_label.text()
+
+
+def test_corrupt_bundle_keeps_previous_model(win, qtbot, tiny_bundle):
+    tab = win.models
+    bad = user_copy(tiny_bundle, paths.user_models_dir() / "tiny-bad", version="9")
+    data = (bad / "model.onnx").read_bytes()
+    (bad / "model.onnx").write_bytes(data[: len(data) // 2] + b"\0" * 100)
+    broken = paths.user_models_dir() / "not-a-bundle"
+    broken.mkdir()
+    (broken / "readme.txt").write_text("x")
+    tab.refresh()
+    names = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
+    assert "⚠ invalid" in names                                        # listed, not crashing
+    before = win.ctx.classifier
+    assert tab.select_path(bad)
+    job = tab.activate_selected()
+    with qtbot.waitSignal(job.failed, timeout=30000):
+        pass
+    wait_job(qtbot, job)
+    assert win.ctx.classifier is before
+    assert "v1" in win.model_label.text()
+    assert "sha256" in (tab.property("lastError") or "")
+    assert "stays active" in tab.status.text() or "still using" in tab.status.text()
+
+
+def test_zip_round_trip_and_delete(win, qtbot, tiny_bundle, tmp_path):
+    tab = win.models
+    assert tab.select_path(tiny_bundle)
+    assert not tab.delete_btn.isEnabled()                      # built-in default cannot be deleted
+    zp = tmp_path / "export.zip"
+    wait_job(qtbot, tab.export_selected(zp))
+    assert zp.is_file()
+    wait_job(qtbot, tab.import_path(zp))
+    imported = [p for p in paths.user_models_dir().iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(imported) == 1 and (imported[0] / "model.onnx").is_file()
+    sel = tab.selected_entry()
+    assert sel is not None and Path(sel.path) == imported[0] and sel.bundle.name == "tiny-test"
+    assert tab.card_view.toPlainText().strip()
+    # import the folder too (a second copy), then delete both
+    wait_job(qtbot, tab.import_path(tiny_bundle))
+    assert len([p for p in paths.user_models_dir().iterdir() if not p.name.startswith(".")]) == 2
+    for p in list(paths.user_models_dir().iterdir()):
+        if p.name.startswith("."):
+            continue
+        assert tab.select_path(p)
+        assert tab.delete_selected()
+    assert not [p for p in paths.user_models_dir().iterdir() if not p.name.startswith(".")]

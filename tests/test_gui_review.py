@@ -1,0 +1,34 @@
+"""Review dialog: keyboard path writes a correction."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from test_gui_helpers import gui_ctx, load_file, run_batch, win  # noqa: F401, F811  (fixtures)
+
+
+def test_review_dialog_keyboard_path(win, qtbot, sample_csv):
+    tab = win.batch
+    load_file(qtbot, win, sample_csv)
+    assert run_batch(qtbot, win) == "finished"
+    dlg = tab.open_review()
+    qtbot.addWidget(dlg)
+    qtbot.waitExposed(dlg)
+    m = tab.model
+    unc = m.uncertainty()
+    assert dlg.queue and unc[dlg.queue[0]] == unc.max()           # most uncertain first
+    dlg.hide_suggest.setChecked(True)
+    assert not dlg.suggest_box.isVisible()
+    first = dlg.current_row
+    qtbot.keyClick(dlg, Qt.Key.Key_2)
+    assert dlg.choice == m.labels[1] and dlg.suggest_box.isVisible()
+    qtbot.keyClick(dlg, Qt.Key.Key_Return)
+    rows = win.ctx.corrections.all()
+    assert len(rows) == 1 and rows[0]["corrected"] == m.labels[1]
+    assert m.corrected_label(first) == m.labels[1]
+    assert dlg.current_row != first and dlg.saved == 1
+    qtbot.keyClick(dlg, Qt.Key.Key_Left)
+    assert dlg.current_row == first
+    qtbot.keyClick(dlg, Qt.Key.Key_Right)
+    qtbot.keyClick(dlg, Qt.Key.Key_Right)
+    assert dlg.pos_i == 2
+    dlg.close()

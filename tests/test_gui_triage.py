@@ -1,0 +1,87 @@
+"""Triage tab: classify a pasted ticket, explanation, history, copy, correction."""
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from test_gui_helpers import gui_ctx, win  # noqa: F401, F811  (fixtures)
+
+TITLE = "VPN disconnects every few minutes"
+BODY = "Since yesterday my VPN client drops the connection. I cannot reach the file share."
+
+
+def classify(qtbot, tab, title=TITLE, body=BODY):
+    tab.title_edit.setText(title)
+    tab.body_edit.setPlainText(body)
+    with qtbot.waitSignal(tab.classified, timeout=20000) as blocker:
+        qtbot.mouseClick(tab.classify_btn, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_classify_pasted_ticket(win, qtbot):
+    tab = win.triage
+    r = classify(qtbot, tab)
+    labels = win.ctx.classifier.labels
+    assert tab.label_view.text() == r["label"] and r["label"] in labels
+    assert len(tab.bars.items) == 5 and tab.bars.items[0][0] == r["label"]
+    assert all(0 <= p <= 1 for _, p in tab.bars.items)
+    assert "Confidence" in tab.conf_view.text()
+    assert tab.badge.text() in ("Needs review", "Auto-route")
+    words = [w for w, _ in tab.explain_view.words]
+    assert "VPN" in words and any(s != 0 for _, s in tab.explain_view.words)
+    assert "background-color" in tab.explain_view.toHtml()
+    assert tab.history.count() == 1
+    # Copy result -> JSON on the clipboard
+    tab.copy_result("json")
+    data = json.loads(QGuiApplication.clipboard().text())
+    assert data["label"] == r["label"] and data["ticket"]["title"] == TITLE
+    # a second ticket, then clicking the first history entry reloads it
+    classify(qtbot, tab, "Order a new monitor", "Please order a 27 inch monitor for the new hire.")
+    assert tab.history.count() == 2
+    first = tab.history.item(1)
+    tab._history_clicked(first)
+    assert tab.title_edit.text() == TITLE and tab.label_view.text() == r["label"]
+    qtbot.waitUntil(lambda: win.ctx.active_job == "", timeout=10000)
+
+
+def test_ctrl_enter_and_single_field(win, qtbot):
+    tab = win.triage
+    win.show()
+    qtbot.waitExposed(win)
+    tab.single_check.setChecked(True)
+    assert tab.title_edit.isHidden()
+    tab.body_edit.setPlainText("printer on floor 2 is jammed again")
+    tab.body_edit.setFocus()
+    with qtbot.waitSignal(tab.classified, timeout=20000) as blocker:
+        win.shortcut_classify()  # what Ctrl+Enter triggers
+    assert blocker.args[0]["ticket"] == {"text": "printer on floor 2 is jammed again"}
+
+
+def test_correction_lands_in_store(win, qtbot):
+    tab = win.triage
+    r = classify(qtbot, tab)
+    target = next(lab for lab in win.ctx.classifier.labels if lab != r["label"])
+    tab.correct_combo.setCurrentText(target)
+    qtbot.mouseClick(tab.save_corr_btn, Qt.MouseButton.LeftButton)
+    rows = win.ctx.corrections.all()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["corrected"] == target and row["predicted"] == r["label"]
+    assert row["title"] == TITLE and row["body"] == BODY and row["model_version"] == "1"
+    assert "Saved" in tab.corr_status.text()
+
+
+def test_thresholds_change_reflags_result(win, qtbot):
+    tab = win.triage
+    r = classify(qtbot, tab)
+    clf = win.ctx.classifier
+    clf.threshold = 0.0
+    clf.class_thresholds = {}
+    win.ctx.thresholdsChanged.emit()
+    assert tab.result["needs_review"] is False and tab.badge.text() == "Auto-route"
+    clf.threshold = 1.0
+    win.ctx.thresholdsChanged.emit()
+    assert tab.result["needs_review"] is True and tab.badge.text() == "Needs review"
+    assert r["label"] == tab.label_view.text()

@@ -1,0 +1,487 @@
+"""Review thresholds: precision and auto-routed coverage vs threshold, global and per-class sliders,
+suggestion for a target precision, save into the bundle."""
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFileDialog, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QPushButton, QSlider, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from triage_app import io as tio
+from triage_app import paths, review
+from triage_app.bundle import BundleError, load_bundle, save_thresholds
+from triage_app.engine import Cancelled, tickets_from_frame
+from triage_app.gui import style
+from triage_app.gui.widgets import (TABLE_FILTER, ask, mpl_canvas, muted_label, show_error, start_job,
+                                    style_axes)
+from triage_app.gui.workers import JobCancelled
+
+
+def _slider() -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(0, 100)
+    s.setSingleStep(1)
+    s.setPageStep(5)
+    return s
+
+
+class ThresholdsPanel(QWidget):
+    saved = Signal(str)            # bundle path written
+    dataChanged = Signal()
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.bundle = None
+        self.probs = None
+        self.y = None
+        self.labels: list[str] = []
+        self.curve = None
+        self.source = ""
+        self.job = None
+        self._rows: dict[str, dict] = {}
+        self._draw_timer = QTimer(self, singleShot=True, interval=50)
+        self._draw_timer.timeout.connect(self._draw)
+        self._build()
+        ctx.modelChanged.connect(self._on_model)
+
+    # ---- UI ------------------------------------------------------------------------------------
+    def _build(self):
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 6, 0, 0)
+        head = QHBoxLayout()
+        self.title = QLabel("Review thresholds")
+        self.title.setObjectName("sectionTitle")
+        head.addWidget(self.title)
+        head.addStretch(1)
+        self.measure_btn = QPushButton("Measure on a labeled file…")
+        self.measure_btn.setToolTip("Run the model on a file with a label column and use it for the curves")
+        self.measure_btn.clicked.connect(self.measure_dialog)
+        head.addWidget(self.measure_btn)
+        lay.addLayout(head)
+        self.source_label = muted_label("")
+        lay.addWidget(self.source_label)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        lay.addWidget(split, 1)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 6, 0)
+        self.canvas, self.fig = mpl_canvas(6.0, 3.6)
+        self.canvas.setMinimumSize(380, 260)
+        self.ax = self.fig.add_subplot(111)
+        self._lines = {}
+        ll.addWidget(self.canvas, 1)
+
+        gbox = QGroupBox("Global threshold")
+        gl = QVBoxLayout(gbox)
+        row = QHBoxLayout()
+        self.global_slider = _slider()
+        self.global_spin = QDoubleSpinBox()
+        self.global_spin.setRange(0.0, 1.0)
+        self.global_spin.setSingleStep(0.01)
+        self.global_spin.setDecimals(2)
+        self.global_slider.valueChanged.connect(lambda v: self._set_global(v / 100, from_slider=True))
+        self.global_spin.valueChanged.connect(lambda v: self._set_global(v, from_slider=False))
+        row.addWidget(QLabel("Review below"))
+        row.addWidget(self.global_slider, 1)
+        row.addWidget(self.global_spin)
+        gl.addLayout(row)
+        self.summary = QLabel("—")
+        self.summary.setObjectName("sectionTitle")
+        self.summary.setWordWrap(True)
+        gl.addWidget(self.summary)
+        srow = QHBoxLayout()
+        srow.addWidget(QLabel("Target precision"))
+        self.target = QDoubleSpinBox()
+        self.target.setRange(50.0, 100.0)
+        self.target.setDecimals(1)
+        self.target.setSingleStep(0.5)
+        self.target.setSuffix(" %")
+        self.target.setValue(float(self.ctx.settings.value("thresholds/target_precision", 90.0)))
+        self.target.valueChanged.connect(lambda v: self.ctx.settings.setValue("thresholds/target_precision", v))
+        srow.addWidget(self.target)
+        self.suggest_btn = QPushButton("Suggest for target precision")
+        self.suggest_btn.setToolTip("Lowest threshold reaching the target (global, and per class where 'Own' is on)")
+        self.suggest_btn.clicked.connect(self.suggest)
+        srow.addWidget(self.suggest_btn)
+        srow.addStretch(1)
+        gl.addLayout(srow)
+        ll.addWidget(gbox)
+        split.addWidget(left)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(6, 0, 0, 0)
+        rl.addWidget(QLabel("Per-class thresholds (by predicted class; 'Own' overrides the global one)"))
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["Class", "n", "Own", "Threshold", "Precision", "Auto-routed"])
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in (1, 2, 4, 5):
+            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(3, 190)
+        self.table.itemSelectionChanged.connect(self._schedule_draw)
+        rl.addWidget(self.table, 1)
+        brow = QHBoxLayout()
+        self.reset_btn = QPushButton("Reset to saved")
+        self.reset_btn.clicked.connect(self.reset)
+        self.save_btn = QPushButton("Save into the model")
+        self.save_btn.setObjectName("primary")
+        self.save_btn.clicked.connect(self.save)
+        brow.addStretch(1)
+        brow.addWidget(self.reset_btn)
+        brow.addWidget(self.save_btn)
+        rl.addLayout(brow)
+        self.save_status = muted_label("")
+        rl.addWidget(self.save_status)
+        split.addWidget(right)
+        split.setSizes([640, 560])
+        self._set_enabled(False)
+
+    def _set_enabled(self, on: bool):
+        for w in (self.global_slider, self.global_spin, self.suggest_btn, self.table, self.save_btn, self.reset_btn,
+                  self.target):
+            w.setEnabled(on)
+
+    # ---- data ----------------------------------------------------------------------------------
+    def _on_model(self, clf):
+        if self.bundle is None and clf is not None:
+            self.set_bundle(clf.bundle)
+
+    def set_bundle(self, bundle) -> None:
+        """Show the thresholds of ``bundle`` and its validation data (``validation.npz``), if any."""
+        if self.job is not None and self.job.is_running():
+            return
+        if (bundle is not None and self.bundle is not None and self.probs is not None
+                and Path(bundle.path) == Path(self.bundle.path)
+                and bundle.meta.get("review_threshold") == self.bundle.meta.get("review_threshold")
+                and bundle.meta.get("class_thresholds") == self.bundle.meta.get("class_thresholds")):
+            return  # same bundle, same saved thresholds: keep the user's unsaved edits
+        self.bundle = bundle
+        if bundle is None:
+            self.title.setText("Review thresholds")
+            self.source_label.setText("Select a model.")
+            self._set_enabled(False)
+            return
+        self.labels = bundle.labels
+        self.title.setText(f"Review thresholds — {bundle.name} v{bundle.version}")
+        probs = y = None
+        vp = Path(bundle.path) / "validation.npz"
+        if vp.is_file():
+            try:
+                with np.load(vp, allow_pickle=False) as z:
+                    probs = np.asarray(z["probs"], dtype=np.float32)
+                    y = np.asarray(z["y"]).astype(np.int64)
+                if probs.ndim != 2 or probs.shape[1] != len(self.labels) or len(y) != len(probs):
+                    raise ValueError(f"shapes {probs.shape} / {y.shape} do not match {len(self.labels)} labels")
+            except Exception as e:  # noqa: BLE001
+                probs = y = None
+                self.source_label.setText(f"{vp}: unreadable ({e}). Use 'Measure on a labeled file…'.")
+        if probs is not None:
+            self.set_data(probs, y, f"validation split saved with the model ({len(y):,} tickets)")
+        else:
+            if not vp.is_file():
+                self.source_label.setText("This model has no validation data; use 'Measure on a labeled file…'.")
+            self.probs = self.y = self.curve = None
+            self._fill_table(bundle.review_threshold, bundle.class_thresholds)
+            self._set_enabled(False)
+            self.measure_btn.setEnabled(True)
+            self.summary.setText("—")
+            self.ax.clear()
+            self.canvas.draw_idle()
+
+    def set_data(self, probs, y, source: str) -> None:
+        self.probs, self.y, self.source = probs, y, source
+        self.curve = review.threshold_curve(probs, y, self.labels)
+        self.source_label.setText(f"Measured on: {source}")
+        b = self.bundle
+        self._fill_table(b.review_threshold, b.class_thresholds)
+        self._set_enabled(True)
+        self._init_plot()
+        self._update()
+        self.dataChanged.emit()
+
+    def _fill_table(self, global_t: float, class_t: dict):
+        self._block = True
+        self.global_slider.setValue(int(round(global_t * 100)))
+        self.global_spin.setValue(global_t)
+        self.table.setRowCount(0)
+        self.table.setRowCount(len(self.labels))
+        self._rows = {}
+        for i, lab in enumerate(self.labels):
+            it = QTableWidgetItem(lab)
+            it.setToolTip(lab)
+            self.table.setItem(i, 0, it)
+            n = self.curve["per_class"][lab]["n"] if self.curve else 0
+            nit = QTableWidgetItem(f"{n:,}")
+            nit.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(i, 1, nit)
+            own = QCheckBox()
+            own.setChecked(lab in class_t)
+            own.setToolTip("Use an own threshold for this class")
+            cw = QWidget()
+            cl = QHBoxLayout(cw)
+            cl.setContentsMargins(6, 0, 6, 0)
+            cl.addWidget(own, 0, Qt.AlignmentFlag.AlignCenter)
+            self.table.setCellWidget(i, 2, cw)
+            sw = QWidget()
+            sl = QHBoxLayout(sw)
+            sl.setContentsMargins(6, 0, 6, 0)
+            s = _slider()
+            s.setValue(int(round(class_t.get(lab, global_t) * 100)))
+            val = QLabel()
+            val.setMinimumWidth(val.fontMetrics().horizontalAdvance("0.00") + 4)
+            sl.addWidget(s, 1)
+            sl.addWidget(val)
+            self.table.setCellWidget(i, 3, sw)
+            for c in (4, 5):
+                item = QTableWidgetItem("")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, c, item)
+            self._rows[lab] = {"own": own, "slider": s, "value": val, "row": i}
+            own.toggled.connect(lambda _c, lab=lab: self._class_changed(lab))
+            s.valueChanged.connect(lambda _v, lab=lab: self._class_changed(lab))
+        self.table.resizeRowsToContents()
+        self._block = False
+        self._sync_class_widgets()
+
+    def _sync_class_widgets(self):
+        g = self.global_threshold()
+        for lab, r in self._rows.items():
+            own = r["own"].isChecked()
+            r["slider"].setEnabled(own)
+            if not own:
+                r["slider"].blockSignals(True)
+                r["slider"].setValue(int(round(g * 100)))
+                r["slider"].blockSignals(False)
+            r["value"].setText(f"{r['slider'].value() / 100:.2f}")
+
+    # ---- values --------------------------------------------------------------------------------
+    def global_threshold(self) -> float:
+        return round(self.global_spin.value(), 2)
+
+    def class_thresholds(self) -> dict[str, float]:
+        return {lab: r["slider"].value() / 100 for lab, r in self._rows.items() if r["own"].isChecked()}
+
+    def set_global(self, t: float) -> None:
+        self.global_spin.setValue(t)
+
+    def set_class(self, label: str, t: float | None) -> None:
+        r = self._rows[label]
+        r["own"].setChecked(t is not None)
+        if t is not None:
+            r["slider"].setValue(int(round(t * 100)))
+
+    def _set_global(self, v: float, from_slider: bool):
+        if getattr(self, "_block", False):
+            return
+        self._block = True
+        if from_slider:
+            self.global_spin.setValue(v)
+        else:
+            self.global_slider.setValue(int(round(v * 100)))
+        self._block = False
+        self._sync_class_widgets()
+        self._update()
+
+    def _class_changed(self, _lab):
+        if getattr(self, "_block", False):
+            return
+        self._sync_class_widgets()
+        self._update()
+
+    def summary_text(self) -> str:
+        return self.summary.text()
+
+    def _update(self):
+        if self.probs is None:
+            return
+        g, ct = self.global_threshold(), self.class_thresholds()
+        s = review.routed_summary(self.probs, self.y, g, ct, labels=self.labels)
+        self.summary.setText(f"{s['coverage']:.1%} auto-routed at {s['precision']:.1%} precision "
+                             f"({s['routed']:,} of {s['total']:,} tickets; the rest go to review)")
+        for lab, r in self._rows.items():
+            pc = s["per_class"][lab]
+            self.table.item(r["row"], 4).setText(f"{pc['precision']:.0%}" if pc["n"] else "–")
+            self.table.item(r["row"], 5).setText(f"{pc['coverage']:.0%}" if pc["n"] else "–")
+        self._schedule_draw()
+
+    # ---- plot ----------------------------------------------------------------------------------
+    def _init_plot(self):
+        c = style.colors()
+        self.ax.clear()
+        style_axes(self.ax)
+        t = self.curve["thresholds"]
+        g = self.curve["global"]
+        self._lines = {
+            "prec": self.ax.plot(t, g["precision"] * 100, color=c["accent"], lw=2, label="Precision (auto-routed)")[0],
+            "cov": self.ax.plot(t, g["coverage"] * 100, color=c["good"], lw=2, label="Auto-routed share")[0],
+            "cprec": self.ax.plot([], [], color=c["accent"], lw=1.2, ls="--", label="selected class")[0],
+            "ccov": self.ax.plot([], [], color=c["good"], lw=1.2, ls="--")[0],
+            "vline": self.ax.axvline(self.global_threshold(), color=c["warn"], lw=1.5, ls=":"),
+        }
+        self.ax.set_xlim(0, 1)
+        self.ax.set_ylim(0, 102)
+        self.ax.set_xlabel("review threshold (confidence)")
+        self.ax.set_ylabel("%")
+        leg = self.ax.legend(loc="lower left", fontsize=8, frameon=False)
+        for txt in leg.get_texts():
+            txt.set_color(c["text"])
+        self.canvas.draw_idle()
+
+    def _schedule_draw(self):
+        self._draw_timer.start()
+
+    def _draw(self):
+        if not self._lines or self.curve is None:
+            return
+        self._lines["vline"].set_xdata([self.global_threshold()] * 2)
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if rows:
+            lab = self.labels[rows[0].row()]
+            pc = self.curve["per_class"][lab]
+            t = self.curve["thresholds"]
+            self._lines["cprec"].set_data(t, pc["precision"] * 100)
+            self._lines["ccov"].set_data(t, pc["coverage"] * 100)
+            self._lines["cprec"].set_label(f"{lab} (dashed)")
+        else:
+            self._lines["cprec"].set_data([], [])
+            self._lines["ccov"].set_data([], [])
+        self.canvas.draw_idle()
+
+    # ---- actions -------------------------------------------------------------------------------
+    def suggest(self):
+        if self.probs is None:
+            return
+        target = self.target.value() / 100
+        g = review.suggest_threshold(self.probs, self.y, target)
+        self.set_global(g)
+        for lab, r in self._rows.items():
+            if r["own"].isChecked():
+                r["slider"].setValue(int(round(review.suggest_threshold(self.probs, self.y, target, cls=lab,
+                                                                         labels=self.labels) * 100)))
+        self._update()
+
+    def reset(self):
+        if self.bundle is not None:
+            b = load_bundle(self.bundle.path, verify_hash=False)
+            self.bundle = b
+            self._fill_table(b.review_threshold, b.class_thresholds)
+            self._update()
+
+    def save(self) -> str | None:
+        """Write the thresholds into the bundle (or a user copy of a read-only one); returns the path."""
+        if self.bundle is None:
+            return None
+        target = Path(self.bundle.path)
+        g, ct = self.global_threshold(), self.class_thresholds()
+        was_active = self.ctx.is_active(target)
+        if self.bundle.read_only or self.ctx.is_builtin(target):
+            if not ask(self, "Save a copy?", f"{self.bundle.name} v{self.bundle.version} is the built-in model and "
+                       "cannot be changed. Save a copy with these thresholds into your models folder and use it?",
+                       yes="Save a copy"):
+                return None
+            try:
+                target = self._user_copy(target)
+            except (OSError, BundleError) as e:
+                show_error(self, "Could not copy the model", str(e), "Check the free disk space.")
+                return None
+        try:
+            b = save_thresholds(target, g, ct)
+        except (BundleError, OSError) as e:
+            show_error(self, "Saving the thresholds failed", str(e), "Check that the model folder is writable.")
+            return None
+        self.bundle = b
+        if self.ctx.is_active(target):
+            self.ctx.classifier.reload_thresholds()
+            self.ctx.thresholdsChanged.emit()
+        elif was_active:
+            try:
+                self.ctx.activate(target)
+            except BundleError as e:
+                show_error(self, "The copy was saved but could not be activated", str(e))
+            self.ctx.thresholdsChanged.emit()
+        self.ctx.modelsListChanged.emit()
+        self.save_status.setText(f"Saved into {target}.")
+        self.saved.emit(str(target))
+        return str(target)
+
+    def _user_copy(self, src: Path) -> Path:
+        meta_b = load_bundle(src, verify_hash=False)
+        base = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in meta_b.name)
+        dest_parent = paths.user_models_dir()
+        dest = dest_parent / f"{base}-v{meta_b.version}-custom"
+        i = 2
+        while dest.exists():
+            dest = dest_parent / f"{base}-v{meta_b.version}-custom-{i}"
+            i += 1
+        tmp = dest_parent / f".tmp-copy-{uuid.uuid4().hex[:8]}"
+        try:
+            shutil.copytree(src, tmp)
+            bj = tmp / "bundle.json"
+            import json
+            meta = json.loads(bj.read_text(encoding="utf-8"))
+            if meta.get("read_only"):
+                meta["read_only"] = False
+                bj.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+            for f in tmp.iterdir():
+                f.chmod(0o644)
+            tmp.replace(dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return dest
+
+    # ---- measure -------------------------------------------------------------------------------
+    def measure_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Labeled ticket file", self.ctx.last_dir("open"), TABLE_FILTER)
+        if path:
+            self.measure_file(path)
+
+    def measure_file(self, path, mapping: dict | None = None):
+        if self.bundle is None:
+            return None
+        bundle = self.bundle
+        ctx = self.ctx
+        active = ctx.classifier if ctx.is_active(bundle.path) else None
+        labels = list(bundle.labels)
+
+        def work(emit, should_stop):
+            df, _rep = tio.read_table(path)
+            m = mapping or tio.guess_columns([str(c) for c in df.columns], df)
+            if not m.get("label"):
+                raise ValueError(f"{Path(path).name}: no label column found (columns: {', '.join(map(str, df.columns))}); "
+                                 "the file needs the true class of each ticket")
+            fields = {"text": m["text"]} if m.get("text") else {k: m[k] for k in ("title", "body") if m.get(k)}
+            clf = active or ctx.load_classifier(bundle.path)
+            try:
+                probs = clf.predict_proba(tickets_from_frame(df, fields), should_stop=should_stop,
+                                          on_progress=lambda d, n: emit((d, n)))
+            except Cancelled:
+                raise JobCancelled() from None
+            idx = {lab: i for i, lab in enumerate(labels)}
+            y = np.array([idx.get(str(v).strip(), -1) for v in df[m["label"]].tolist()], dtype=np.int64)
+            return probs, y, f"{Path(path).name} ({len(y):,} tickets, label column '{m['label']}')"
+
+        self.measure_btn.setEnabled(False)
+        self.source_label.setText(f"Measuring on {Path(path).name}…")
+        self.job = start_job(ctx, self, "measure", work, f"Measuring on {Path(path).name} failed",
+                             on_finished=lambda r: self.set_data(*r),
+                             on_event=lambda ev: self.source_label.setText(f"Measuring… {ev[0]:,} / {ev[1]:,}"))
+        if self.job is not None:
+            self.job.done.connect(lambda: self.measure_btn.setEnabled(True))
+        else:
+            self.measure_btn.setEnabled(True)
+        return self.job
