@@ -75,6 +75,7 @@ class PreparedData:
     report: DataReport
     fingerprint: dict
     columns: dict
+    cleaning_options: dict | None = None   # what textmod.clean_text was given (None: defaults)
 
 
 def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = None,
@@ -203,7 +204,8 @@ def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = N
     fingerprint = {"rows": int(len(frame)), "label_counts": {k: int(v) for k, v in frame["y"].value_counts().sort_index().items()},
                    "sha256": h.hexdigest(), "source": os.path.basename(source)}
     columns = {"label": label_col, "title": title_col, "body": body_col, "text": text_col}
-    return PreparedData(labels, routing, train, val, test, cw, report, fingerprint, columns)
+    return PreparedData(labels, routing, train, val, test, cw, report, fingerprint, columns,
+                        dict(cleaning_options) if cleaning_options else None)
 
 
 def _stratified_take(y: np.ndarray, frac: float, rng) -> np.ndarray:

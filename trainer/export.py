@@ -8,6 +8,7 @@ PyTorch on validation rows), else fp32 ships and the bundle says why.  Written a
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from triage_app import text as textmod
-from triage_app.bundle import CARD_FILE, VALIDATION_FILE, write_bundle
+from triage_app.bundle import CARD_FILE, META_FILE, VALIDATION_FILE, write_bundle
 from triage_app.tokens import encode, load_tokenizer, pad_batch
 
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
@@ -65,11 +66,13 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> None:
     mask = (ids != 0).long()
     dyn = {n: {0: "batch", 1: "seq"} for n in INPUT_NAMES}
     dyn["logits"] = {0: "batch"}
-    with torch.no_grad():
-        torch.onnx.export(model, (ids, mask, ids, mask), str(path), dynamo=False, opset_version=opset,
-                          input_names=INPUT_NAMES, output_names=["logits"], dynamic_axes=dyn,
-                          do_constant_folding=True)
-    model.set_attention("sdpa")
+    try:
+        with torch.no_grad():
+            torch.onnx.export(model, (ids, mask, ids, mask), str(path), dynamo=False, opset_version=opset,
+                              input_names=INPUT_NAMES, output_names=["logits"], dynamic_axes=dyn,
+                              do_constant_folding=True)
+    finally:
+        model.set_attention("sdpa")
 
 
 def _batches(tok, rows_a, rows_b, batch=64):
@@ -123,11 +126,18 @@ def optimize_onnx(src, dst, hidden: int, heads: int) -> dict:
     return counts
 
 
-def quantize_int8(src, dst) -> None:
+# int8 variants tried in order; the first that passes the gate ships (smallest first).
+INT8_VARIANTS = (
+    {"name": "per-tensor", "per_channel": False},
+    {"name": "per-channel", "per_channel": True},
+)
+
+
+def quantize_int8(src, dst, per_channel: bool = False) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
                      op_types_to_quantize=["MatMul", "Attention", "Gather"],
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
@@ -141,17 +151,31 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                   val_logits: np.ndarray | None = None, val_y: np.ndarray | None = None,
                   input_fields: list[str] | None = None, meta_extra: dict | None = None,
                   should_stop: Callable[[], bool] | None = None,
-                  on_progress: Callable[[str], None] | None = None, read_only: bool = False):
+                  on_progress: Callable[[str], None] | None = None, read_only: bool = False,
+                  cleaning_options: dict | None = None):
     """Export and write a bundle to ``out_dir``.  Returns ``(Bundle, ExportReport)``.
 
     ``val_rows`` = (text_a, text_b, y) of cleaned validation rows for the parity checks and the
     int8 gate (without them int8 is not attempted).  ``val_logits``/``val_y`` are stored in
-    ``validation.npz`` for the review-threshold tools.
+    ``validation.npz`` for the review-threshold tools.  ``cleaning_options``: the options the
+    training rows were cleaned with (recorded in ``bundle.json``; default: the defaults).
+
+    An existing bundle at ``out_dir`` is replaced only once the new one is complete; an existing
+    folder that is not a bundle is never replaced (:class:`ExportError`).
     """
     say = on_progress or (lambda s: None)
     rep = ExportReport()
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=str(Path(out_dir).parent)))
+    out = Path(out_dir)
+    if out.exists() and not (out.is_dir() and ((out / META_FILE).is_file() or not any(out.iterdir()))):
+        raise ExportError(f"{out}: exists and is not a model bundle; choose a new or empty folder "
+                          "(only an existing bundle folder is replaced)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".export-", dir=str(out.parent)))
+    except OSError as e:
+        _raise_if_disk_full(e, out)
+        raise
     try:
         tok = load_tokenizer(tokenizer_path, cfg.get("max_length", 128))
         if val_rows is None or len(val_rows[0]) == 0:
@@ -193,25 +217,32 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                 rep.optimizer_note = f"optimizer failed, plain graph kept: {type(e).__name__}: {e}"
         chosen, precision = best, "fp32"
         if quantize and y is not None:
-            _check(should_stop)
-            say("quantizing to int8 and checking the gate")
-            q = work / "int8.onnx"
-            quantize_int8(best, q)
-            ql = onnx_logits(q, tok, rows_a, rows_b, should_stop)
-            agree = float((ql.argmax(1) == ref.argmax(1)).mean())
             acc_ref = float((ref.argmax(1) == y).mean())
-            acc_q = float((ql.argmax(1) == y).mean())
-            rep.int8 = {"agreement": agree, "accuracy_fp32": acc_ref, "accuracy_int8": acc_q,
-                        "rows": int(len(y)), "size_mb": round(q.stat().st_size / 2**20, 1)}
-            ok = agree >= GATE_AGREEMENT and acc_q >= acc_ref - GATE_ACC_DROP
-            if ok:
-                chosen, precision = q, "int8"
-                rep.precision_note = (f"int8 passed the gate: top-1 agreement {agree:.3f}, accuracy "
-                                      f"{acc_q:.3f} vs fp32 {acc_ref:.3f} on {len(y)} validation rows")
-            else:
-                rep.precision_note = (f"int8 failed the gate (agreement {agree:.3f} needs >= "
-                                      f"{GATE_AGREEMENT}, accuracy {acc_q:.3f} vs fp32 {acc_ref:.3f} "
-                                      f"needs within {GATE_ACC_DROP}); fp32 shipped")
+            tried = []
+            for var in INT8_VARIANTS:
+                _check(should_stop)
+                say(f"quantizing to int8 ({var['name']}) and checking the gate")
+                q = work / f"int8-{var['name']}.onnx"
+                quantize_int8(best, q, per_channel=var["per_channel"])
+                ql = onnx_logits(q, tok, rows_a, rows_b, should_stop)
+                agree = float((ql.argmax(1) == ref.argmax(1)).mean())
+                acc_q = float((ql.argmax(1) == y).mean())
+                info = {"variant": var["name"], "agreement": agree, "accuracy_fp32": acc_ref,
+                        "accuracy_int8": acc_q, "rows": int(len(y)),
+                        "size_mb": round(q.stat().st_size / 2**20, 1)}
+                tried.append(info)
+                if agree >= GATE_AGREEMENT and acc_q >= acc_ref - GATE_ACC_DROP:
+                    chosen, precision = q, "int8"
+                    rep.precision_note = (f"int8 ({var['name']}) passed the gate: top-1 agreement "
+                                          f"{agree:.3f}, accuracy {acc_q:.3f} vs fp32 {acc_ref:.3f} on "
+                                          f"{len(y)} validation rows")
+                    break
+            rep.int8 = dict(tried[-1], tried=tried)
+            if precision != "int8":
+                rep.precision_note = ("int8 failed the gate (" + "; ".join(
+                    f"{t['variant']}: agreement {t['agreement']:.3f}, accuracy {t['accuracy_int8']:.3f}"
+                    for t in tried) + f" vs fp32 {acc_ref:.3f}; needs agreement >= {GATE_AGREEMENT} and "
+                    f"accuracy within {GATE_ACC_DROP}); fp32 shipped")
         elif quantize:
             rep.precision_note = "no validation rows given: int8 not attempted, fp32 shipped"
         else:
@@ -238,7 +269,8 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
             "towers": {"a": "title + body" if cfg.get("routing", "same") == "same" else "title",
                        "b": "title + body" if cfg.get("routing", "same") == "same" else "body"},
             "max_length": int(cfg.get("max_length", 128)),
-            "cleaning": textmod.cleaning_record(cfg.get("cleaning_options")),
+            "cleaning": textmod.cleaning_record(cleaning_options if cleaning_options is not None
+                                                else cfg.get("cleaning_options")),
             "temperature": float(temperature), "review_threshold": float(review_threshold),
             "class_thresholds": {},
             "base_model": cfg.get("base_model", "?"), "pooling": cfg.get("pooling", "mean"),
@@ -251,8 +283,18 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         meta.update(meta_extra or {})
         bundle = write_bundle(files, meta, out_dir)
         return bundle, rep
+    except OSError as e:
+        _raise_if_disk_full(e, out)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _raise_if_disk_full(e: OSError, out: Path) -> None:
+    """A full disk becomes an :class:`ExportError` that says so; other OS errors pass unchanged."""
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        raise ExportError(f"{out}: not enough disk space to export the model bundle ({e.strerror or e}); "
+                          "nothing was written: free some space and export again") from e
 
 
 def _softmax(z, t):
@@ -283,7 +325,8 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
                          data_fingerprint=data.fingerprint, name=name, version=version,
                          quantize=quantize, val_logits=result.val_logits, val_y=result.val_y,
                          input_fields=fields, meta_extra=extra, should_stop=should_stop,
-                         on_progress=on_progress, card=card, review_threshold=review_threshold)
+                         on_progress=on_progress, card=card, review_threshold=review_threshold,
+                         cleaning_options=getattr(data, "cleaning_options", None))
 
 
 def dump_json(obj) -> str:

@@ -422,9 +422,11 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                 scheduler.step()
                 state["step"] += 1
                 losses.append(loss.item())
+                budget_spent = bool(cfg.max_steps) and state["step"] - steps_done_phase >= cfg.max_steps
                 emit.step("head", state["step"], total_steps, epoch - 1 + (bi + 1) / len(batches),
-                          losses[-1], scheduler.get_last_lr()[0], len(idx), force=bi == len(batches) - 1)
-                if cfg.max_steps and state["step"] - steps_done_phase >= cfg.max_steps:
+                          losses[-1], scheduler.get_last_lr()[0], len(idx),
+                          force=bi == len(batches) - 1 or budget_spent)
+                if budget_spent:
                     break
             if cfg.cache_features:
                 model.eval()
@@ -442,6 +444,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
             model.load_state_dict(best_state)
         state.update({"phase": "finetune", "epoch": 0, "bad_epochs": 0})
         ck = None  # a resumed head phase is done
+    elif state["phase"] == "head":  # head_epochs == 0: straight to fine-tuning
+        state.update({"phase": "finetune", "epoch": 0, "bad_epochs": 0})
 
     # ---------------- phase 2: fine-tuning ----------------
     if cfg.finetune_epochs > 0 and state["phase"] == "finetune":
@@ -495,9 +499,11 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                 scheduler.step()
                 state["step"] += 1
                 losses.append(loss.item())
+                budget_spent = bool(cfg.max_steps) and state["step"] - steps_at_start >= cfg.max_steps
                 emit.step("finetune", state["step"], total_steps, epoch - 1 + (bi + 1) / len(batches),
-                          losses[-1], scheduler.get_last_lr()[0], len(idx), force=bi == len(batches) - 1)
-                if cfg.max_steps and state["step"] - steps_at_start >= cfg.max_steps:
+                          losses[-1], scheduler.get_last_lr()[0], len(idx),
+                          force=bi == len(batches) - 1 or budget_spent)
+                if budget_spent:
                     break
             vlogits = evaluate_full(enc_val, "finetune")
             stop_early = end_epoch("finetune", epoch, cfg.finetune_epochs, float(np.mean(losses)),

@@ -258,7 +258,12 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
         if out.exists():
             old = out.parent / f".old-{out.name}-{uuid.uuid4().hex[:8]}"
             os.replace(out, old)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if old is not None:  # put the previous bundle back where it was
+                os.replace(old, out)
+            raise
         _fsync_dir(out.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

@@ -34,6 +34,8 @@ def _user_error_types():
             types.append(sys.modules["trainer.config"].ConfigError)
         if "trainer.model" in sys.modules:
             types.append(sys.modules["trainer.model"].ModelLoadError)
+        if "trainer.export" in sys.modules:
+            types.append(sys.modules["trainer.export"].ExportError)
     except AttributeError:
         pass
     return tuple(types)

@@ -1,0 +1,336 @@
+"""trainer.loop.train with the tiny random BERT: presets, events, cancel/resume, early stopping,
+class weights, precision, checkpoints."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import tiny_config
+
+from trainer.config import TrainConfig
+from trainer.data import prepare_frame
+from trainer.events import (
+    CancelledEvent,
+    EpochEvent,
+    FailedEvent,
+    FinishedEvent,
+    History,
+    PhaseEvent,
+    ProgressEvent,
+    StepEvent,
+)
+from trainer.loop import load_checkpoint, train
+from trainer.model import DualBertClassifier
+
+VOCAB = {
+    "Hardware": "printer monitor keyboard mouse laptop screen dock cable toner scanner",
+    "Access": "password login account locked vpn token reset permission unlock badge",
+    "Storage": "disk quota drive share folder backup archive space restore mailbox",
+}
+
+
+def _synthetic(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
+    """Tickets whose words come from one vocabulary per class: linearly separable."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for lab, n in counts.items():
+        words = VOCAB[lab].split()
+        for i in range(n):
+            w = rng.choice(words, 6)
+            rows.append({"title": f"{w[0]} {w[1]}", "body": " ".join(w[2:]) + f" {i}", "label": lab})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """These tiny models run far faster on one thread than on two contended ones (shared CI boxes)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def separable():
+    return prepare_frame(_synthetic({"Hardware": 40, "Access": 40, "Storage": 40}), label_col="label",
+                         title_col="title", body_col="body", min_per_class=5, val_frac=0.25, test_frac=0.0)
+
+
+@pytest.fixture(scope="module")
+def imbalanced():
+    return prepare_frame(_synthetic({"Hardware": 64, "Access": 20, "Storage": 10}, seed=1), label_col="label",
+                         title_col="title", body_col="body", min_per_class=5, val_frac=0.25, test_frac=0.0)
+
+
+class Recorder:
+    def __init__(self):
+        self.events: list = []
+        self.times: list[float] = []
+
+    def __call__(self, ev):
+        self.events.append(ev)
+        self.times.append(time.perf_counter())
+
+    def of(self, cls):
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+def _check_metrics(m: dict) -> None:
+    for split in ("val",) + (("test",) if "test" in m else ()):
+        r = m[split]
+        for k in ("accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall"):
+            assert 0.0 <= r[k] <= 1.0, (split, k, r[k])
+        for pc in r["per_class"].values():
+            assert 0.0 <= pc["f1"] <= 1.0
+    assert 0.0 <= m["ece_before"] <= 1.0 and 0.0 <= m["ece_after"] <= 1.0
+    assert 0.05 <= m["temperature"] <= 20
+    json.dumps(m)        # stored in bundle.json
+
+
+# ---- learning ---------------------------------------------------------------------------------
+def test_loss_falls_on_separable_set(tiny_checkpoint, separable):
+    rec = Recorder()
+    cfg = TrainConfig.quick(base_model=str(tiny_checkpoint), head_epochs=25, head_lr=3e-2, batch_size=16,
+                            max_length=32, patience=0, precision="fp32")
+    res = train(cfg, separable, rec)
+    assert res.status == "finished"
+    epochs = rec.of(EpochEvent)
+    assert len(epochs) == 25
+    assert epochs[-1].train_loss < 0.7 * epochs[0].train_loss
+    assert epochs[-1].val_loss < 0.8 * epochs[0].val_loss
+    steps = rec.of(StepEvent)
+    assert steps[-1].loss < steps[0].loss
+    assert res.metrics["val"]["accuracy"] > 0.6          # chance is 1/3
+    _check_metrics(res.metrics)
+
+
+# ---- presets ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("preset", ["quick", "standard", "full", "seed"])
+def test_each_preset_runs(preset, tiny_checkpoint, sample_data):
+    kw = dict(base_model=str(tiny_checkpoint), head_epochs=2, max_steps=3, batch_size=16)
+    if preset in ("standard", "full"):
+        kw["finetune_epochs"] = 1
+    if preset != "seed":
+        kw["max_length"] = 64
+    cfg = TrainConfig.from_preset(preset, **kw)
+    assert cfg.preset == preset
+    rec = Recorder()
+    res = train(cfg, sample_data, rec)
+    assert res.status == "finished" and not res.cancelled
+    assert isinstance(rec.events[-1], FinishedEvent)
+    _check_metrics(res.metrics)
+    assert res.labels == sample_data.labels
+    assert res.val_logits.shape == (len(sample_data.val), len(sample_data.labels))
+    assert np.isfinite(res.val_logits).all()
+    phases = [e.phase for e in rec.of(PhaseEvent)]
+    assert ("finetune" in phases) == (preset in ("standard", "full"))
+    # max_steps caps each phase, and the last step of a phase is always reported
+    for ph, n in (("head", 3), ("finetune", 3)):
+        st = [e for e in rec.of(StepEvent) if e.phase == ph]
+        if ph == "finetune" and preset not in ("standard", "full"):
+            assert not st
+            continue
+        first = min(e.step for e in st)
+        assert st[-1].step - first + 1 == n
+    assert rec.of(StepEvent)[-1].step == rec.of(StepEvent)[-1].total_steps
+    if preset == "seed":
+        assert res.config.pooling == "pooler" and res.config.pad_to_max
+        assert res.metrics["precision_used"] == "fp32"
+
+
+def test_finetune_only_without_head_phase(tiny_checkpoint, sample_data):
+    rec = Recorder()
+    cfg = tiny_config(tiny_checkpoint, head_epochs=0, finetune_epochs=1, max_steps=2)
+    res = train(cfg, sample_data, rec)
+    assert res.status == "finished"
+    phases = [e.phase for e in rec.of(PhaseEvent)]
+    assert phases == ["prepare", "finetune", "calibrate"]
+    assert [e.step for e in rec.of(StepEvent)] == [1, 2]
+    assert [e.phase for e in rec.of(EpochEvent)] == ["finetune"]
+
+
+# ---- events -----------------------------------------------------------------------------------
+def test_event_sequence_and_step_rate(tiny_checkpoint, sample_data):
+    rec = Recorder()
+    cfg = tiny_config(tiny_checkpoint, head_epochs=6, finetune_epochs=1, batch_size=4, max_length=32,
+                      step_events_per_s=5, precision="fp32")
+    res = train(cfg, sample_data, rec)
+    ev = rec.events
+    assert isinstance(ev[0], PhaseEvent) and ev[0].phase == "prepare"
+    assert isinstance(ev[-1], FinishedEvent) and ev[-1].metrics is res.metrics
+    assert not rec.of(CancelledEvent) and not rec.of(FailedEvent)
+    assert [e.phase for e in rec.of(PhaseEvent)] == ["prepare", "features", "head", "finetune", "calibrate"]
+    per_epoch = math.ceil(len(sample_data.train) / 4)
+    head_ph = next(e for e in rec.of(PhaseEvent) if e.phase == "head")
+    assert head_ph.total_steps == 6 * per_epoch
+    # steps increase, every epoch ends with a (forced) step event of the same step
+    steps = rec.of(StepEvent)
+    assert all(b.step > a.step for a, b in zip(steps, steps[1:]))
+    assert all(s.total_steps == 7 * per_epoch for s in steps)
+    for i, e in enumerate(ev):
+        if isinstance(e, EpochEvent):
+            prev = next(p for p in reversed(ev[:i]) if isinstance(p, StepEvent))
+            assert prev.step == e.step and prev.phase == e.phase and prev.epoch == pytest.approx(e.epoch)
+    epochs = rec.of(EpochEvent)
+    assert [(e.phase, e.epoch) for e in epochs] == [("head", i) for i in range(1, 7)] + [("finetune", 1)]
+    assert epochs[-1].step == 7 * per_epoch
+    for e in rec.of(ProgressEvent):
+        assert 1 <= e.done <= e.total
+    # the phase order of all events: no step of a phase before its PhaseEvent
+    seen = set()
+    for e in ev:
+        if isinstance(e, PhaseEvent):
+            seen.add(e.phase)
+        elif isinstance(e, (StepEvent, EpochEvent)):
+            assert e.phase in seen
+    # rate: 7 * 18 steps, but at most ~5 unforced step events a second (+ one per epoch end)
+    times = {id(e): t for e, t in zip(ev, rec.times)}
+    assert len(steps) < 7 * per_epoch / 2
+    forced = [s for s in steps if abs(s.epoch - round(s.epoch)) < 1e-9]
+    unforced = [s for s in steps if abs(s.epoch - round(s.epoch)) >= 1e-9]
+    assert len(forced) == 7
+    assert unforced, "the fine-tuning epoch should have reported progress between epochs"
+    ut = np.array([times[id(s)] for s in unforced])
+    # (recorded times jitter a little on a busy machine: 6 in a window is still within the limit)
+    worst = max(int(((ut >= t0) & (ut < t0 + 1.0)).sum()) for t0 in ut)
+    assert worst <= 6
+    t_first, t_last = times[id(steps[0])], times[id(steps[-1])]
+    assert len(unforced) <= 5 * (t_last - t_first) + 2
+    # a History built from the events has what a plot needs
+    h = History()
+    for e in ev:
+        h.add(e)
+    assert h.steps == [s.step for s in steps] and len(h.val_f1) == 7
+
+
+# ---- cancel and resume ------------------------------------------------------------------------
+def _only_safetensors_and_json(folder: Path) -> None:
+    names = sorted(p.name for p in folder.iterdir())
+    assert names and all(n.endswith((".safetensors", ".json")) for n in names), names
+    for p in folder.iterdir():
+        head = p.read_bytes()[:16]
+        assert not head.startswith(b"\x80"), f"{p.name} looks like a pickle"
+        assert not head.startswith(b"PK"), f"{p.name} looks like a torch.save zip"
+
+
+def test_cancel_mid_epoch_then_resume(tiny_checkpoint, sample_data, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    per_epoch = math.ceil(len(sample_data.train) / 16)
+    cfg = tiny_config(tiny_checkpoint, head_epochs=2, finetune_epochs=2, max_length=64,
+                      step_events_per_s=1000, precision="fp32")
+    rec = Recorder()
+    state = {"t_stop": None}
+
+    def should_stop():
+        # stop after the second step event of the second fine-tuning epoch
+        n = sum(1 for e in rec.of(StepEvent) if e.phase == "finetune" and e.epoch > 1)
+        if n >= 2:
+            state["t_stop"] = state["t_stop"] or time.perf_counter()
+            return True
+        return False
+
+    res = train(cfg, sample_data, rec, should_stop, checkpoint_dir=ckpt)
+    t_ret = time.perf_counter()
+    assert res.status == "cancelled" and res.cancelled and res.model is None
+    assert t_ret - state["t_stop"] < 2.0
+    assert isinstance(rec.events[-1], CancelledEvent)
+    assert rec.events[-1].checkpoint_dir == str(ckpt)
+    assert not rec.of(FinishedEvent)
+    saved_step = 3 * per_epoch                       # 2 head epochs + 1 fine-tuning epoch
+    assert max(e.step for e in rec.of(StepEvent)) == saved_step + 2
+    # the checkpoint of the previous epoch is intact, loadable, and only safetensors + JSON
+    assert sorted(p.name for p in ckpt.iterdir()) == ["last"]
+    _only_safetensors_and_json(ckpt / "last")
+    ck = load_checkpoint(ckpt)
+    assert ck["state"]["step"] == saved_step
+    assert ck["state"]["phase"] == "finetune" and ck["state"]["epoch"] == 1
+    assert ck["labels"] == sample_data.labels
+    assert TrainConfig.from_dict(ck["config"]) == cfg
+    assert ck["opt_tensors"] and ck["best"] is not None
+    m = DualBertClassifier.from_pretrained(str(tiny_checkpoint), None, len(sample_data.labels))
+    m.load_state_dict(ck["model"])                    # strict: every tensor there
+    # resume: continues the step count and finishes
+    rec2 = Recorder()
+    res2 = train(cfg, sample_data, rec2, resume=str(ckpt), checkpoint_dir=ckpt)
+    assert res2.status == "finished"
+    steps = rec2.of(StepEvent)
+    assert steps[0].step == saved_step + 1 > saved_step
+    assert steps[-1].step == 4 * per_epoch
+    assert [e.phase for e in rec2.of(PhaseEvent)] == ["prepare", "finetune", "calibrate"]
+    assert [(e.phase, e.epoch) for e in rec2.of(EpochEvent)] == [("finetune", 2)]
+    assert len(res2.metrics["history"]) == 4          # history carried over from the checkpoint
+    assert load_checkpoint(ckpt)["state"]["step"] == 4 * per_epoch
+    _only_safetensors_and_json(ckpt / "last")
+
+
+def test_cancel_before_any_checkpoint(tiny_checkpoint, sample_data, tmp_path):
+    rec = Recorder()
+    res = train(tiny_config(tiny_checkpoint), sample_data, rec, should_stop=lambda: True,
+                checkpoint_dir=tmp_path / "ck")
+    assert res.status == "cancelled"
+    assert isinstance(rec.events[-1], CancelledEvent) and rec.events[-1].checkpoint_dir is None
+    assert not rec.of(StepEvent)
+
+
+def test_resume_with_other_labels_is_refused(tiny_checkpoint, sample_data, separable, tmp_path):
+    ckpt = tmp_path / "ck"
+    train(tiny_config(tiny_checkpoint, head_epochs=1, finetune_epochs=0, max_steps=1), sample_data,
+          checkpoint_dir=ckpt)
+    rec = Recorder()
+    with pytest.raises(ValueError, match="labels"):
+        train(tiny_config(tiny_checkpoint), separable, rec, resume=str(ckpt))
+    assert isinstance(rec.events[-1], FailedEvent)
+
+
+# ---- early stopping ---------------------------------------------------------------------------
+def test_early_stopping_restores_best_weights(tiny_checkpoint, sample_data, tmp_path):
+    ckpt = tmp_path / "ck"
+    cfg = TrainConfig.quick(base_model=str(tiny_checkpoint), head_epochs=40, head_lr=1e-4, patience=1,
+                            batch_size=16, max_length=64, precision="fp32", warmup_ratio=0.0)
+    res = train(cfg, sample_data, checkpoint_dir=ckpt)
+    hist = res.metrics["history"]
+    assert len(hist) < 40, "patience 1 should stop long before 40 epochs"
+    f1 = [h["val_macro_f1"] for h in hist]
+    best = res.metrics["best_epoch"]
+    assert best == int(np.argmax(f1)) + 1             # first epoch with the best val macro-F1
+    assert hist[-1]["epoch"] == best + cfg.patience + 1
+    # the returned model carries the best epoch's weights, not the last epoch's
+    ck = load_checkpoint(ckpt)
+    w = res.model.classifier.weight.detach()
+    assert torch.equal(w, ck["best"]["classifier.weight"])
+    assert not torch.equal(w, ck["model"]["classifier.weight"])
+    assert res.metrics["val"]["macro_f1"] == pytest.approx(f1[best - 1], abs=1e-6)
+
+
+# ---- loss weighting and precision -------------------------------------------------------------
+def test_class_weighted_and_unweighted_loss(tiny_checkpoint, imbalanced):
+    w = imbalanced.class_weights
+    assert w is not None and w.max() > 2 * w.min()
+    first = {}
+    for cw in (True, False):
+        rec = Recorder()
+        cfg = TrainConfig.quick(base_model=str(tiny_checkpoint), head_epochs=2, batch_size=16,
+                                max_length=32, class_weights=cw, precision="fp32")
+        res = train(cfg, imbalanced, rec)
+        assert res.status == "finished"
+        _check_metrics(res.metrics)
+        first[cw] = rec.of(StepEvent)[0].loss
+    # same seed, same batch, same initial head: only the weights differ
+    assert first[True] != pytest.approx(first[False], rel=1e-4)
+
+
+@pytest.mark.parametrize("precision,used", [("bf16", "bfloat16"), ("fp32", "fp32")])
+def test_precision_paths(precision, used, tiny_checkpoint, sample_data):
+    cfg = tiny_config(tiny_checkpoint, head_epochs=1, finetune_epochs=1, max_steps=2, precision=precision)
+    res = train(cfg, sample_data)
+    assert res.status == "finished"
+    assert res.metrics["precision_used"] == used
+    assert np.isfinite(res.val_logits).all()
+    assert all(p.dtype == torch.float32 for p in res.model.parameters())   # autocast, not casting
+    _check_metrics(res.metrics)
