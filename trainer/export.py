@@ -126,20 +126,59 @@ def optimize_onnx(src, dst, hidden: int, heads: int) -> dict:
     return counts
 
 
-# int8 variants tried in order; the first that passes the gate ships (smallest first).
+# int8 variants tried in order; the first that passes the gate ships (smallest and fastest
+# first).  "int8" quantizes the MatMul/Attention weights (int8 compute) and the word embeddings;
+# "int8-emb" only stores the embedding tables as int8 (compute stays fp32): smaller, not faster.
 INT8_VARIANTS = (
-    {"name": "per-tensor", "per_channel": False},
-    {"name": "per-channel", "per_channel": True},
+    {"name": "per-tensor", "per_channel": False, "ops": ["MatMul", "Attention", "Gather"], "precision": "int8"},
+    {"name": "per-channel", "per_channel": True, "ops": ["MatMul", "Attention", "Gather"], "precision": "int8"},
+    {"name": "per-channel, fp32 embeddings", "per_channel": True, "ops": ["MatMul", "Attention"], "precision": "int8"},
+    {"name": "int8 embeddings only", "per_channel": False, "ops": ["Gather"], "precision": "int8-emb"},
 )
 
 
-def quantize_int8(src, dst, per_channel: bool = False) -> None:
+def quantize_int8(src, dst, per_channel: bool = False,
+                  ops=("MatMul", "Attention", "Gather")) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     op_types_to_quantize=["MatMul", "Attention", "Gather"],
+                     op_types_to_quantize=list(ops),
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+def choose_int8(best, ref: np.ndarray, y: np.ndarray, tok, rows_a, rows_b, work: Path, rep,
+                say=lambda s: None, should_stop=None):
+    """Try :data:`INT8_VARIANTS` against the fp32 reference logits; return (path, precision).
+
+    Gate: top-1 agreement with fp32 >= GATE_AGREEMENT and accuracy within GATE_ACC_DROP."""
+    acc_ref = float((ref.argmax(1) == y).mean())
+    tried = []
+    for var in INT8_VARIANTS:
+        _check(should_stop)
+        say(f"quantizing to int8 ({var['name']}) and checking the gate")
+        q = work / f"q-{len(tried)}.onnx"
+        quantize_int8(best, q, per_channel=var["per_channel"], ops=var["ops"])
+        ql = onnx_logits(q, tok, rows_a, rows_b, should_stop)
+        agree = float((ql.argmax(1) == ref.argmax(1)).mean())
+        acc_q = float((ql.argmax(1) == y).mean())
+        tried.append({"variant": var["name"], "precision": var["precision"], "agreement": agree,
+                      "accuracy_fp32": acc_ref, "accuracy_int8": acc_q, "rows": int(len(y)),
+                      "size_mb": round(q.stat().st_size / 2**20, 1)})
+        if agree >= GATE_AGREEMENT and acc_q >= acc_ref - GATE_ACC_DROP:
+            rep.int8 = dict(tried[-1], tried=tried)
+            rep.precision_note = (f"{var['precision']} ({var['name']}) passed the gate: top-1 agreement "
+                                  f"{agree:.3f}, accuracy {acc_q:.3f} vs fp32 {acc_ref:.3f} on {len(y)} "
+                                  "validation rows" + (" (earlier variants failed: " + "; ".join(
+                                      f"{t['variant']} agreement {t['agreement']:.3f}" for t in tried[:-1]) + ")"
+                                      if len(tried) > 1 else ""))
+            return q, var["precision"]
+    rep.int8 = dict(tried[-1], tried=tried)
+    rep.precision_note = ("int8 failed the gate (" + "; ".join(
+        f"{t['variant']}: agreement {t['agreement']:.3f}, accuracy {t['accuracy_int8']:.3f}" for t in tried)
+        + f" vs fp32 {acc_ref:.3f}; needs agreement >= {GATE_AGREEMENT} and accuracy within "
+        f"{GATE_ACC_DROP}); fp32 shipped")
+    return best, "fp32"
 
 
 def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
@@ -217,32 +256,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                 rep.optimizer_note = f"optimizer failed, plain graph kept: {type(e).__name__}: {e}"
         chosen, precision = best, "fp32"
         if quantize and y is not None:
-            acc_ref = float((ref.argmax(1) == y).mean())
-            tried = []
-            for var in INT8_VARIANTS:
-                _check(should_stop)
-                say(f"quantizing to int8 ({var['name']}) and checking the gate")
-                q = work / f"int8-{var['name']}.onnx"
-                quantize_int8(best, q, per_channel=var["per_channel"])
-                ql = onnx_logits(q, tok, rows_a, rows_b, should_stop)
-                agree = float((ql.argmax(1) == ref.argmax(1)).mean())
-                acc_q = float((ql.argmax(1) == y).mean())
-                info = {"variant": var["name"], "agreement": agree, "accuracy_fp32": acc_ref,
-                        "accuracy_int8": acc_q, "rows": int(len(y)),
-                        "size_mb": round(q.stat().st_size / 2**20, 1)}
-                tried.append(info)
-                if agree >= GATE_AGREEMENT and acc_q >= acc_ref - GATE_ACC_DROP:
-                    chosen, precision = q, "int8"
-                    rep.precision_note = (f"int8 ({var['name']}) passed the gate: top-1 agreement "
-                                          f"{agree:.3f}, accuracy {acc_q:.3f} vs fp32 {acc_ref:.3f} on "
-                                          f"{len(y)} validation rows")
-                    break
-            rep.int8 = dict(tried[-1], tried=tried)
-            if precision != "int8":
-                rep.precision_note = ("int8 failed the gate (" + "; ".join(
-                    f"{t['variant']}: agreement {t['agreement']:.3f}, accuracy {t['accuracy_int8']:.3f}"
-                    for t in tried) + f" vs fp32 {acc_ref:.3f}; needs agreement >= {GATE_AGREEMENT} and "
-                    f"accuracy within {GATE_ACC_DROP}); fp32 shipped")
+            chosen, precision = choose_int8(best, ref, y, tok, rows_a, rows_b, work, rep, say, should_stop)
         elif quantize:
             rep.precision_note = "no validation rows given: int8 not attempted, fp32 shipped"
         else:
@@ -327,6 +341,33 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
                          input_fields=fields, meta_extra=extra, should_stop=should_stop,
                          on_progress=on_progress, card=card, review_threshold=review_threshold,
                          cleaning_options=getattr(data, "cleaning_options", None))
+
+
+def requantize_bundle(bundle_dir, val_rows, out_dir, on_progress=None):
+    """Re-run the int8 choice on an fp32 bundle (its ONNX graph is the parity-checked fp32
+    reference) and write the result as a new bundle; metrics and everything else are kept."""
+    from triage_app.bundle import load_bundle
+
+    b = load_bundle(bundle_dir)
+    if b.precision != "fp32":
+        raise ExportError(f"{b.path}: already {b.precision}")
+    say = on_progress or (lambda s: None)
+    rows_a, rows_b, y = list(val_rows[0]), list(val_rows[1]), np.asarray(val_rows[2])
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=str(Path(out_dir).parent)))
+    try:
+        tok = load_tokenizer(b.tokenizer_path, b.max_length)
+        ref = onnx_logits(b.model_path, tok, rows_a, rows_b)
+        rep = ExportReport(**{k: v for k, v in b.meta.get("export", {}).items()
+                              if k in ExportReport.__dataclass_fields__})
+        chosen, precision = choose_int8(b.model_path, ref, y, tok, rows_a, rows_b, work, rep, say)
+        rep.precision = precision
+        files = {name: b.path / name for name in ("tokenizer.json", CARD_FILE, VALIDATION_FILE, "confusion.png")
+                 if (b.path / name).is_file()}
+        files["model.onnx"] = chosen
+        meta = dict(b.meta, precision=precision, precision_note=rep.precision_note, export=rep.to_dict())
+        return write_bundle(files, meta, out_dir), rep
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def dump_json(obj) -> str:

@@ -90,6 +90,11 @@ def autocast_dtype(cfg: TrainConfig, device: torch.device):
     return None  # fp16 autocast on CPU is not worth it
 
 
+def set_threads(n: int) -> None:
+    """CPU threads torch may use (the CLI's --threads)."""
+    torch.set_num_threads(max(1, int(n)))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

@@ -176,8 +176,8 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
         raise BundleError(f"{meta_path}: trained with cleaning {cleaning['function']} "
                           f"v{cleaning.get('version')}, this app has {_text.CLEANING_NAME} "
                           f"v{_text.CLEANING_VERSION}")
-    if meta["precision"] not in ("fp32", "int8"):
-        raise BundleError(f"{meta_path}: precision must be fp32 or int8, got {meta['precision']!r}")
+    if meta["precision"] not in ("fp32", "int8", "int8-emb"):
+        raise BundleError(f"{meta_path}: precision must be fp32, int8 or int8-emb, got {meta['precision']!r}")
     model = p / MODEL_FILE
     if not model.is_file():
         raise BundleError(f"{model}: missing")

@@ -231,8 +231,8 @@ def cmd_train(args) -> int:
 
     cfg = _train_config(args)
     if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
+        from trainer.loop import set_threads
+        set_threads(args.threads)
     if not (args.text_col or args.title_col or args.body_col):
         raise UserError("choose --text-col, or --title-col and/or --body-col")
     corrections = None
