@@ -9,8 +9,16 @@ import zipfile
 
 import pytest
 
-from triage_app.bundle import (REQUIRED_KEYS, BundleError, export_zip, import_zip, load_bundle,
-                               save_thresholds, sha256_file, write_bundle)
+from triage_app.bundle import (
+    REQUIRED_KEYS,
+    BundleError,
+    export_zip,
+    import_zip,
+    load_bundle,
+    save_thresholds,
+    sha256_file,
+    write_bundle,
+)
 
 
 def _meta(p):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings
-
 from test_gui_helpers import gui_ctx, load_file, win, write_tickets  # noqa: F401, F811  (fixtures)
 
 

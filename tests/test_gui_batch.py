@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import time
 
-import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
-
 from test_gui_helpers import gui_ctx, load_file, run_batch, win, write_tickets  # noqa: F401, F811  (fixtures)
 
 EVIL = {"ticket_id": "TCK-9999", "title": "=HYPERLINK(\"http://x\")", "body": "+1 line one, \"quoted\"\nline two",

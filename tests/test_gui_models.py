@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from triage_app import paths
-
 from test_gui_helpers import gui_ctx, user_copy, win  # noqa: F401, F811  (fixtures)
+
+from triage_app import paths
 
 
 def wait_job(qtbot, job, timeout=60000):

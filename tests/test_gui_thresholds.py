@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from triage_app import paths
-
 from test_gui_helpers import gui_ctx, win  # noqa: F401, F811  (fixtures)
+
+from triage_app import paths
 
 
 def test_slider_summary_and_save(win, qtbot, bundle_copy):

@@ -14,8 +14,7 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def classification_report(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
-    from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
-                                 precision_recall_fscore_support)
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
     idx = list(range(len(labels)))
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=idx, zero_division=0)

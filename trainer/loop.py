@@ -29,8 +29,7 @@ from torch import nn
 
 from trainer.config import TrainConfig
 from trainer.data import PreparedData, Split
-from trainer.events import (CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent,
-                            ProgressEvent, StepEvent)
+from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tokenizer_file
 from triage_app.tokens import encode, load_tokenizer, pad_batch
 

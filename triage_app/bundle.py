@@ -219,6 +219,7 @@ def write_json_atomic(path: Path, obj) -> None:
             json.dump(obj, f, indent=2, ensure_ascii=False)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -224,8 +224,15 @@ def _train_config(args):
 
 def cmd_train(args) -> int:
     from trainer.data import prepare_data
-    from trainer.events import (CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent,
-                                ProgressEvent, StepEvent)
+    from trainer.events import (
+        CancelledEvent,
+        EpochEvent,
+        FailedEvent,
+        FinishedEvent,
+        PhaseEvent,
+        ProgressEvent,
+        StepEvent,
+    )
     from trainer.export import export_result
     from trainer.loop import train
 
@@ -314,9 +321,9 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     import numpy as np
 
+    from trainer.evaluate import classification_report, confusion_png, ece, tfidf_baseline
     from triage_app.engine import TicketClassifier, tickets_from_frame
     from triage_app.io import read_table, require_columns
-    from trainer.evaluate import classification_report, confusion_png, ece, tfidf_baseline
 
     clf = TicketClassifier.load(_resolve_model(args.bundle), device=args.device)
     df, _ = read_table(args.data, sheet=args.sheet)

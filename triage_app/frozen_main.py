@@ -112,6 +112,7 @@ def _startup_probe(out=print) -> None:
     clf = getattr(getattr(win, "ctx", None), "classifier", None)
     if clf is None:
         out("startup-probe: no active model, no classification")
+        _probe_train_tab(tabs, out)
         return
     tickets, _ = read_sample_tickets()
     t0 = time.perf_counter()
@@ -120,6 +121,23 @@ def _startup_probe(out=print) -> None:
     done = seconds_since_process_start()
     out(f"startup-probe: first classification ({p.label}, {clf.provider_label}) took {dt * 1000:.0f} ms, "
         f"done {done:.2f} s after process start")
+    _probe_train_tab(tabs, out)
+
+
+def _probe_train_tab(tabs, out) -> None:
+    """Open the Train tab (built lazily on first show) and say what it became."""
+    for i in range(tabs.count() if tabs is not None else 0):
+        if tabs.tabText(i).replace("&", "") != "Train":
+            continue
+        t0 = time.perf_counter()
+        tabs.setCurrentIndex(i)
+        w = tabs.widget(i)
+        inner = w.ensure() if hasattr(w, "ensure") else w
+        note = getattr(inner, "placeholder_text", "")
+        out(f"startup-probe: Train tab: {type(inner).__name__}{' - ' + note if note else ''} "
+            f"(opened in {time.perf_counter() - t0:.2f} s)")
+        return
+    out("startup-probe: Train tab: not found")
 
 
 def gui_main(argv: list[str]) -> int:

@@ -6,8 +6,17 @@ import sys
 
 from PySide6.QtCore import QByteArray, QElapsedTimer, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractScrollArea, QApplication, QLabel, QLineEdit, QMainWindow, QMessageBox,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from triage_app.gui.batch_tab import BatchTab
 from triage_app.gui.models_tab import ModelsTab

@@ -8,17 +8,30 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFileDialog, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QPushButton, QSlider, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from triage_app import io as tio
 from triage_app import paths, review
 from triage_app.bundle import BundleError, load_bundle, save_thresholds
 from triage_app.engine import Cancelled, tickets_from_frame
 from triage_app.gui import style
-from triage_app.gui.widgets import (TABLE_FILTER, ask, mpl_canvas, muted_label, show_error, start_job,
-                                    style_axes)
+from triage_app.gui.widgets import TABLE_FILTER, ask, mpl_canvas, muted_label, show_error, start_job, style_axes
 from triage_app.gui.workers import JobCancelled
 
 

@@ -15,8 +15,16 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtCore import QEvent, QSize, QTimer, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QSizePolicy,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QRadioButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 FONT = 8.5
 

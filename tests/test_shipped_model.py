@@ -1,0 +1,65 @@
+"""The bundled default model: well-formed and deterministic on the sample tickets (fast), and its
+accuracy on the untouched test split of it_service_tickets (realdata, needs ../shared/data)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from triage_app import paths
+from triage_app.bundle import load_bundle
+from triage_app.engine import TicketClassifier
+
+SHIPPED = paths.bundled_models_dir() / paths.DEFAULT_MODEL_NAME
+# Committed figures (BENCHMARKS.md, accuracy table, "shipped bundle" row): ONNX via the engine.
+TEST_ACCURACY = 0.8942
+TEST_MACRO_F1 = 0.8926
+
+pytestmark = pytest.mark.skipif(not SHIPPED.exists(), reason="bundled model not present")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return TicketClassifier.load(SHIPPED, device="cpu")
+
+
+def test_bundle_is_valid_and_documented():
+    b = load_bundle(SHIPPED)
+    assert b.name == "it-service-minilm" and len(b.labels) == 8
+    assert b.meta["read_only"] is True
+    assert (SHIPPED / "MODEL_CARD.md").read_text().startswith("# it-service-minilm")
+    assert (SHIPPED / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert b.meta["metrics"]["test"]["accuracy"] > 0.872  # beats the TF-IDF yardstick
+
+
+def test_sample_tickets_well_formed_and_deterministic(shipped, sample_csv):
+    import pandas as pd
+
+    df = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    tickets = [{"title": t, "body": b} for t, b in zip(df.title, df.body)]
+    a = shipped.predict(tickets)
+    b = shipped.predict(list(reversed(tickets)))[::-1]
+    assert len(a) == len(df)
+    for p, q in zip(a, b):
+        assert p.label in shipped.labels and 0 < p.confidence <= 1
+        assert [lab for lab, _ in p.top] == [lab for lab, _ in q.top]
+        assert p.confidence == pytest.approx(q.confidence, abs=1e-3)
+        assert isinstance(p.needs_review, bool)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_accuracy_on_test_split(shipped):
+    import pandas as pd
+
+    from tests.conftest import SHARED_DATA
+    from trainer.evaluate import classification_report
+
+    df = pd.read_csv(SHARED_DATA / "it_service_tickets" / "it_service_tickets.csv.gz", dtype=str,
+                     keep_default_na=False)
+    test = df[df["split"] == "test"]
+    probs = shipped.predict_proba([{"text": t} for t in test["Document"]])
+    idx = {lab: i for i, lab in enumerate(shipped.labels)}
+    y = np.array([idx[v] for v in test["Topic_group"]])
+    rep = classification_report(y, probs.argmax(1), shipped.labels)
+    assert rep["accuracy"] >= TEST_ACCURACY - 0.005
+    assert rep["macro_f1"] >= TEST_MACRO_F1 - 0.005
