@@ -314,6 +314,22 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
     def snapshot():
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
+    def optimize(phase, loss, params, optimizer, scheduler, epoch, bi, n_batches, n, start_step,
+                 losses) -> bool:
+        """One optimizer step + its (rate-limited) event; True when the step budget is spent."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        state["step"] += 1
+        losses.append(loss.item())
+        spent = bool(cfg.max_steps) and state["step"] - start_step >= cfg.max_steps
+        emit.step(phase, state["step"], total_steps, epoch - 1 + (bi + 1) / n_batches, losses[-1],
+                  scheduler.get_last_lr()[0], n, force=bi == n_batches - 1 or spent)
+        return spent
+
     def evaluate_full(enc: _Encoded, phase: str):
         model.eval()
         logits = np.zeros((len(enc.y), n_labels), dtype=np.float32)
@@ -418,19 +434,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                     with autocast():
                         logits = model(*t)
                 loss = loss_fn(logits.float(), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(head_params, cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                state["step"] += 1
-                losses.append(loss.item())
-                budget_spent = bool(cfg.max_steps) and state["step"] - steps_done_phase >= cfg.max_steps
-                emit.step("head", state["step"], total_steps, epoch - 1 + (bi + 1) / len(batches),
-                          losses[-1], scheduler.get_last_lr()[0], len(idx),
-                          force=bi == len(batches) - 1 or budget_spent)
-                if budget_spent:
+                if optimize("head", loss, head_params, optimizer, scheduler, epoch, bi, len(batches),
+                            len(idx), steps_done_phase, losses):
                     break
             if cfg.cache_features:
                 model.eval()
@@ -495,19 +500,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                 with autocast():
                     logits = model(*t)
                 loss = loss_fn(logits.float(), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                state["step"] += 1
-                losses.append(loss.item())
-                budget_spent = bool(cfg.max_steps) and state["step"] - steps_at_start >= cfg.max_steps
-                emit.step("finetune", state["step"], total_steps, epoch - 1 + (bi + 1) / len(batches),
-                          losses[-1], scheduler.get_last_lr()[0], len(idx),
-                          force=bi == len(batches) - 1 or budget_spent)
-                if budget_spent:
+                if optimize("finetune", loss, trainable, optimizer, scheduler, epoch, bi, len(batches),
+                            len(idx), steps_at_start, losses):
                     break
             vlogits = evaluate_full(enc_val, "finetune")
             stop_early = end_epoch("finetune", epoch, cfg.finetune_epochs, float(np.mean(losses)),
