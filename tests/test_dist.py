@@ -162,6 +162,7 @@ def test_gui_starts_and_quits(app_dir, clean_env, model_args, tmp_path):
     assert "startup-probe: window shown" in r.stdout, r.stdout + r.stderr
     assert "startup-probe: first classification" in r.stdout, r.stdout + r.stderr
     assert "Traceback" not in r.stderr, r.stderr
+    assert "window icon ok" in r.stdout, r.stdout
     train = next(ln for ln in r.stdout.splitlines() if ln.startswith("startup-probe: Train tab: "))
     assert "Train tab: TrainTab" in train, train  # not the "training is not available" placeholder
     print(f"\nGUI start + 3 s + quit: {r.wall_s:.1f} s wall\n{r.stdout}")

@@ -28,7 +28,7 @@ if sys.platform == "win32":
                  "cudnn64_9.dll": "cuDNN 9"}
 else:
     CUDA_LIBS = {"libcudart.so.13": "CUDA 13 runtime", "libcublasLt.so.13": "cuBLAS (CUDA 13)",
-                 "libcudnn.so.9": "cuDNN 9"}
+                 "libcurand.so.10": "cuRAND (CUDA 13)", "libcudnn.so.9": "cuDNN 9"}
 CUDA_HELP = ("install the NVIDIA driver, then the CUDA 13 and cuDNN 9 libraries, e.g. "
              "`pip install \"ticket-triage[cuda]\"` (nvidia-cuda-runtime, nvidia-cublas, nvidia-cudnn-cu13) "
              "or the CUDA Toolkit 13 and cuDNN 9 from NVIDIA")

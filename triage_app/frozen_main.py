@@ -7,9 +7,11 @@
     TicketTriage --cli COMMAND ...
 
 Launcher options for the desktop app (removed before the app sees its arguments):
-    --quit-after-ms N     quit N ms after the event loop started (smoke tests of the build)
+    --quit-after-ms N     quit N ms after the QApplication was created (smoke tests of the build)
     env TRIAGE_STARTUP_PROBE=1   print when the window was shown and when a first classification
-                                 with the active model was done, counted from process start
+                                 with the active model was done (counted from process start),
+                                 and whether the Train tab builds
+    env TRIAGE_STARTUP_PROBE_SHOT=DIR   with the probe: a PNG of every tab in DIR
 
 Qt is imported only on the GUI path (see ``_qt``); the self-test and ``cli classify`` never
 import Qt or torch.
@@ -105,6 +107,8 @@ def _startup_probe(out=print) -> None:
     win = next((w for w in app.topLevelWidgets() if w.isVisible() and hasattr(w, "ctx")), None)
     out(f"startup-probe: window shown {shown:.2f} s after process start" if shown is not None
         else "startup-probe: window shown")
+    icon_ok = not app.windowIcon().pixmap(32, 32).isNull()  # app.svg needs Qt's SVG plugins
+    out(f"startup-probe: platform {app.platformName()}, window icon {'ok' if icon_ok else 'MISSING'}")
     tabs = getattr(win, "tabs", None)
     if tabs is not None:
         out("startup-probe: tabs: " + ", ".join(f"{tabs.tabText(i)} ({type(tabs.widget(i)).__name__})"
@@ -119,9 +123,25 @@ def _startup_probe(out=print) -> None:
     p = clf.predict(tickets[0])
     dt = time.perf_counter() - t0
     done = seconds_since_process_start()
-    out(f"startup-probe: first classification ({p.label}, {clf.provider_label}) took {dt * 1000:.0f} ms, "
-        f"done {done:.2f} s after process start")
+    when = f"done {done:.2f} s after process start" if done is not None else "done"
+    out(f"startup-probe: first classification ({p.label}, {clf.provider_label}) took {dt * 1000:.0f} ms, {when}")
     _probe_train_tab(tabs, out)
+    _probe_screenshots(win, tabs, out)
+
+
+def _probe_screenshots(win, tabs, out) -> None:
+    """TRIAGE_STARTUP_PROBE_SHOT=DIR: save a PNG of every tab (does the frozen app render?)."""
+    d = os.environ.get("TRIAGE_STARTUP_PROBE_SHOT")
+    if not d or win is None or tabs is None:
+        return
+    os.makedirs(d, exist_ok=True)
+    _core, widgets = _qt()
+    for i in range(tabs.count()):
+        tabs.setCurrentIndex(i)
+        widgets.QApplication.processEvents()
+        path = os.path.join(d, f"tab{i}-{tabs.tabText(i).replace('&', '').lower()}.png")
+        ok = win.grab().save(path)
+        out(f"startup-probe: screenshot {path if ok else 'FAILED ' + path}")
 
 
 def _probe_train_tab(tabs, out) -> None:
