@@ -166,3 +166,28 @@ def test_train_bad_label_column_exit_2(tiny_checkpoint, sample_csv, tmp_path, da
     err = capsys.readouterr().err
     assert "nope" in err and "category" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_train_with_corrections_overrides_labels(tiny_checkpoint, sample_csv, tmp_path, data_dir, capsys):
+    import pandas as pd
+
+    from triage_app.corrections import CorrectionsStore
+
+    df = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    store = CorrectionsStore(tmp_path / "c.sqlite3")
+    row = df.iloc[0]
+    new_label = next(c for c in sorted(df.category.unique()) if c != row.category)
+    store.add(f"{row.title}. {row.body}", {"title": row.title, "body": row.body}, row.category, 0.4,
+              new_label, "1")
+    store.add("A brand new ticket about the coffee machine", {"title": "Coffee machine", "body": "It leaks"},
+              "Hardware", 0.3, "Miscellaneous", "1")
+    out = tmp_path / "m"
+    rc = main(["train", str(sample_csv), "--label-col", "category", "--title-col", "title", "--body-col", "body",
+               "--preset", "quick", "--base-model", str(tiny_checkpoint), "--epochs", "1", "--min-per-class", "5",
+               "--max-length", "32", "--corrections", str(tmp_path / "c.sqlite3"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "corrections: overridden 1, added 1" in err
+    import json
+    meta = json.loads((out / "bundle.json").read_text())
+    assert meta["data_report"]["corrections"] == {"overridden": 1, "added": 1, "unchanged": len(df) - 1}
