@@ -37,13 +37,7 @@ def _stage(msg: str | None) -> str | None:
     return None if msg is None else next((s for s in STAGES if msg.startswith(s)), msg)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The tiny model runs far faster on one thread than on two contended ones (shared CI boxes)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -47,13 +47,7 @@ def _synthetic(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """These tiny models run far faster on one thread than on two contended ones (shared CI boxes)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
