@@ -50,3 +50,31 @@ def test_close_during_batch_cancels_and_waits(win, qtbot, sample_csv, tmp_path):
     win.close()                       # ask() is patched to "yes"
     assert not job.thread.isRunning()
     assert win.ctx.settings.value("window/geometry") is not None
+
+
+def test_drop_a_ticket_file_opens_it_in_batch(win, qtbot, sample_csv):
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(sample_csv))])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    win.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(win.batch.fileLoaded, timeout=20000):
+        win.dropEvent(drop)
+    assert win.tabs.currentWidget() is win.batch
+
+
+def test_ctrl_o_action_opens_the_file_dialog(win, monkeypatch):
+    from PySide6.QtGui import QAction, QKeySequence
+
+    calls = []
+    monkeypatch.setattr(win.batch, "open_dialog", lambda: calls.append(1))
+    act = [a for a in win.findChildren(QAction) if a.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)]
+    assert act, "no action bound to Ctrl+O"
+    act[0].trigger()
+    assert calls == [1] and win.tabs.currentWidget() is win.batch
