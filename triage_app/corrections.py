@@ -22,13 +22,10 @@ the database runs in WAL mode.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import math
-import os
 import re
 import sqlite3
-import tempfile
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +34,6 @@ COLUMNS = ["text_hash", "text", "title", "body", "predicted", "confidence",
            "corrected", "model_version", "created"]
 
 _WS = re.compile(r"\s+")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS corrections (
@@ -83,12 +79,6 @@ def ticket_text(text=None, title=None, body=None) -> str:
     if t or b:
         return t or b
     return _s(text)
-
-
-def _escape(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 class CorrectionsStore:
@@ -168,24 +158,13 @@ class CorrectionsStore:
         spreadsheets do not run them as formulas.  Written to a temporary file
         next to ``path`` and moved into place with ``os.replace``.
         """
-        rows = self.all()
+        from .io import write_table  # the project's one formula-safe, atomic writer
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(COLUMNS)
-                for r in rows:
-                    w.writerow(["" if r[c] is None else _escape(r[c]) for c in COLUMNS])
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        return len(rows)
+        df = self.as_frame()
+        write_table(df[COLUMNS].fillna(""), path)
+        return len(df)
 
     def merge_into(self, df, text_col=None, title_col=None, body_col=None, label_col=None):
         """Apply the corrections to a labelled table; returns ``(df2, stats)``.
