@@ -9,7 +9,6 @@ PyTorch on validation rows), else fp32 ships and the bundle says why.  Written a
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from trainer.evaluate import softmax
 from triage_app import text as textmod
 from triage_app.bundle import CARD_FILE, META_FILE, VALIDATION_FILE, write_bundle
 from triage_app.tokens import encode, load_tokenizer, pad_batch
@@ -267,7 +267,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         files = {"model.onnx": chosen, "tokenizer.json": tokenizer_path}
         if val_logits is not None and val_y is not None:
             npz = work / VALIDATION_FILE
-            probs = _softmax(val_logits, temperature)
+            probs = softmax(val_logits, temperature)
             np.savez(npz, probs=probs.astype(np.float32), y=np.asarray(val_y, dtype=np.int64))
             files[VALIDATION_FILE] = npz
         for k, v in (extra_files or {}).items():
@@ -309,13 +309,6 @@ def _raise_if_disk_full(e: OSError, out: Path) -> None:
     if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         raise ExportError(f"{out}: not enough disk space to export the model bundle ({e.strerror or e}); "
                           "nothing was written: free some space and export again") from e
-
-
-def _softmax(z, t):
-    z = np.asarray(z, dtype=np.float64) / t
-    z -= z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
 
 
 def export_result(result, out_dir, *, name="ticket-model", version="1", quantize=True,
@@ -368,7 +361,3 @@ def requantize_bundle(bundle_dir, val_rows, out_dir, on_progress=None):
         return write_bundle(files, meta, out_dir), rep
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def dump_json(obj) -> str:
-    return json.dumps(obj, indent=2, default=float)

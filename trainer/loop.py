@@ -31,7 +31,7 @@ from trainer.config import TrainConfig
 from trainer.data import PreparedData, Split
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tokenizer_file
-from triage_app.tokens import encode, load_tokenizer, pad_batch
+from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 
 class Cancelled(Exception):
@@ -113,11 +113,6 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
         out.extend(chunk[i: i + batch_size] for i in range(0, len(chunk), batch_size))
     order = rng.permutation(len(out))
     return [out[i] for i in order]
-
-
-def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    order = np.argsort(-lengths, kind="stable")
-    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def macro_f1(y: np.ndarray, pred: np.ndarray, n: int) -> float:
@@ -333,7 +328,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
     def evaluate_full(enc: _Encoded, phase: str):
         model.eval()
         logits = np.zeros((len(enc.y), n_labels), dtype=np.float32)
-        batches = sorted_batches(enc.len, cfg.eval_batch_size)
+        batches = length_sorted_batches(enc.len, cfg.eval_batch_size)
         with torch.no_grad(), autocast():
             for bi, idx in enumerate(batches):
                 if stop():
@@ -384,7 +379,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
 
             def feats(enc: _Encoded):
                 out = torch.zeros((len(enc.y), model.hidden), dtype=torch.float32)
-                batches = sorted_batches(enc.len, cfg.eval_batch_size)
+                batches = length_sorted_batches(enc.len, cfg.eval_batch_size)
                 with torch.no_grad(), autocast():
                     for bi, idx in enumerate(batches):
                         if stop():

@@ -18,7 +18,7 @@ import numpy as np
 
 from triage_app import text as textmod
 from triage_app.bundle import Bundle, BundleError, load_bundle
-from triage_app.tokens import encode, load_tokenizer, pad_batch
+from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 log = logging.getLogger("triage.engine")
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
@@ -251,12 +251,10 @@ class TicketClassifier:
         b = a if same else encode(self.tokenizer, b_txt)
         # An empty text still gets [CLS] [SEP] from the tokenizer, so every row has >= 1 token.
         lengths = np.array([max(len(x), len(y)) for x, y in zip(a, b)])
-        order = np.argsort(-lengths, kind="stable")
         done = 0
-        for s in range(0, n, batch_size):
+        for idx in length_sorted_batches(lengths, batch_size):
             if should_stop is not None and should_stop():
                 raise Cancelled()
-            idx = order[s: s + batch_size]
             ia, ma = pad_batch([a[i] for i in idx])
             ib, mb = (ia, ma) if same else pad_batch([b[i] for i in idx])
             out[idx] = self.session.run(None, {"input_ids_a": ia, "attention_mask_a": ma,
