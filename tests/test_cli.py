@@ -112,14 +112,12 @@ def test_binary_file_renamed_csv(tiny_bundle, tmp_path, capsys):
 
 
 def test_ambiguous_columns_listed(tiny_bundle, tmp_path, capsys):
-    df = pd.DataFrame({"a": ["1", "2"], "b": ["3", "4"]})
+    df = pd.DataFrame({"a": ["1", "2"], "b": ["3", "4"]})  # no text-like column to guess
     src = _write(df, tmp_path / "n.csv")
     rc = main(["classify", str(src), "--model", str(tiny_bundle), "-o", str(tmp_path / "o.csv"), "-q"])
     err = capsys.readouterr().err
-    if rc == 2:
-        assert "a, b" in err or "'a'" in err
-    else:  # guessed the longest text column
-        assert rc == 0
+    assert rc == 2 and "--text-col" in err and "Columns: a, b" in err
+    assert not (tmp_path / "o.csv").exists()
 
 
 def test_models_list_import_export(tiny_bundle, tmp_path, data_dir, capsys):
