@@ -235,3 +235,13 @@ def test_save_thresholds(bundle_copy):
         save_thresholds(bundle_copy, 0.5, {"Nope": 0.3})
     assert load_bundle(bundle_copy).review_threshold == 0.42
     assert not [p for p in os.listdir(bundle_copy) if p.endswith(".tmp")]
+
+
+def test_install_copy_never_overwrites_and_applies_meta(tiny_bundle, tmp_path):
+    from triage_app.bundle import install_copy
+
+    a = install_copy(tiny_bundle, tmp_path / "models")
+    b = install_copy(tiny_bundle, tmp_path / "models", suffix="-custom", meta_update={"read_only": False})
+    assert a.name == "tiny-test-v1" and b.name == "tiny-test-v1-custom" and a != b
+    assert load_bundle(b).meta["read_only"] is False
+    assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]

@@ -319,6 +319,36 @@ def _unique_dir(parent: Path, name: str) -> Path:
     return cand
 
 
+def _install_dir(parent: Path, b: Bundle, suffix: str = "") -> Path:
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in b.name) or "model"
+    return _unique_dir(parent, f"{name}-v{b.version}{suffix}")
+
+
+def install_copy(src: str | os.PathLike, dest_parent: str | os.PathLike, suffix: str = "",
+                 meta_update: dict | None = None) -> Path:
+    """Copy a bundle folder into ``dest_parent/<name>-v<version><suffix>`` (never overwriting):
+    validated first, copied to a hidden temp folder, ``meta_update`` applied to its
+    ``bundle.json``, validated again, then renamed into place."""
+    b = load_bundle(src)
+    dest_parent = Path(dest_parent)
+    dest_parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest_parent / f".tmp-install-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        for name in ALLOWED_FILES:
+            if (b.path / name).is_file():
+                shutil.copyfile(b.path / name, tmp / name)
+        if meta_update:
+            write_json_atomic(tmp / META_FILE, {**b.meta, **meta_update})
+        load_bundle(tmp)
+        final = _install_dir(dest_parent, b, suffix)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
 def import_zip(zip_path: str | os.PathLike, dest_parent: str | os.PathLike,
                max_bytes: int = ZIP_MAX_BYTES) -> Path:
     """Safely extract a bundle zip into ``dest_parent/<name>``; validated before it appears.
@@ -382,9 +412,7 @@ def import_zip(zip_path: str | os.PathLike, dest_parent: str | os.PathLike,
                         if written > info.file_size or written > max_bytes:
                             raise BundleError(f"{zp}: {info.filename} is larger than declared")
                         dst.write(chunk)
-            b = load_bundle(tmp)
-            name = "".join(c if c.isalnum() or c in "-_." else "-" for c in b.name) or "model"
-            final = _unique_dir(dest_parent, f"{name}-v{b.version}")
+            final = _install_dir(dest_parent, load_bundle(tmp))
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -387,20 +387,14 @@ def cmd_eval(args) -> int:
 
 # ---- models -----------------------------------------------------------------------------------
 def cmd_models(args) -> int:
-    from triage_app.bundle import BundleError, export_zip, import_zip, load_bundle
+    from triage_app.bundle import BundleError, export_zip, import_zip, install_copy, load_bundle
 
     if args.action == "import":
         if not args.path:
             raise UserError("models import needs a zip or folder path")
         src = Path(args.path)
         if src.is_dir():
-            import shutil
-            b = load_bundle(src)
-            dst = paths.user_models_dir() / f"{b.name}-v{b.version}"
-            if dst.exists():
-                raise UserError(f"{dst}: a model with this name and version is already installed")
-            shutil.copytree(src, dst)
-            print(dst)
+            print(install_copy(src, paths.user_models_dir()))
         else:
             print(import_zip(src, paths.user_models_dir()))
         return 0

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app import paths
-from triage_app.bundle import BundleError, export_zip, import_zip, load_bundle
+from triage_app.bundle import BundleError, export_zip, import_zip, install_copy
 from triage_app.gui import style
 from triage_app.gui.thresholds_panel import ThresholdsPanel
 from triage_app.gui.widgets import ask, muted_label, show_error, start_job
@@ -259,22 +259,7 @@ class ModelsTab(QWidget):
 
         def work(emit, should_stop):
             if src.is_dir():
-                b = load_bundle(src)
-                base = "".join(c if c.isalnum() or c in "-_." else "-" for c in b.name) or "model"
-                dest = dest_parent / f"{base}-v{b.version}"
-                i = 2
-                while dest.exists():
-                    dest = dest_parent / f"{base}-v{b.version}-{i}"
-                    i += 1
-                tmp = dest_parent / f".tmp-import-{uuid.uuid4().hex[:8]}"
-                try:
-                    shutil.copytree(src, tmp, ignore=lambda d, names: [n for n in names if n.startswith(".")])
-                    load_bundle(tmp)
-                    tmp.replace(dest)
-                except BaseException:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    raise
-                return dest
+                return install_copy(src, dest_parent)
             if src.suffix.lower() == ".zip":
                 return import_zip(src, dest_parent)
             raise BundleError(f"{src}: choose a model folder or a .zip file")

@@ -2,8 +2,6 @@
 suggestion for a target precision, save into the bundle."""
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from triage_app import io as tio
 from triage_app import paths, review
-from triage_app.bundle import BundleError, load_bundle, save_thresholds
+from triage_app.bundle import BundleError, install_copy, load_bundle, save_thresholds
 from triage_app.engine import Cancelled, tickets_from_frame
 from triage_app.gui import style
 from triage_app.gui.widgets import TABLE_FILTER, ask, mpl_canvas, muted_label, show_error, start_job, style_axes
@@ -432,30 +430,8 @@ class ThresholdsPanel(QWidget):
         return str(target)
 
     def _user_copy(self, src: Path) -> Path:
-        meta_b = load_bundle(src, verify_hash=False)
-        base = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in meta_b.name)
-        dest_parent = paths.user_models_dir()
-        dest = dest_parent / f"{base}-v{meta_b.version}-custom"
-        i = 2
-        while dest.exists():
-            dest = dest_parent / f"{base}-v{meta_b.version}-custom-{i}"
-            i += 1
-        tmp = dest_parent / f".tmp-copy-{uuid.uuid4().hex[:8]}"
-        try:
-            shutil.copytree(src, tmp)
-            bj = tmp / "bundle.json"
-            import json
-            meta = json.loads(bj.read_text(encoding="utf-8"))
-            if meta.get("read_only"):
-                meta["read_only"] = False
-                bj.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-            for f in tmp.iterdir():
-                f.chmod(0o644)
-            tmp.replace(dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return dest
+        """A writable copy of a read-only (built-in) bundle in the user models folder."""
+        return install_copy(src, paths.user_models_dir(), suffix="-custom", meta_update={"read_only": False})
 
     # ---- measure -------------------------------------------------------------------------------
     def measure_dialog(self):
