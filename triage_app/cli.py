@@ -168,8 +168,9 @@ def cmd_classify(args) -> int:
     if clf.bundle.routing == "split" and (args.text_col and not (args.title_col or args.body_col)):
         print("note: this model reads title and body separately; with one text column the title "
               "tower gets nothing", file=sys.stderr)
-    total = _count_rows_estimate(src)
-    prog = Progress(total, f"classify {src.name}", enabled=not args.quiet and (sys.stderr.isatty() or args.progress))
+    show = not args.quiet and (sys.stderr.isatty() or args.progress)
+    # the extra pass over the file that counts lines is only worth it when a bar is shown
+    prog = Progress(_count_rows_estimate(src) if show else None, f"classify {src.name}", enabled=show)
     done = 0
     mapping = None
     t0 = time.perf_counter()
