@@ -329,3 +329,114 @@ def test_precision_paths(precision, used, tiny_checkpoint, sample_data):
     assert np.isfinite(res.val_logits).all()
     assert all(p.dtype == torch.float32 for p in res.model.parameters())   # autocast, not casting
     _check_metrics(res.metrics)
+
+
+# ---- frozen bottom layers cached in phase 2 -----------------------------------------------------
+@pytest.fixture(scope="module")
+def no_dropout_checkpoint(tiny_checkpoint, tmp_path_factory):
+    """The tiny BERT without dropout, so runs with and without the layer cache are comparable."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("nodrop") / "tiny"
+    shutil.copytree(tiny_checkpoint, out)
+    cfg = json.loads((out / "config.json").read_text())
+    cfg.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (out / "config.json").write_text(json.dumps(cfg))
+    return out
+
+
+def test_top_layers_on_cached_states_equal_the_full_forward(no_dropout_checkpoint, sample_csv):
+    from trainer.loop import _cache_layers, _Encoded
+    from trainer.model import tokenizer_file
+    from triage_app.tokens import load_tokenizer
+
+    sample_data = prepare_frame(pd.read_csv(sample_csv, dtype=str, keep_default_na=False),
+                                label_col="category", title_col="title", body_col="body",
+                                routing="split", min_per_class=5, test_frac=0.0)
+    model = DualBertClassifier.from_pretrained(str(no_dropout_checkpoint), None, len(sample_data.labels))
+    model.eval()
+    enc = _Encoded(load_tokenizer(tokenizer_file(str(no_dropout_checkpoint)), 64), sample_data.train)
+    assert enc.b is not enc.a                      # title/body: the towers read different text
+    cfg = TrainConfig.standard(eval_batch_size=8)
+    seen = []
+    cache = _cache_layers(model, enc, 1, False, cfg, torch.device("cpu"),
+                          lambda: torch.autocast("cpu", enabled=False), lambda: False, seen.append,
+                          "cache", None)
+    assert seen and seen[-1].done == seen[-1].total
+    assert cache.hid_a.shape == (sum(len(x) for x in enc.a), 32)
+    idx = np.array([5, 0, 17, 3, 30])
+    with torch.no_grad():
+        t, y = cache.batch(idx, "cpu")
+        got = model.logits_from_layer(1, *t)
+        ref_t, ref_y = enc.batch(idx, "cpu")
+        want = model(*ref_t)
+    assert torch.equal(y, ref_y)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    # the tower is whole again afterwards
+    assert len(model.tower_a.encoder.layer) == 2 and model.tower_a.embeddings.__class__.__name__ == "BertEmbeddings"
+
+
+def test_finetune_with_layer_cache_matches_uncached_training(no_dropout_checkpoint, sample_data):
+    kw = dict(head_epochs=2, finetune_epochs=2, finetune_layers=1, precision="fp32", dropout=0.0,
+              max_length=48)
+    runs = {}
+    for cached in (True, False):
+        rec = Recorder()
+        res = train(tiny_config(no_dropout_checkpoint, cache_layers=cached, **kw), sample_data, rec)
+        assert res.status == "finished"
+        runs[cached] = (res, rec)
+    res_c, rec_c = runs[True]
+    msgs = [e.message for e in rec_c.of(PhaseEvent) if e.phase == "cache"]
+    assert len(msgs) == 1 and "1 frozen bottom layers" in msgs[0]
+    assert [e for e in rec_c.of(ProgressEvent) if e.phase == "cache"]
+    assert not [e for e in runs[False][1].of(PhaseEvent) if e.phase == "cache"]
+    # same trajectory: the cache changes the cost, not the maths
+    la = [e.train_loss for e in rec_c.of(EpochEvent) if e.phase == "finetune"]
+    lb = [e.train_loss for e in runs[False][1].of(EpochEvent) if e.phase == "finetune"]
+    np.testing.assert_allclose(la, lb, rtol=1e-4)
+    np.testing.assert_allclose(res_c.val_logits, runs[False][0].val_logits, atol=1e-3)
+    # the bottom layer stayed frozen, the top one trained
+    base = DualBertClassifier.from_pretrained(str(no_dropout_checkpoint), None, len(sample_data.labels))
+    for tower, ref in ((res_c.model.tower_a, base.tower_a), (res_c.model.tower_b, base.tower_b)):
+        b0 = dict(tower.encoder.layer[0].named_parameters())
+        for n, p in ref.encoder.layer[0].named_parameters():
+            assert torch.equal(p, b0[n]), n
+        top = dict(tower.encoder.layer[1].named_parameters())
+        assert any(not torch.equal(p, top[n]) for n, p in ref.encoder.layer[1].named_parameters())
+
+
+def test_layer_cache_over_memory_budget_trains_uncached(no_dropout_checkpoint, sample_data, monkeypatch):
+    import trainer.loop as loop
+
+    monkeypatch.setattr(loop, "_memory_budget", lambda: 1024)
+    rec = Recorder()
+    res = train(tiny_config(no_dropout_checkpoint, head_epochs=1, finetune_layers=1, max_steps=2),
+                sample_data, rec)
+    assert res.status == "finished"
+    msgs = [e.message for e in rec.of(PhaseEvent) if e.phase == "cache"]
+    assert len(msgs) == 1 and msgs[0].startswith("not caching") and "memory budget" in msgs[0]
+    assert not [e for e in rec.of(ProgressEvent) if e.phase == "cache"]
+
+
+def test_cancel_while_caching_layers(no_dropout_checkpoint, sample_data, tmp_path):
+    rec = Recorder()
+
+    def should_stop():
+        return any(isinstance(e, ProgressEvent) and e.phase == "cache" for e in rec.events)
+
+    res = train(tiny_config(no_dropout_checkpoint, head_epochs=1, finetune_layers=1), sample_data, rec,
+                should_stop, checkpoint_dir=tmp_path / "ck")
+    assert res.status == "cancelled" and res.model is None
+    assert isinstance(rec.events[-1], CancelledEvent)
+    assert not [e for e in rec.of(StepEvent) if e.phase == "finetune"]
+
+
+def test_identical_bottoms_share_one_cache(no_dropout_checkpoint):
+    m = DualBertClassifier.from_pretrained(str(no_dropout_checkpoint), None, 3)
+    assert m.bottoms_identical(1) and m.bottoms_identical(2)
+    with torch.no_grad():
+        m.tower_b.encoder.layer[1].output.dense.weight.add_(1.0)
+    assert m.bottoms_identical(1) and not m.bottoms_identical(2)
+    with torch.no_grad():
+        m.tower_b.embeddings.word_embeddings.weight[5].add_(1.0)
+    assert not m.bottoms_identical(1)

@@ -147,6 +147,53 @@ class _Encoded:
         return t, torch.from_numpy(self.y[idx]).to(device)
 
 
+class _LayerCache:
+    """Hidden states after the frozen bottom layers of the towers, one flat tensor per tower and
+    split (variable lengths, no padding stored). They do not change while only the top layers
+    train, so they are computed once instead of once per batch per epoch."""
+
+    def __init__(self, hid_a, off_a, hid_b, off_b, y):
+        self.hid_a, self.off_a, self.hid_b, self.off_b, self.y = hid_a, off_a, hid_b, off_b, y
+
+    @staticmethod
+    def _pad(hid, off, idx, pad_to):
+        lens = [int(off[i + 1] - off[i]) for i in idx]
+        L = max(max(lens), pad_to or 0)
+        x = torch.zeros((len(idx), L, hid.shape[1]), dtype=hid.dtype)
+        m = torch.zeros((len(idx), L), dtype=torch.long)
+        for r, (i, n) in enumerate(zip(idx, lens)):
+            x[r, :n] = hid[off[i]: off[i] + n]
+            m[r, :n] = 1
+        return x, m
+
+    def batch(self, idx, device, pad_to=None):
+        ha, ma = self._pad(self.hid_a, self.off_a, idx, pad_to)
+        if self.hid_b is self.hid_a:
+            hb, mb = ha, ma
+        else:
+            hb, mb = self._pad(self.hid_b, self.off_b, idx, pad_to)
+        t = [x.to(device) for x in (ha, ma, hb, mb)]
+        return t, torch.from_numpy(self.y[idx]).to(device)
+
+
+def layer_cache_bytes(encs, hidden: int, itemsize: int, twins: bool) -> int:
+    toks = 0
+    for e in encs:
+        toks += sum(len(x) for x in e.a)
+        if not (twins and e.b is e.a):
+            toks += sum(len(x) for x in e.b)
+    return toks * hidden * itemsize
+
+
+def _memory_budget() -> int:
+    """Bytes the layer cache may take: a third of the physical memory, at most 8 GiB."""
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        phys = 8 << 30
+    return min(phys // 3, 8 << 30)
+
+
 # ---- checkpoints ------------------------------------------------------------------------------
 def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, state: dict, cfg: TrainConfig,
                     labels, best_state: dict | None) -> None:
@@ -481,6 +528,38 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
         if ck is not None and ck["state"]["phase"] == "finetune" and ck["optimizer"]["param_groups"]:
             _restore_optimizer(optimizer, ck)
             scheduler.load_state_dict(ck["scheduler"])
+        # Layers below the trained ones are frozen: cache their outputs once (train and val).
+        start = 0 if cfg.finetune_layers == -1 else max(0, model.n_layers - cfg.finetune_layers)
+        cache_train = cache_val = None
+        if cfg.cache_layers and start > 0:
+            twins = model.bottoms_identical(start)
+            itemsize = 2 if amp in (torch.bfloat16, torch.float16) else 4
+            need = layer_cache_bytes([enc_train, enc_val], model.tower_a.config.hidden_size, itemsize,
+                                     twins)
+            if need <= _memory_budget():
+                emit(PhaseEvent("cache", f"caching the outputs of the {start} frozen bottom layers "
+                                f"once ({need / 2**20:,.0f} MiB)", 0))
+                cache_train = _cache_layers(model, enc_train, start, twins, cfg, device, autocast,
+                                            stop, emit, "cache train", amp)
+                cache_val = _cache_layers(model, enc_val, start, twins, cfg, device, autocast,
+                                          stop, emit, "cache val", amp)
+            else:
+                emit(PhaseEvent("cache", f"not caching the frozen layers: {need / 2**30:.1f} GiB "
+                                f"would exceed the memory budget ({_memory_budget() / 2**30:.1f} GiB)", 0))
+
+        def evaluate_cached(cache: _LayerCache):
+            model.eval()
+            logits = np.zeros((len(cache.y), n_labels), dtype=np.float32)
+            batches = length_sorted_batches(enc_val.len, cfg.eval_batch_size)
+            with torch.no_grad(), autocast():
+                for bi, idx in enumerate(batches):
+                    if stop():
+                        raise Cancelled()
+                    t, _ = cache.batch(idx, device, pad_to)
+                    logits[idx] = model.logits_from_layer(start, *t).float().cpu().numpy()
+                    emit(ProgressEvent("finetune", bi + 1, len(batches)))
+            return logits
+
         t_phase = time.perf_counter()
         steps_at_start = state["step"]
         for epoch in range(start_epoch + 1, cfg.finetune_epochs + 1):
@@ -491,18 +570,25 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
             for bi, idx in enumerate(batches):
                 if stop():
                     raise Cancelled()
-                t, yb = enc_train.batch(idx, device, pad_to)
-                with autocast():
-                    logits = model(*t)
+                if cache_train is not None:
+                    t, yb = cache_train.batch(idx, device, pad_to)
+                    with autocast():
+                        logits = model.logits_from_layer(start, *t)
+                else:
+                    t, yb = enc_train.batch(idx, device, pad_to)
+                    with autocast():
+                        logits = model(*t)
                 loss = loss_fn(logits.float(), yb)
                 if optimize("finetune", loss, trainable, optimizer, scheduler, epoch, bi, len(batches),
                             len(idx), steps_at_start, losses):
                     break
-            vlogits = evaluate_full(enc_val, "finetune")
+            vlogits = evaluate_cached(cache_val) if cache_val is not None \
+                else evaluate_full(enc_val, "finetune")
             stop_early = end_epoch("finetune", epoch, cfg.finetune_epochs, float(np.mean(losses)),
                                    vlogits, t_phase, optimizer, scheduler)
             if stop_early or (cfg.max_steps and state["step"] - steps_at_start >= cfg.max_steps):
                 break
+        del cache_train, cache_val
         if best_state is not None:
             model.load_state_dict(best_state)
         model.freeze_towers()
@@ -532,6 +618,40 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                       vlogits, data.val.y, str(ckpt_dir) if ckpt_dir else None, elapsed, data)
     emit(FinishedEvent(metrics, res.checkpoint_dir, elapsed))
     return res
+
+
+def _cache_layers(model, enc: _Encoded, upto: int, twins: bool, cfg, device, autocast, stop, emit,
+                  label: str, amp) -> _LayerCache:
+    """Run the first ``upto`` layers of each tower over ``enc`` once (eval mode, no grad) and keep
+    the unpadded hidden states."""
+    dtype = amp if amp in (torch.bfloat16, torch.float16) else torch.float32
+    H = model.tower_a.config.hidden_size
+
+    def one(tower, seqs):
+        lens = np.array([len(x) for x in seqs])
+        off = np.zeros(len(seqs) + 1, dtype=np.int64)
+        off[1:] = np.cumsum(lens)
+        hid = torch.empty((int(off[-1]), H), dtype=dtype)
+        batches = length_sorted_batches(lens, cfg.eval_batch_size)
+        with torch.no_grad(), autocast():
+            for bi, idx in enumerate(batches):
+                if stop():
+                    raise Cancelled()
+                ids, m = pad_batch([seqs[i] for i in idx])
+                h = model.bottom_states(tower, torch.from_numpy(ids).to(device),
+                                        torch.from_numpy(m).to(device), upto).to("cpu", dtype)
+                for r, i in enumerate(idx):
+                    hid[off[i]: off[i + 1]] = h[r, : lens[i]]
+                emit(ProgressEvent("cache", bi + 1, len(batches)))
+        return hid, off
+
+    model.eval()
+    ha, oa = one(model.tower_a, enc.a)
+    if twins and enc.b is enc.a:
+        hb, ob = ha, oa
+    else:
+        hb, ob = one(model.tower_b, enc.b)
+    return _LayerCache(ha, oa, hb, ob, enc.y)
 
 
 def _schedule(warmup: int, total: int):

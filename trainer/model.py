@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -51,6 +52,30 @@ def load_bert(checkpoint: str, attn: str = "sdpa"):
         raise ModelLoadError(f"cannot load BERT checkpoint {checkpoint!r}: {e}") from None
 
 
+class _HiddenInput(nn.Module):
+    """Stands in for a tower's embeddings: hands hidden states given as ``inputs_embeds`` to the
+    encoder unchanged (used to run only the top layers on cached bottom-layer outputs)."""
+
+    def forward(self, input_ids=None, inputs_embeds=None, **_):
+        return inputs_embeds
+
+
+@contextmanager
+def layer_slice(tower, start: int, stop: int | None = None):
+    """Within the block ``tower`` runs encoder layers ``[start:stop]`` only; when ``start > 0`` its
+    input (``inputs_embeds``) is taken to be the hidden states after layer ``start``. Parameters
+    are the tower's own, so gradients reach them; the tower is restored on exit."""
+    emb, layers = tower.embeddings, tower.encoder.layer
+    tower.encoder.layer = nn.ModuleList(list(layers)[start:stop])
+    if start > 0:
+        tower.embeddings = _HiddenInput()
+    try:
+        yield tower
+    finally:
+        tower.embeddings = emb
+        tower.encoder.layer = layers
+
+
 class DualBertClassifier(nn.Module):
     """``logits = Linear(Dropout(concat(pool(towerA(a)), pool(towerB(b)))))``.
 
@@ -86,8 +111,8 @@ class DualBertClassifier(nn.Module):
             else:  # older transformers
                 t.config._attn_implementation = impl
 
-    def _pool(self, tower, ids, mask):
-        out = tower(input_ids=ids, attention_mask=mask)
+    def _pool(self, tower, ids, mask, hidden=None):
+        out = tower(input_ids=ids, inputs_embeds=hidden, attention_mask=mask)
         if self.pooling == "pooler":
             return out.pooler_output
         h = out.last_hidden_state
@@ -97,6 +122,32 @@ class DualBertClassifier(nn.Module):
     def features(self, ids_a, mask_a, ids_b, mask_b):
         return torch.cat([self._pool(self.tower_a, ids_a, mask_a),
                           self._pool(self.tower_b, ids_b, mask_b)], dim=-1)
+
+    @property
+    def n_layers(self) -> int:
+        return min(len(self.tower_a.encoder.layer), len(self.tower_b.encoder.layer))
+
+    def bottom_states(self, tower, ids, mask, upto: int):
+        """Hidden states after the first ``upto`` encoder layers of ``tower`` (for caching)."""
+        with layer_slice(tower, 0, upto):
+            return tower(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    def logits_from_layer(self, start: int, ha, mask_a, hb, mask_b):
+        """Logits from the hidden states after layer ``start`` of each tower (top layers only)."""
+        with layer_slice(self.tower_a, start), layer_slice(self.tower_b, start):
+            feats = torch.cat([self._pool(self.tower_a, None, mask_a, ha),
+                               self._pool(self.tower_b, None, mask_b, hb)], dim=-1)
+        return self.head(feats)
+
+    def bottoms_identical(self, upto: int) -> bool:
+        """True when embeddings and the first ``upto`` layers of both towers hold equal weights
+        (then one cache serves both towers when they read the same text)."""
+        def params(t):
+            mods = [t.embeddings] + list(t.encoder.layer)[:upto]
+            return [p for m in mods for p in m.parameters()]
+        pa, pb = params(self.tower_a), params(self.tower_b)
+        return len(pa) == len(pb) and all(x.shape == y.shape and torch.equal(x, y)
+                                          for x, y in zip(pa, pb))
 
     def head(self, feats):
         return self.classifier(self.dropout(feats))
