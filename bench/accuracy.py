@@ -67,7 +67,13 @@ def row_preset(ds, preset, routing="same", **kw):
     d = _prepare(ds, routing)
     cfg = TrainConfig.from_preset(preset, routing=routing, **kw) if preset != "seed" else TrainConfig.from_preset("seed", **kw)
     t0 = time.perf_counter()
-    res = train(cfg, d, None)
+
+    def log(ev):        # phases and epochs only: enough to follow a long run in its log
+        name = type(ev).__name__
+        if name in ("PhaseEvent", "EpochEvent"):
+            print(f"[{time.perf_counter() - t0:7.0f}s] {ev}", flush=True)
+
+    res = train(cfg, d, log)
     return {**_metrics(res.metrics["test"]), "train_s": time.perf_counter() - t0, "routing": cfg.routing,
             "pooling": cfg.pooling, "what": f"preset {preset} ({cfg.routing} routing, {cfg.pooling} pooling)",
             "val": _metrics(res.metrics["val"])}
@@ -97,6 +103,7 @@ ROWS = {
     # cost of pad-128 is measured by bench/train.py and bench/inference.py.
     "it-seed": lambda: row_preset("it", "seed", pad_to_max=False),
     "it-quick": lambda: row_preset("it", "quick"),
+    "it-standard": lambda: row_preset("it", "standard"),
     "it-quick-pooler": lambda: row_preset("it", "quick", pooling="pooler"),
     "it-shipped": lambda: row_shipped(),
     "endava-category-tfidf": lambda: row_tfidf("endava-category"),

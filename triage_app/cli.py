@@ -102,20 +102,35 @@ def _resolve_model(arg: str | None) -> Path:
     raise UserError(f"{arg}: no such model bundle (folder path, or a name listed by `triage models`)")
 
 
-def _mapping(args, columns: list[str], path, df=None) -> dict:
-    from triage_app.io import guess_columns, require_columns
+def _mapping(args, columns: list[str], path, df=None, meta: dict | None = None) -> dict:
+    """Columns to read: the ones given, else the model's training columns where the file has
+    them, else a guess; a note on stderr when they are not what the model was trained on."""
+    from triage_app.io import require_columns
+    from triage_app.mapping import _describe, check_mapping, suggest_mapping, trained_columns
 
     chosen = {"title": args.title_col, "body": args.body_col, "text": args.text_col}
     if any(chosen.values()):
         require_columns(columns, {k: v for k, v in chosen.items() if v}, path)
-        return {k: v for k, v in chosen.items() if v}
-    g = guess_columns(columns, df)
-    if g.get("title") or g.get("body"):
-        return {k: g[k] for k in ("title", "body") if g.get(k)}
-    if g.get("text"):
-        return {"text": g["text"]}
-    raise UserError(f"{path}: cannot tell which column holds the ticket text; choose with --text-col "
-                    f"or --title-col/--body-col. Columns: {', '.join(map(str, columns))}")
+        mapping = {k: v for k, v in chosen.items() if v}
+    else:
+        g = suggest_mapping(columns, df, meta)
+        if g.get("title") or g.get("body"):
+            mapping = {k: g[k] for k in ("title", "body") if g.get(k)}
+        elif g.get("text"):
+            mapping = {"text": g["text"]}
+        else:
+            trained = trained_columns(meta)
+            hint = (f" (the model was trained on {_describe(trained)})"
+                    if any(trained[k] for k in ("title", "body", "text")) else "")
+            raise UserError(f"{path}: cannot tell which column holds the ticket text{hint}; choose "
+                            f"with --text-col or --title-col/--body-col. Columns: "
+                            f"{', '.join(map(str, columns))}")
+    note = check_mapping(mapping, meta, columns, confirmed=any(chosen.values()))
+    if note and not getattr(args, "quiet", False):
+        where = " (given)" if any(chosen.values()) else " (detected)"
+        used = ", ".join(f"{k} <- '{v}'" for k, v in mapping.items())
+        print(f"note: columns{where}: {used}. {note.replace('←', '<-')}", file=sys.stderr)
+    return mapping
 
 
 def _add_predictions(df, preds):
@@ -165,9 +180,6 @@ def cmd_classify(args) -> int:
     out = Path(args.output) if args.output else src.with_name(src.name.split(".")[0] + ".triaged.csv")
     if out.resolve() == src.resolve():
         raise UserError(f"{out}: output would overwrite the input file")
-    if clf.bundle.routing == "split" and (args.text_col and not (args.title_col or args.body_col)):
-        print("note: this model reads title and body separately; with one text column the title "
-              "tower gets nothing", file=sys.stderr)
     show = not args.quiet and (sys.stderr.isatty() or args.progress)
     # the extra pass over the file that counts lines is only worth it when a bar is shown
     prog = Progress(_count_rows_estimate(src) if show else None, f"classify {src.name}", enabled=show)
@@ -179,7 +191,7 @@ def cmd_classify(args) -> int:
         with TableWriter(out) as writer:
             for chunk in chunks:
                 if mapping is None:
-                    mapping = _mapping(args, list(chunk.columns), src, chunk)
+                    mapping = _mapping(args, list(chunk.columns), src, chunk, clf.bundle.meta)
                 tickets = tickets_from_frame(chunk, mapping)
                 base = done
                 probs = clf.predict_proba(tickets, batch_size=args.batch_size,
@@ -336,7 +348,7 @@ def cmd_eval(args) -> int:
         df = df[df["split"].str.strip().str.lower() == args.split].reset_index(drop=True)
         if df.empty:
             raise UserError(f"{args.data}: no rows with split == {args.split!r}")
-    mapping = _mapping(args, list(df.columns), args.data, df)
+    mapping = _mapping(args, list(df.columns), args.data, df, clf.bundle.meta)
     y_raw = df[args.label_col].astype(str).str.strip().tolist()
     known = {lab: i for i, lab in enumerate(clf.labels)}
     keep = [i for i, v in enumerate(y_raw) if v in known]
@@ -448,7 +460,7 @@ def cmd_thresholds(args) -> int:
         clf = TicketClassifier.load(b, device=args.device)
         df, _ = read_table(args.data)
         require_columns(list(df.columns), {"label": args.label_col}, args.data)
-        mapping = _mapping(args, list(df.columns), args.data, df)
+        mapping = _mapping(args, list(df.columns), args.data, df, b.meta)
         known = {lab: i for i, lab in enumerate(b.labels)}
         lab = df[args.label_col].astype(str).str.strip()
         df = df[lab.isin(known)].reset_index(drop=True)

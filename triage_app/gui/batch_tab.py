@@ -33,6 +33,7 @@ from triage_app.engine import Cancelled
 from triage_app.gui.results_model import FrameModel, LabelDelegate, ResultsModel, ResultsProxy
 from triage_app.gui.widgets import TABLE_FILTER, Heatmap, muted_label, show_error, start_job
 from triage_app.gui.workers import JobCancelled
+from triage_app.mapping import check_mapping, suggest_mapping
 
 NONE = "(none)"
 ORDERS = [("Input order", "input", True), ("Lowest confidence first", "confidence", True),
@@ -69,7 +70,7 @@ class BatchTab(QWidget):
         self._run_meta: dict = {}
         self._last_progress = (0, 0, 0.0)
         self._build()
-        ctx.modelChanged.connect(lambda _c: self._update_buttons())
+        ctx.modelChanged.connect(lambda _c: (self._update_mapping_note(), self._update_buttons()))
         ctx.thresholdsChanged.connect(self._on_thresholds)
         self._update_buttons()
 
@@ -128,6 +129,14 @@ class BatchTab(QWidget):
             cb.currentIndexChanged.connect(self._mapping_changed)
             self.col_combos[key] = cb
             cf.addRow(text, cb)
+        # shown when the file does not offer what the active model was trained on
+        self.mapping_note = QLabel()
+        self.mapping_note.setObjectName("mappingNote")
+        self.mapping_note.setWordWrap(True)
+        self.mapping_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.mapping_note.hide()
+        cf.addRow(self.mapping_note)
+        self._mapping_confirmed = False
         sl.addWidget(cbox)
 
         rbox = QGroupBox("Run")
@@ -323,7 +332,9 @@ class BatchTab(QWidget):
             self.sheet_combo.blockSignals(False)
         cols = [str(c) for c in df.columns]
         saved = self.ctx.get_json(self._mapping_key(cols))
-        guess = saved if isinstance(saved, dict) else tio.guess_columns(cols, df)
+        # a mapping the user chose for these columns before counts as confirmed
+        self._mapping_confirmed = isinstance(saved, dict)
+        guess = saved if isinstance(saved, dict) else suggest_mapping(cols, df, self._model_meta())
         for key, cb in self.col_combos.items():
             cb.blockSignals(True)
             cb.clear()
@@ -337,6 +348,7 @@ class BatchTab(QWidget):
         for c in range(self.preview_model.columnCount()):
             self.preview.setColumnWidth(c, min(self.preview.columnWidth(c), 380))
         self.inner.setCurrentIndex(0)
+        self._update_mapping_note()
         self.status_label.setText("Check the columns, then press Classify all." if self._mapping_ok() else
                                   "Choose a Text column, or Title and/or Body.")
         self.progress.setValue(0)
@@ -363,7 +375,22 @@ class BatchTab(QWidget):
     def _mapping_changed(self, _i=None):
         if self.df is not None:
             self.ctx.set_json(self._mapping_key([str(c) for c in self.df.columns]), self.mapping())
+            self._mapping_confirmed = True        # the user chose: names need not match any more
+        self._update_mapping_note()
         self._update_buttons()
+
+    def _model_meta(self) -> dict:
+        clf = self.ctx.classifier
+        return clf.bundle.meta if clf is not None else {}
+
+    def _update_mapping_note(self) -> None:
+        """Tell the user when the mapped columns are not what the active model was trained on."""
+        msg = None
+        if self.df is not None and self.ctx.classifier is not None and self._mapping_ok():
+            msg = check_mapping(self.mapping(), self._model_meta(), [str(c) for c in self.df.columns],
+                                confirmed=self._mapping_confirmed)
+        self.mapping_note.setText(msg or "")
+        self.mapping_note.setVisible(bool(msg))
 
     # ---- classify ------------------------------------------------------------------------------
     def classify(self):

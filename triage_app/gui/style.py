@@ -98,6 +98,9 @@ QLabel#badgeOk {{ background: {c['good']}; color: #ffffff; border-radius: 9px; p
 QFrame#banner {{ background: {QColor(c['warn']).lighter(175 if mode == 'light' else 60).name()};
                  border: 1px solid {c['warn']}; border-radius: 5px; }}
 QFrame#banner QLabel {{ color: {c['text']}; }}
+QLabel#mappingNote {{ background: {QColor(c['warn']).lighter(175 if mode == 'light' else 60).name()};
+                      border: 1px solid {c['warn']}; border-radius: 5px; padding: 5px 7px;
+                      color: {c['text']}; }}
 QFrame#card {{ background: {c['card']}; border: 1px solid {c['border']}; border-radius: 6px; }}
 QTabWidget::pane {{ border-top: 1px solid {c['border']}; }}
 QTabBar::tab {{ padding: 7px 18px; }}

@@ -67,13 +67,14 @@ STATES = ("idle", "running", "cancelling", "finished", "failed")
 
 PRESET_TEXT = {
     "quick": "Quick — towers frozen, only the classifier head trains (minutes on a CPU).",
-    "standard": "Standard — head first, then the top 6 layers of both towers for two epochs (the shipped model's recipe).",
+    "standard": "Standard — head first, then the top 3 layers of both towers for two epochs (frozen layers cached).",
     "full": "Full — head first, then every layer fine-tuned (a GPU is recommended).",
     "seed": "Seed — the reference study's recipe (pooler output, pad to 128, head only).",
 }
 PHASE_TEXT = {
     "data": "Preparing the data", "prepare": "Loading the base model",
     "features": "Caching tower features", "head": "Phase 1 · training the head",
+    "cache": "Caching the frozen layers",
     "finetune": "Phase 2 · fine-tuning the towers", "calibrate": "Calibrating on validation",
     "test": "Measuring on the test split", "export": "Exporting the model",
     "compare": "Comparing with the active model",
@@ -1523,12 +1524,13 @@ class TrainTab(QWidget):
                 self.progress.setRange(0, 0)     # busy indicator
             self.loss_plot.add(ev)
         elif kind == "ProgressEvent":
-            cap = {"features": "Caching features", "calibrate": "Calibrating", "test": "Test split",
+            cap = {"features": "Caching features", "cache": "Caching frozen layers",
+                   "calibrate": "Calibrating", "test": "Test split",
                    "head": "Validation", "finetune": "Validation"}.get(ev.phase, ev.phase)
             self.progress_caption.setText(cap)
             self.progress.setRange(0, max(ev.total, 1))
             self.progress.setValue(ev.done)
-            if ev.phase in ("features", "calibrate", "test") and self._phase != ev.phase:
+            if ev.phase in ("features", "cache", "calibrate", "test") and self._phase != ev.phase:
                 lab["phase"].setText(PHASE_TEXT.get(ev.phase, ev.phase))
         elif kind == "StepEvent":
             self.loss_plot.add(ev)
