@@ -64,8 +64,10 @@ def load_it(split: str | None = None):
     return df if split is None else df[df["split"] == split].reset_index(drop=True)
 
 
-def peak_rss_of(cmd: list[str], env: dict | None = None) -> tuple[float, float, int]:
-    """Run ``cmd``; return (peak RSS in MB of the process tree, wall seconds, exit code)."""
+def peak_rss_of(cmd: list[str], env: dict | None = None, timeline: list | None = None,
+                every_s: float = 5.0) -> tuple[float, float, int]:
+    """Run ``cmd``; return (peak RSS in MB of the process tree, wall seconds, exit code).
+    With ``timeline`` (a list), append ``(seconds, rss_mb)`` about every ``every_s`` seconds."""
     import subprocess
 
     import psutil
@@ -73,11 +75,15 @@ def peak_rss_of(cmd: list[str], env: dict | None = None) -> tuple[float, float, 
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     proc = psutil.Process(p.pid)
-    peak = 0
+    peak, last = 0, -every_s
     while p.poll() is None:
         try:
             rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
             peak = max(peak, rss)
+            now = time.perf_counter() - t0
+            if timeline is not None and now - last >= every_s:
+                timeline.append((round(now, 1), round(rss / 2**20, 1)))
+                last = now
         except psutil.Error:
             pass
         time.sleep(0.05)

@@ -437,3 +437,20 @@ def test_refuses_to_replace_a_folder_that_is_not_a_bundle(tiny_result, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Documents"]
     with pytest.raises(BundleError):
         load_bundle(out)
+
+
+def test_feed_forward_only_variant_keeps_attention_fp32(tiny_result, tmp_path):
+    import onnx
+
+    bundle, _ = _export(tiny_result, tmp_path / "b", quantize=False)
+    q = tmp_path / "q.onnx"
+    export_mod.quantize_int8(bundle.model_path, q, per_channel=True, ops=["MatMul"], exclude="attention/")
+    nodes = onnx.load(str(q)).graph.node
+    plain = [n.name for n in nodes if n.op_type == "MatMul"]
+    quant = [n.name for n in nodes if n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
+    # every attention MatMul stays fp32 (tower B may share tower A's quantized weights)
+    assert any("attention/" in n for n in plain)
+    assert quant and not any("attention/" in n for n in quant)
+    assert any("intermediate" in n for n in quant) and any("/output/dense" in n for n in quant)
+    names = [v["name"] for v in export_mod.INT8_VARIANTS]
+    assert names.index("per-channel feed-forward only") < names.index("int8 embeddings only")

@@ -133,17 +133,28 @@ INT8_VARIANTS = (
     {"name": "per-tensor", "per_channel": False, "ops": ["MatMul", "Attention", "Gather"], "precision": "int8"},
     {"name": "per-channel", "per_channel": True, "ops": ["MatMul", "Attention", "Gather"], "precision": "int8"},
     {"name": "per-channel, fp32 embeddings", "per_channel": True, "ops": ["MatMul", "Attention"], "precision": "int8"},
+    # the fused attention's Q/K/V projection stays fp32; the attention output and FFN MatMuls int8
+    {"name": "per-channel MatMul only (fp32 attention Q/K/V)", "per_channel": True, "ops": ["MatMul"],
+     "exclude": "attention/self", "precision": "int8"},
+    # only the feed-forward MatMuls (two thirds of the encoder's weights) int8
+    {"name": "per-channel feed-forward only", "per_channel": True, "ops": ["MatMul"],
+     "exclude": "attention/", "precision": "int8"},
     {"name": "int8 embeddings only", "per_channel": False, "ops": ["Gather"], "precision": "int8-emb"},
 )
 
 
 def quantize_int8(src, dst, per_channel: bool = False,
-                  ops=("MatMul", "Attention", "Gather")) -> None:
+                  ops=("MatMul", "Attention", "Gather"), exclude: str | None = None) -> None:
+    """Dynamic int8 quantization of ``ops``; nodes whose name contains ``exclude`` stay fp32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    skip = []
+    if exclude:
+        graph = onnx.load(str(src), load_external_data=False).graph
+        skip = [n.name for n in graph.node if exclude in n.name]
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     op_types_to_quantize=list(ops),
+                     op_types_to_quantize=list(ops), nodes_to_exclude=skip,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
@@ -158,7 +169,7 @@ def choose_int8(best, ref: np.ndarray, y: np.ndarray, tok, rows_a, rows_b, work:
         _check(should_stop)
         say(f"quantizing to int8 ({var['name']}) and checking the gate")
         q = work / f"q-{len(tried)}.onnx"
-        quantize_int8(best, q, per_channel=var["per_channel"], ops=var["ops"])
+        quantize_int8(best, q, per_channel=var["per_channel"], ops=var["ops"], exclude=var.get("exclude"))
         ql = onnx_logits(q, tok, rows_a, rows_b, should_stop)
         agree = float((ql.argmax(1) == ref.argmax(1)).mean())
         acc_q = float((ql.argmax(1) == y).mean())
