@@ -76,7 +76,9 @@ def check_mapping(mapping: dict, meta: dict | None, columns, confirmed: bool = F
     missing = [k for k in ROLES if trained[k] and _find(cols, trained[k]) is None]
     if not missing:
         return None
-    mapped = ", ".join(f"{ROLE_NAMES[k]} ← '{m[k]}'" for k in ROLES if m[k])
+    used = [k for k in ROLES if m[k]]
+    mapped = ", ".join(f"{ROLE_NAMES[k]} ← '{m[k]}'" for k in used)
+    verb = "hold" if len(used) > 1 else "holds"
     return (f"This model was trained on {_describe(trained)}; this file has no column named "
             + " or ".join(f"'{trained[k]}'" for k in missing)
-            + f". Check that {mapped} holds the same kind of content, or choose other columns.")
+            + f". Check that {mapped} {verb} the same kind of content, or choose other columns.")
