@@ -33,8 +33,8 @@ MODEL_OUT ?= resources/models/it-service-minilm
 model: $(STAMP)
 	$(BIN)/triage train $(DATA)/it_service_tickets/it_service_tickets.csv.gz \
 	  --label-col Topic_group --text-col Document --preset standard \
-	  --finetune-layers 6 --finetune-epochs 2 --tower-lr 1e-4 --no-class-weights --seed 42 \
-	  --name it-service-minilm --version 1 --checkpoint-dir runs/default/ckpt \
+	  --finetune-layers 6 --finetune-epochs 3 --tower-lr 1e-4 --no-class-weights --seed 42 \
+	  --name it-service-minilm --version 2 --checkpoint-dir runs/default/ckpt \
 	  --out $(MODEL_OUT) --read-only --card
 
 bench: $(STAMP)
