@@ -41,13 +41,13 @@ def write_rows(path: Path, n: int) -> int:
 
 
 def tiny_bundle(out: Path) -> Path:
+    import pandas as pd
+
     from trainer.config import TrainConfig
     from trainer.data import prepare_frame
     from trainer.export import export_result
     from trainer.loop import train
     from trainer.model import save_tiny_checkpoint
-
-    import pandas as pd
     ck = save_tiny_checkpoint(out / "tiny-ckpt")
     df = pd.read_csv(SAMPLES, dtype=str, keep_default_na=False)
     data = prepare_frame(df, label_col="category", title_col="title", body_col="body", min_per_class=5,

@@ -106,7 +106,7 @@ def _mapping(args, columns: list[str], path, df=None, meta: dict | None = None) 
     """Columns to read: the ones given, else the model's training columns where the file has
     them, else a guess; a note on stderr when they are not what the model was trained on."""
     from triage_app.io import require_columns
-    from triage_app.mapping import _describe, check_mapping, suggest_mapping, trained_columns
+    from triage_app.mapping import check_mapping, describe_columns, suggest_mapping, trained_columns
 
     chosen = {"title": args.title_col, "body": args.body_col, "text": args.text_col}
     if any(chosen.values()):
@@ -120,7 +120,7 @@ def _mapping(args, columns: list[str], path, df=None, meta: dict | None = None) 
             mapping = {"text": g["text"]}
         else:
             trained = trained_columns(meta)
-            hint = (f" (the model was trained on {_describe(trained)})"
+            hint = (f" (the model was trained on {describe_columns(trained)})"
                     if any(trained[k] for k in ("title", "body", "text")) else "")
             raise UserError(f"{path}: cannot tell which column holds the ticket text{hint}; choose "
                             f"with --text-col or --title-col/--body-col. Columns: "

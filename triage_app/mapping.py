@@ -44,7 +44,7 @@ def suggest_mapping(columns, df=None, meta: dict | None = None) -> dict:
     return guess
 
 
-def _describe(trained: dict) -> str:
+def describe_columns(trained: dict) -> str:
     parts = [f"{ROLE_NAMES[k]} ← '{trained[k]}'" for k in ROLES if trained[k]]
     return ", ".join(parts)
 
@@ -66,7 +66,7 @@ def check_mapping(mapping: dict, meta: dict | None, columns, confirmed: bool = F
     if meta.get("routing") == "split":
         uses_text = bool(m["text"])
         if uses_text or not (m["title"] and m["body"]):
-            was = f" (trained on {_describe(trained)})" if any(trained[k] for k in ROLES) else ""
+            was = f" (trained on {describe_columns(trained)})" if any(trained[k] for k in ROLES) else ""
             gets = "one Text column" if uses_text else ("only a Title" if m["title"] else "only a Body")
             return (f"This model reads the title and the body in separate towers{was}. With "
                     f"{gets}, one tower gets nothing and accuracy drops: map both Title and Body "
@@ -79,6 +79,6 @@ def check_mapping(mapping: dict, meta: dict | None, columns, confirmed: bool = F
     used = [k for k in ROLES if m[k]]
     mapped = ", ".join(f"{ROLE_NAMES[k]} ← '{m[k]}'" for k in used)
     verb = "hold" if len(used) > 1 else "holds"
-    return (f"This model was trained on {_describe(trained)}; this file has no column named "
+    return (f"This model was trained on {describe_columns(trained)}; this file has no column named "
             + " or ".join(f"'{trained[k]}'" for k in missing)
             + f". Check that {mapped} {verb} the same kind of content, or choose other columns.")
