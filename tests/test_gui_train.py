@@ -183,9 +183,25 @@ def test_train_finish_save_and_use(qtbot, tab, ctx, sample_csv, tiny_checkpoint,
     assert b.name == "my-new-model" and sorted(b.labels) == labels
     assert [p.name for p in models.iterdir()] == ["my-new-model"]     # hidden folder gone
     assert not tab.save_btn.isEnabled()
-    # "Use this model": hot swap through the context
+    # "Use this model" with a bundle that fails to load (in the worker): error, the previous
+    # model stays, the button comes back
+    from triage_app.bundle import BundleError
+
+    prev, real_load = ctx.classifier, ctx.load_classifier
+
+    def broken(p):
+        raise BundleError(f"{p}: broken on purpose")
+    ctx.load_classifier = broken
+    tab.last_error = None
+    assert tab.use_model() is not None
+    qtbot.waitUntil(lambda: tab.last_error is not None, timeout=10000)
+    assert "broken on purpose" in tab.last_error[1]
+    assert ctx.classifier is prev and tab.use_btn.isEnabled()
+    ctx.load_classifier = real_load
+    qtbot.waitUntil(lambda: ctx.active_job == "", timeout=10000)
+    # "Use this model": hot swap through the context, loaded in a worker
     with qtbot.waitSignal(ctx.modelChanged, timeout=10000):
-        assert tab.use_model()
+        assert tab.use_model() is not None
     assert Path(ctx.classifier.bundle.path) == path
     assert ctx.classifier.predict(["printer jammed on floor 3"])[0].label in labels
     qtbot.waitUntil(lambda: ctx.active_job == "", timeout=10000)   # the job was released

@@ -1793,22 +1793,34 @@ class TrainTab(QWidget):
             listed.emit()
         return dest
 
-    def use_model(self) -> bool:
-        """Save (if needed) and switch the app to the new model without a restart."""
+    def use_model(self):
+        """Save (if needed) and switch the app to the new model without a restart. The bundle is
+        loaded in a worker (the "activate" job the Models tab uses too); the swap happens on the
+        GUI thread when it is loaded. Returns the job, or None when nothing was started."""
         path = self.save_model()
         if path is None:
-            return False
-        try:
-            self.ctx.activate(path)
-        except Exception as e:  # noqa: BLE001 - BundleError and anything the context raises
-            self._error("The new model could not be activated", str(e),
-                        "The model is saved and the previous model is still active; see Models.")
-            return False
-        self.status_label.setText(f"Now using '{path.name}'. The previous model stays listed in "
-                                  "Models, so you can switch back at any time.")
+            return None
+        from triage_app.gui.widgets import start_job
+
+        def ok(clf):
+            self.ctx.set_classifier(clf)
+            self.status_label.setText(f"Now using '{path.name}'. The previous model stays listed in "
+                                      "Models, so you can switch back at any time.")
+            self.modelActivated.emit(str(path))
+
+        def fail(msg, details):
+            self.use_btn.setEnabled(True)
+            self._error("The new model could not be activated", msg,
+                        "The model is saved and the previous model is still active; see Models.", details)
+
         self.use_btn.setEnabled(False)
-        self.modelActivated.emit(str(path))
-        return True
+        job = start_job(self.ctx, self, "activate", lambda emit, should_stop: self.ctx.load_classifier(path),
+                        "Activating the model failed", on_finished=ok, on_failed=fail)
+        if job is None:
+            self.use_btn.setEnabled(True)
+        else:
+            self.status_label.setText(f"Loading '{path.name}'…")
+        return job
 
     def _discard_pending(self) -> None:
         o = self._outcome
