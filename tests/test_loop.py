@@ -361,7 +361,7 @@ def test_top_layers_on_cached_states_equal_the_full_forward(no_dropout_checkpoin
     seen = []
     cache = _cache_layers(model, enc, 1, False, cfg, torch.device("cpu"),
                           lambda: torch.autocast("cpu", enabled=False), lambda: False, seen.append,
-                          "cache", None)
+                          None)
     assert seen and seen[-1].done == seen[-1].total
     assert cache.hid_a.shape == (sum(len(x) for x in enc.a), 32)
     idx = np.array([5, 0, 17, 3, 30])
@@ -376,7 +376,12 @@ def test_top_layers_on_cached_states_equal_the_full_forward(no_dropout_checkpoin
     assert len(model.tower_a.encoder.layer) == 2 and model.tower_a.embeddings.__class__.__name__ == "BertEmbeddings"
 
 
-def test_finetune_with_layer_cache_matches_uncached_training(no_dropout_checkpoint, sample_data):
+def test_finetune_with_layer_cache_matches_uncached_training(no_dropout_checkpoint, sample_data, monkeypatch):
+    import trainer.loop as loop
+
+    built = []
+    real = loop._cache_layers
+    monkeypatch.setattr(loop, "_cache_layers", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
     kw = dict(head_epochs=2, finetune_epochs=2, finetune_layers=1, precision="fp32", dropout=0.0,
               max_length=48)
     runs = {}
@@ -390,6 +395,9 @@ def test_finetune_with_layer_cache_matches_uncached_training(no_dropout_checkpoi
     assert len(msgs) == 1 and "1 frozen bottom layers" in msgs[0]
     assert [e for e in rec_c.of(ProgressEvent) if e.phase == "cache"]
     assert not [e for e in runs[False][1].of(PhaseEvent) if e.phase == "cache"]
+    # train and val cached; same base and same text in both towers: one cache serves both
+    assert len(built) == 2 and all(c.hid_b is c.hid_a for c in built)
+    assert [len(c.y) for c in built] == [len(sample_data.train), len(sample_data.val)]
     # same trajectory: the cache changes the cost, not the maths
     la = [e.train_loss for e in rec_c.of(EpochEvent) if e.phase == "finetune"]
     lb = [e.train_loss for e in runs[False][1].of(EpochEvent) if e.phase == "finetune"]

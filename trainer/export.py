@@ -22,7 +22,7 @@ import torch
 from trainer.evaluate import softmax
 from triage_app import text as textmod
 from triage_app.bundle import CARD_FILE, META_FILE, VALIDATION_FILE, write_bundle
-from triage_app.tokens import encode, load_tokenizer, pad_batch
+from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
 FP32_TOL = 1e-3
@@ -78,9 +78,7 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> None:
 def _batches(tok, rows_a, rows_b, batch=64):
     a = encode(tok, rows_a)
     b = a if rows_a == rows_b else encode(tok, rows_b)
-    order = np.argsort([-max(len(x), len(y)) for x, y in zip(a, b)], kind="stable")
-    for s in range(0, len(order), batch):
-        idx = order[s: s + batch]
+    for idx in length_sorted_batches([max(len(x), len(y)) for x, y in zip(a, b)], batch):
         ia, ma = pad_batch([a[i] for i in idx])
         ib, mb = pad_batch([b[i] for i in idx])
         yield idx, (ia, ma, ib, mb)

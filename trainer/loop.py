@@ -372,7 +372,13 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                   scheduler.get_last_lr()[0], n, force=bi == n_batches - 1 or spent)
         return spent
 
-    def evaluate_full(enc: _Encoded, phase: str):
+    def forward(enc: _Encoded, idx, cache: _LayerCache | None = None, start: int = 0):
+        """(logits, labels) of one batch: from token ids, or from a layer cache of ``enc``."""
+        src = enc if cache is None else cache
+        t, yb = src.batch(idx, device, pad_to)
+        return (model(*t) if cache is None else model.logits_from_layer(start, *t)), yb
+
+    def evaluate_full(enc: _Encoded, phase: str, cache: _LayerCache | None = None, start: int = 0):
         model.eval()
         logits = np.zeros((len(enc.y), n_labels), dtype=np.float32)
         batches = length_sorted_batches(enc.len, cfg.eval_batch_size)
@@ -380,8 +386,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
             for bi, idx in enumerate(batches):
                 if stop():
                     raise Cancelled()
-                t, _ = enc.batch(idx, device, pad_to)
-                logits[idx] = model(*t).float().cpu().numpy()
+                logits[idx] = forward(enc, idx, cache, start)[0].float().cpu().numpy()
                 emit(ProgressEvent(phase, bi + 1, len(batches)))
         return logits
 
@@ -536,29 +541,17 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
             itemsize = 2 if amp in (torch.bfloat16, torch.float16) else 4
             need = layer_cache_bytes([enc_train, enc_val], model.tower_a.config.hidden_size, itemsize,
                                      twins)
-            if need <= _memory_budget():
+            budget = _memory_budget()
+            if need <= budget:
                 emit(PhaseEvent("cache", f"caching the outputs of the {start} frozen bottom layers "
                                 f"once ({need / 2**20:,.0f} MiB)", 0))
                 cache_train = _cache_layers(model, enc_train, start, twins, cfg, device, autocast,
-                                            stop, emit, "cache train", amp)
+                                            stop, emit, amp)
                 cache_val = _cache_layers(model, enc_val, start, twins, cfg, device, autocast,
-                                          stop, emit, "cache val", amp)
+                                          stop, emit, amp)
             else:
                 emit(PhaseEvent("cache", f"not caching the frozen layers: {need / 2**30:.1f} GiB "
-                                f"would exceed the memory budget ({_memory_budget() / 2**30:.1f} GiB)", 0))
-
-        def evaluate_cached(cache: _LayerCache):
-            model.eval()
-            logits = np.zeros((len(cache.y), n_labels), dtype=np.float32)
-            batches = length_sorted_batches(enc_val.len, cfg.eval_batch_size)
-            with torch.no_grad(), autocast():
-                for bi, idx in enumerate(batches):
-                    if stop():
-                        raise Cancelled()
-                    t, _ = cache.batch(idx, device, pad_to)
-                    logits[idx] = model.logits_from_layer(start, *t).float().cpu().numpy()
-                    emit(ProgressEvent("finetune", bi + 1, len(batches)))
-            return logits
+                                f"would exceed the memory budget ({budget / 2**30:.1f} GiB)", 0))
 
         t_phase = time.perf_counter()
         steps_at_start = state["step"]
@@ -570,20 +563,13 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
             for bi, idx in enumerate(batches):
                 if stop():
                     raise Cancelled()
-                if cache_train is not None:
-                    t, yb = cache_train.batch(idx, device, pad_to)
-                    with autocast():
-                        logits = model.logits_from_layer(start, *t)
-                else:
-                    t, yb = enc_train.batch(idx, device, pad_to)
-                    with autocast():
-                        logits = model(*t)
+                with autocast():
+                    logits, yb = forward(enc_train, idx, cache_train, start)
                 loss = loss_fn(logits.float(), yb)
                 if optimize("finetune", loss, trainable, optimizer, scheduler, epoch, bi, len(batches),
                             len(idx), steps_at_start, losses):
                     break
-            vlogits = evaluate_cached(cache_val) if cache_val is not None \
-                else evaluate_full(enc_val, "finetune")
+            vlogits = evaluate_full(enc_val, "finetune", cache_val, start)
             stop_early = end_epoch("finetune", epoch, cfg.finetune_epochs, float(np.mean(losses)),
                                    vlogits, t_phase, optimizer, scheduler)
             if stop_early or (cfg.max_steps and state["step"] - steps_at_start >= cfg.max_steps):
@@ -621,7 +607,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
 
 
 def _cache_layers(model, enc: _Encoded, upto: int, twins: bool, cfg, device, autocast, stop, emit,
-                  label: str, amp) -> _LayerCache:
+                  amp) -> _LayerCache:
     """Run the first ``upto`` layers of each tower over ``enc`` once (eval mode, no grad) and keep
     the unpadded hidden states."""
     dtype = amp if amp in (torch.bfloat16, torch.float16) else torch.float32
