@@ -294,11 +294,14 @@ class BatchTab(QWidget):
         path = str(path)
         self.ctx.remember_dir("open", path)
 
+        meta = self._model_meta()       # a plain dict, read by the worker
+
         def work(emit, should_stop):
             sheets = tio.list_sheets(path)
             use = sheet if sheet else (sheets[0] if sheets else None)
             df, report = tio.read_table(path, sheet=use)
-            return path, df, report, sheets, use
+            # the column guess may scan the text of every row: done here, off the GUI thread
+            return path, df, report, sheets, use, suggest_mapping([str(c) for c in df.columns], df, meta)
 
         self.status_label.setText(f"Reading {Path(path).name}…")
         self.load_job = start_job(self.ctx, self, "read file", work, f"Could not open {Path(path).name}",
@@ -314,7 +317,7 @@ class BatchTab(QWidget):
                    "Check the file type and encoding (CSV/TSV/XLSX/JSON/JSONL) and try again.", details)
 
     def _on_loaded(self, res):
-        path, df, report, sheets, sheet = res
+        path, df, report, sheets, sheet, suggested = res
         self.path, self.df, self.report = path, df, report
         name = Path(path).name
         self.file_label.setText(f"<b>{name}</b><br>{len(df):,} rows · {df.shape[1]} columns")
@@ -334,7 +337,7 @@ class BatchTab(QWidget):
         saved = self.ctx.get_json(self._mapping_key(cols))
         # a mapping the user chose for these columns before counts as confirmed
         self._mapping_confirmed = isinstance(saved, dict)
-        guess = saved if isinstance(saved, dict) else suggest_mapping(cols, df, self._model_meta())
+        guess = saved if isinstance(saved, dict) else suggested
         for key, cb in self.col_combos.items():
             cb.blockSignals(True)
             cb.clear()
