@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -168,10 +169,14 @@ def test_missing_cuda_libraries_are_named(monkeypatch, tiny_bundle):
     assert "libcudnn.so.9" in c.fallback_message and "pip install" in c.fallback_message
 
 
-def test_auto_without_gpu_is_quiet(monkeypatch, tiny_bundle):
+def test_auto_without_gpu_is_quiet(monkeypatch, tiny_bundle, capfd, caplog):
     _patch_cuda(monkeypatch, ["CUDAExecutionProvider"], missing=["CUDA 13 runtime"], driver=False)
+    capfd.readouterr()
     c = TicketClassifier.load(tiny_bundle, device="auto")
     assert c.provider == "CPUExecutionProvider" and c.fallback_message is None
+    # nothing printed by ONNX Runtime or logged by the engine: no GPU, nothing to say
+    assert capfd.readouterr().err == ""
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_cuda_requested_on_this_machine_falls_back_clearly(tiny_bundle):
