@@ -152,12 +152,14 @@ def test_cuda_provider_reported_from_session(monkeypatch, tiny_bundle):
     c = TicketClassifier.load(tiny_bundle, device="auto")
     assert c.provider == "CUDAExecutionProvider" and c.provider_label == "CUDA (NVIDIA H200)"
     assert c.fallback_message is None
+    assert c.default_batch_size == 64
     assert c.predict("vpn down").label in c.labels
 
 
 def test_cuda_session_that_falls_back_is_reported_as_cpu(monkeypatch, tiny_bundle):
     _patch_cuda(monkeypatch, ["CPUExecutionProvider"])
     c = TicketClassifier.load(tiny_bundle, device="cuda")
+    assert c.default_batch_size == 32
     assert c.provider == "CPUExecutionProvider" and c.provider_label == "CPU"
     assert "could not be initialised" in c.fallback_message
 
@@ -185,3 +187,40 @@ def test_cuda_requested_on_this_machine_falls_back_clearly(tiny_bundle):
         pytest.skip("a real GPU is present")
     assert c.fallback_message and "CPU" in c.fallback_message
     assert c.predict("printer jam").label in c.labels
+
+
+def _session_graph(monkeypatch, tmp_path, providers):
+    """Build an engine session; return the node types of the graph ONNX Runtime really runs
+    and the fusions the engine disabled."""
+    import onnx
+    import onnxruntime as ort
+
+    import triage_app.engine as eng
+    real = ort.InferenceSession
+    seen = {}
+
+    def spy(path, so, providers=None, disabled_optimizers=None):
+        so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+        seen["disabled"] = list(disabled_optimizers or [])
+        return real(path, so, providers=["CPUExecutionProvider"], disabled_optimizers=disabled_optimizers)
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    model = str(tmp_path / "model.onnx")
+    eng._session(model, providers, None, quiet=True)
+    return {n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node}, seen["disabled"]
+
+
+def test_cpu_session_keeps_layer_norm_unfused(monkeypatch, tiny_bundle, tmp_path):
+    """The exported file leaves Add + LayerNormalization apart, and the CPU session does not fuse
+    them into the (slower on CPU) SkipLayerNormalization; a CUDA session may."""
+    import shutil
+
+    import onnx
+
+    shutil.copy(tiny_bundle / "model.onnx", tmp_path / "model.onnx")
+    in_file = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
+    assert "SkipLayerNormalization" not in in_file
+    ops, disabled = _session_graph(monkeypatch, tmp_path, ["CPUExecutionProvider"])
+    assert "LayerNormalization" in ops and "SkipLayerNormalization" not in ops
+    assert disabled == ["SkipLayerNormFusion"]
+    ops, disabled = _session_graph(monkeypatch, tmp_path, ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert disabled == [] and "SkipLayerNormalization" in ops  # what the fusion does when allowed

@@ -106,6 +106,10 @@ def gpu_name() -> str | None:
         return None
 
 
+CPU_DISABLED_FUSIONS = ["SkipLayerNormFusion"]
+CPU_BATCH, GPU_BATCH = 32, 64  # default tickets per ONNX Runtime call
+
+
 def _session(path: str, providers, threads: int | None, quiet: bool, spin: bool = True):
     import onnxruntime as ort
 
@@ -116,10 +120,14 @@ def _session(path: str, providers, threads: int | None, quiet: bool, spin: bool 
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         so.intra_op_num_threads = threads
+    # On the CPU, ONNX Runtime's fused SkipLayerNormalization kernel is about 4x slower than the
+    # Add + LayerNormalization it replaces (ORT 1.31, hidden 384: 650 vs 175 us per call; a
+    # quarter of the model's time), so the CPU session keeps them apart.  GPUs keep the fusion.
+    disabled = CPU_DISABLED_FUSIONS if providers == ["CPUExecutionProvider"] else []
     if quiet:
         ort.set_default_logger_severity(4)
     try:
-        return ort.InferenceSession(path, so, providers=providers)
+        return ort.InferenceSession(path, so, providers=providers, disabled_optimizers=disabled)
     finally:
         if quiet:
             ort.set_default_logger_severity(2)
@@ -211,6 +219,14 @@ class TicketClassifier:
         return cls(bundle, session, provider, fallback, gpu)
 
     @property
+    def default_batch_size(self) -> int:
+        """Tickets per ONNX Runtime call when the caller does not say: on the CPU smaller
+        length-sorted batches are faster (less padding, cache-sized activations: 32 is about
+        1.2x 64, bench/inference.py; 16 is faster still but int8's per-batch activation scales
+        cost it 0.2 points of test accuracy), a GPU wants larger ones."""
+        return GPU_BATCH if self.provider == "CUDAExecutionProvider" else CPU_BATCH
+
+    @property
     def provider_label(self) -> str:
         if self.provider == "CUDAExecutionProvider":
             return f"CUDA ({self.gpu})" if self.gpu else "CUDA"
@@ -237,9 +253,10 @@ class TicketClassifier:
     def compose(self, ticket: Ticket) -> tuple[str, str]:
         return textmod.compose(*ticket_fields(ticket), self.routing, self.cleaning)
 
-    def _logits_for(self, pairs: Sequence[tuple[str, str]], batch_size: int,
+    def _logits_for(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
                     should_stop: Callable[[], bool] | None = None,
                     on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        batch_size = batch_size or self.default_batch_size
         n = len(pairs)
         out = np.zeros((n, len(self.labels)), dtype=np.float32)
         if n == 0:
@@ -270,7 +287,7 @@ class TicketClassifier:
         e = np.exp(z)
         return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    def predict_proba(self, tickets: Iterable[Ticket], batch_size: int = 64,
+    def predict_proba(self, tickets: Iterable[Ticket], batch_size: int | None = None,
                       should_stop=None, on_progress=None) -> np.ndarray:
         pairs = [self.compose(t) for t in tickets]
         return self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress))
@@ -293,7 +310,7 @@ class TicketClassifier:
                                   row.copy() if keep_probs else None))
         return out
 
-    def predict(self, tickets: Ticket | Iterable[Ticket], batch_size: int = 64, top_k: int = 3,
+    def predict(self, tickets: Ticket | Iterable[Ticket], batch_size: int | None = None, top_k: int = 3,
                 threshold: float | None = None, keep_probs: bool = False):
         """Predictions in input order.  One ticket in, one :class:`Prediction` out."""
         single = isinstance(tickets, (str, dict))
@@ -301,7 +318,7 @@ class TicketClassifier:
         preds = self.to_predictions(self.predict_proba(items, batch_size), top_k, threshold, keep_probs)
         return preds[0] if single else preds
 
-    def iter_predict(self, tickets: Iterable[Ticket], batch_size: int = 64, top_k: int = 3,
+    def iter_predict(self, tickets: Iterable[Ticket], batch_size: int | None = None, top_k: int = 3,
                      should_stop: Callable[[], bool] | None = None,
                      on_progress: Callable[[int, int], None] | None = None,
                      threshold: float | None = None) -> list[Prediction]:
@@ -311,7 +328,7 @@ class TicketClassifier:
         return self.to_predictions(probs, top_k, threshold)
 
     # ---- explanations ------------------------------------------------------------------------
-    def explain(self, ticket: Ticket, max_words: int = 64, batch_size: int = 64) -> list[tuple[str, float]]:
+    def explain(self, ticket: Ticket, max_words: int = 64, batch_size: int | None = None) -> list[tuple[str, float]]:
         """Contribution of each word to the predicted class: the drop in that class's
         probability when the word is removed (occlusion, batched).  Words are those of the
         cleaned inputs, title words first then body words for ``split`` routing; beyond
