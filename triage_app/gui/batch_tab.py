@@ -52,7 +52,7 @@ class BatchTab(QWidget):
     runFinished = Signal(str)      # "finished" | "cancelled" | "failed"
     exported = Signal(str)
 
-    batch_size = 64
+    batch_size: int | None = None  # the engine's default for its device
     progress_interval = 0.1        # seconds between progress events
 
     def __init__(self, ctx, parent=None):
