@@ -248,6 +248,8 @@ def test_cancel_mid_epoch_then_resume(tiny_checkpoint, sample_data, tmp_path):
     assert ck["labels"] == sample_data.labels
     assert TrainConfig.from_dict(ck["config"]) == cfg
     assert ck["opt_tensors"] and ck["best"] is not None
+    saved_s = ck["state"]["train_seconds"]
+    assert 0 < saved_s < res.elapsed_s
     m = DualBertClassifier.from_pretrained(str(tiny_checkpoint), None, len(sample_data.labels))
     m.load_state_dict(ck["model"])                    # strict: every tensor there
     # resume: continues the step count and finishes
@@ -260,6 +262,8 @@ def test_cancel_mid_epoch_then_resume(tiny_checkpoint, sample_data, tmp_path):
     assert [e.phase for e in rec2.of(PhaseEvent)] == ["prepare", "finetune", "calibrate"]
     assert [(e.phase, e.epoch) for e in rec2.of(EpochEvent)] == [("finetune", 2)]
     assert len(res2.metrics["history"]) == 4          # history carried over from the checkpoint
+    # the time before the resume counts in the reported training time
+    assert res2.metrics["train_seconds"] == pytest.approx(saved_s + res2.elapsed_s)
     assert load_checkpoint(ckpt)["state"]["step"] == 4 * per_epoch
     _only_safetensors_and_json(ckpt / "last")
 

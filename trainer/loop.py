@@ -341,6 +341,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
     if ck is not None:
         state.update(ck["state"])
         best_state = ck["best"]
+    prior_s = float(state.get("train_seconds", 0.0))  # time spent before a resume counts too
     head_steps = math.ceil(len(data.train) / cfg.batch_size) * cfg.head_epochs
     ft_steps = math.ceil(len(data.train) / cfg.batch_size) * cfg.finetune_epochs
     if cfg.max_steps:
@@ -414,6 +415,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
         emit(EpochEvent(phase, epoch, epochs, state["step"], train_loss, vloss, vacc, vf1,
                         time.perf_counter() - t_start, eta, improved))
         if ckpt_dir is not None:
+            state["train_seconds"] = prior_s + time.perf_counter() - t_start
             save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, data.labels, best_state)
         return state["bad_epochs"] > cfg.patience if cfg.patience else False
 
@@ -599,7 +601,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
     model.eval()
     model.to("cpu")
     elapsed = time.perf_counter() - t_start
-    metrics["train_seconds"] = elapsed
+    metrics["train_seconds"] = prior_s + elapsed
     res = TrainResult("finished", cfg, list(data.labels), model, str(tok_path), temperature, metrics,
                       vlogits, data.val.y, str(ckpt_dir) if ckpt_dir else None, elapsed, data)
     emit(FinishedEvent(metrics, res.checkpoint_dir, elapsed))
