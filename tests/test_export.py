@@ -454,3 +454,27 @@ def test_feed_forward_only_variant_keeps_attention_fp32(tiny_result, tmp_path):
     assert any("intermediate" in n for n in quant) and any("/output/dense" in n for n in quant)
     names = [v["name"] for v in export_mod.INT8_VARIANTS]
     assert names.index("per-channel feed-forward only") < names.index("int8 embeddings only")
+
+
+def test_feed_forward_output_variants_keep_exactly_those_fp32(tiny_result, tmp_path):
+    import onnx
+
+    bundle, _ = _export(tiny_result, tmp_path / "b", quantize=False)
+    by_name = {v["name"]: v for v in export_mod.INT8_VARIANTS}
+    for name, fp32_layers in (("per-channel, fp32 first feed-forward output", {"0"}),
+                              ("per-channel, fp32 feed-forward outputs", {"0", "1"})):
+        v = by_name[name]
+        q = tmp_path / "q.onnx"
+        export_mod.quantize_int8(bundle.model_path, q, per_channel=True, ops=v["ops"], exclude=v["exclude"])
+        nodes = onnx.load(str(q)).graph.node
+        plain = {n.name for n in nodes if n.op_type == "MatMul"}
+        # tower A only: the tiny model's twin towers share weight tensors, and ONNX Runtime's
+        # quantizer leaves a second user of an already quantized weight in fp32
+        ffn_out = [n.name for n in nodes if "/output/dense" in n.name and "attention" not in n.name
+                   and n.name.startswith("/tower_a/")
+                   and n.op_type in ("MatMul", "MatMulInteger", "DynamicQuantizeMatMul")]
+        assert len(ffn_out) == 2  # 2 layers; only the chosen layers' FFN outputs stay fp32
+        assert {n for n in ffn_out if n in plain} == {n for n in ffn_out
+                                                       if n.split("layer.")[1].split("/")[0] in fp32_layers}
+        assert any(n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") and "intermediate" in n.name
+                   for n in nodes)
