@@ -159,7 +159,7 @@ def test_cuda_provider_reported_from_session(monkeypatch, tiny_bundle):
 def test_cuda_session_that_falls_back_is_reported_as_cpu(monkeypatch, tiny_bundle):
     _patch_cuda(monkeypatch, ["CPUExecutionProvider"])
     c = TicketClassifier.load(tiny_bundle, device="cuda")
-    assert c.default_batch_size == 32
+    assert c.default_batch_size == 16
     assert c.provider == "CPUExecutionProvider" and c.provider_label == "CPU"
     assert "could not be initialised" in c.fallback_message
 

@@ -514,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=int)
     c.add_argument("--threshold", type=float, help="review threshold (default: the bundle's)")
     c.add_argument("--batch-size", type=int, default=None,
-                   help="tickets per model call (default: 32 on the CPU, 64 on a GPU)")
+                   help="tickets per model call (default: 16 on the CPU, 64 on a GPU)")
     c.add_argument("--chunk-size", type=int, default=5000)
     c.add_argument("--top-k", type=int, default=3)
     c.add_argument("--json", action="store_true", help="one-ticket result as JSON")
