@@ -7,6 +7,7 @@ exported the same way the trainer exports):
   (b) PyTorch fp32, dynamic padding, length-sorted batches of 64
   (b2) PyTorch bf16 autocast, dynamic padding
   (c) ONNX Runtime fp32     (d) ONNX Runtime optimized     (e) ONNX Runtime int8
+  (e3)/(e4) int8 in the engine's CPU session (SkipLayerNormalization left unfused), batch 64 / 16
   (s) the shipped bundle through the engine (what the app runs)
 Also single-ticket latency p50/p95 of the shipped engine and peak RSS of
 `triage classify` on 100,000 rows.
@@ -111,6 +112,16 @@ def main() -> int:
     timed("(d) ONNX Runtime fp32 optimized", ort_run(opt))
     timed("(e) ONNX Runtime int8 (optimized graph)", ort_run(q))
     timed("(e2) ONNX Runtime int8 (plain graph)", ort_run(q_plain))
+    from triage_app.engine import CPU_BATCH, _session
+    eng = _session(str(q), ["CPUExecutionProvider"], None, quiet=False)  # the engine's CPU session
+
+    def eng_run(bs):
+        for b in bs:
+            a, m = pad_batch([ids[i] for i in b])
+            eng.run(None, dict(zip(INPUT_NAMES, (a, m, a, m))))
+    timed("(e3) int8, engine session (no SkipLayerNorm fusion)", eng_run)
+    small = [order[i: i + CPU_BATCH] for i in range(0, n, CPU_BATCH)]
+    timed(f"(e4) int8, engine session, batches of {CPU_BATCH}", lambda bs: eng_run(small if len(bs) > 2 else small[:2]))
     sizes = {p.stem: round(p.stat().st_size / 2**20, 1) for p in (fp32, opt, q, q_plain)}
 
     shipped = None
@@ -119,10 +130,11 @@ def main() -> int:
         tickets = [{"text": t} for t in test["Document"]]
         clf.predict_proba(tickets[:64])
         t0 = time.perf_counter()
-        clf.predict_proba(tickets, batch_size=64)
+        clf.predict_proba(tickets)  # the engine's default batch size for its device
         dt = time.perf_counter() - t0
         results["(s) shipped bundle via engine"] = {"tickets_per_s": n / dt, "seconds": dt,
-                                                    "precision": clf.bundle.precision}
+                                                    "precision": clf.bundle.precision,
+                                                    "batch_size": clf.default_batch_size}
         print(f"{'(s) shipped bundle via engine (' + clf.bundle.precision + ')':<40} {n / dt:8.1f} tickets/s")
         lat = []
         for t in tickets[: args.latency_rows]:
