@@ -245,3 +245,49 @@ def test_install_copy_never_overwrites_and_applies_meta(tiny_bundle, tmp_path):
     assert a.name == "tiny-test-v1" and b.name == "tiny-test-v1-custom" and a != b
     assert load_bundle(b).meta["read_only"] is False
     assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
+
+
+def test_clean_stale_work_removes_only_our_old_leftovers(tmp_path):
+    import os
+    import time
+
+    from triage_app.bundle import clean_stale_work
+
+    ours_dirs = [".export-ab12_xYz", ".tmp-my-model-0123abcd", ".old-my-model-89abcdef",
+                 ".tmp-install-0a1b2c3d", ".tmp-import-deadbeef", ".tmp-4242", ".old-4242", ".pending-1234567890"]
+    ours_files = [".bundle.json.k2j4h5g6.tmp"]
+    foreign = [".tmp", ".export-short", ".git", "my-model", ".tmp-notours", "notes.tmp"]
+    for n in ours_dirs + foreign:
+        (tmp_path / n).mkdir()
+        (tmp_path / n / "model.onnx").write_bytes(b"x" * 10)
+    for n in ours_files:
+        (tmp_path / n).write_text("{}")
+    old = time.time() - 3 * 24 * 3600
+    for p in tmp_path.iterdir():
+        os.utime(p, (old, old))
+    (tmp_path / ".export-fresh123").mkdir()         # a running export's folder: recent, kept
+    assert clean_stale_work(tmp_path, files=False) and (tmp_path / ours_files[0]).exists()
+    removed = clean_stale_work(tmp_path)
+    assert removed == ours_files
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(foreign + [".export-fresh123"])
+    assert clean_stale_work(tmp_path / "missing") == []
+
+
+def test_export_and_checkpoint_clean_their_stale_leftovers(tiny_result, tmp_path):
+    import os
+    import time
+
+    from trainer.export import export_result
+    from trainer.loop import save_checkpoint
+
+    old = time.time() - 3 * 24 * 3600
+    for d in (tmp_path / ".export-k1l2m3n4", tmp_path / "ck" / ".tmp-999"):
+        d.mkdir(parents=True)
+        (d / "big.onnx").write_bytes(b"x" * 1000)
+        os.utime(d, (old, old))
+    export_result(tiny_result, tmp_path / "b", quantize=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "ck"]
+    save_checkpoint(tmp_path / "ck", tiny_result.model, None, None, {"step": 1}, tiny_result.config,
+                    tiny_result.labels, None)
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["last"]

@@ -22,7 +22,7 @@ import torch
 
 from trainer.evaluate import softmax
 from triage_app import text as textmod
-from triage_app.bundle import CARD_FILE, META_FILE, VALIDATION_FILE, write_bundle
+from triage_app.bundle import CARD_FILE, META_FILE, VALIDATION_FILE, clean_stale_work, write_bundle
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
@@ -233,6 +233,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                           "(only an existing bundle folder is replaced)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_work(out.parent, files=False)  # work folders of an export killed days ago
         work = Path(tempfile.mkdtemp(prefix=".export-", dir=str(out.parent)))
     except OSError as e:
         _raise_if_disk_full(e, out)

@@ -31,6 +31,7 @@ from trainer.config import TrainConfig
 from trainer.data import PreparedData, Split
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tokenizer_file
+from triage_app.bundle import clean_stale_work
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 
@@ -201,6 +202,7 @@ def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, state: dict, cf
     from safetensors.torch import save_file
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_work(ckpt_dir)  # left by a process killed while saving, days ago
     tmp = ckpt_dir / f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

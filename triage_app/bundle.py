@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
+import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -192,6 +194,39 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
             raise BundleError(f"{model}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
                               f"{str(meta['onnx_sha256'])[:12]}…); the file is corrupt or was replaced")
     return Bundle(path=p, meta=meta)
+
+
+# Hidden work folders and files this project creates beside bundles and checkpoints; a process
+# killed half-way leaves them behind (the real output is never half-written).
+WORK_NAME = re.compile(r"^\.(export-[A-Za-z0-9_]{8}|(tmp|old)-.+-[0-9a-f]{8}|tmp-(install|import)-[0-9a-f]{8}"
+                       r"|(tmp|old)-\d+|pending-.+|.+\.[A-Za-z0-9_]{8}\.tmp)$")
+STALE_WORK_S = 24 * 3600
+
+
+def clean_stale_work(root: str | os.PathLike, max_age_s: float = STALE_WORK_S, files: bool = True) -> list[str]:
+    """Remove this project's hidden work folders (and, with ``files``, its hidden ``.NAME.*.tmp``
+    files) in ``root`` untouched for ``max_age_s``: left by a killed export, install or checkpoint
+    save; a running job touches its own within minutes.  Nothing else is touched.  Returns the
+    names removed."""
+    removed = []
+    try:
+        now = time.time()
+        for p in Path(root).iterdir():
+            if not WORK_NAME.match(p.name) or (not files and not p.is_dir()):
+                continue
+            try:
+                if now - p.lstat().st_mtime <= max_age_s:
+                    continue
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+                removed.append(p.name)
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return removed
 
 
 def now_iso() -> str:

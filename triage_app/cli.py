@@ -400,7 +400,7 @@ def cmd_eval(args) -> int:
 
 # ---- models -----------------------------------------------------------------------------------
 def cmd_models(args) -> int:
-    from triage_app.bundle import BundleError, export_zip, import_zip, install_copy, load_bundle
+    from triage_app.bundle import BundleError, clean_stale_work, export_zip, import_zip, install_copy, load_bundle
 
     if args.action == "import":
         if not args.path:
@@ -417,6 +417,7 @@ def cmd_models(args) -> int:
         print(export_zip(_resolve_model(args.path), args.dest))
         return 0
     rows = []
+    clean_stale_work(paths.user_models_dir())  # hidden work folders of a killed export or import
     for base, kind in ((paths.bundled_models_dir(), "bundled"), (paths.user_models_dir(), "user")):
         if not base.is_dir():
             continue

@@ -55,12 +55,12 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app import paths
+from triage_app.bundle import clean_stale_work
 from triage_app.gui.train_plots import ConfusionChart, DistributionChart, LossPlot, is_dark
 from triage_app.gui.workers import Job, JobCancelled
 
 LARGE_FILE_BYTES = 2 * 2**20          # read bigger files in a background job
 PENDING_PREFIX = ".pending-"
-STALE_PENDING_S = 24 * 3600
 FILE_FILTER = ("Ticket tables (*.csv *.tsv *.txt *.xlsx *.json *.jsonl);;"
                "CSV / TSV (*.csv *.tsv *.txt);;Excel (*.xlsx);;JSON (*.json *.jsonl);;All files (*)")
 STATES = ("idle", "running", "cancelling", "finished", "failed")
@@ -342,17 +342,6 @@ def training_job(spec: DataSpec, cfg, *, active=None, corrections=None, pending_
     return fn
 
 
-def clean_stale_pending(root: Path, max_age_s: float = STALE_PENDING_S) -> None:
-    """Remove hidden export folders left by a crash (older than ``max_age_s``)."""
-    try:
-        now = time.time()
-        for p in Path(root).glob(PENDING_PREFIX + "*"):
-            if p.is_dir() and now - p.stat().st_mtime > max_age_s:
-                shutil.rmtree(p, ignore_errors=True)
-    except OSError:
-        pass
-
-
 def fmt_duration(s: float | None) -> str:
     if s is None or not np.isfinite(s) or s < 0:
         return "—"
@@ -524,10 +513,7 @@ class TrainTab(QWidget):
         self._apply_preset("quick")
         self.refresh_corrections_count()
         self._set_state("idle", "Load a labelled file to start.")
-        try:
-            clean_stale_pending(paths.user_models_dir())
-        except OSError:
-            pass
+        clean_stale_work(paths.user_models_dir())  # hidden work folders of a killed export
 
     # ================================================================ construction
     def _build(self) -> None:
