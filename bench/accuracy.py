@@ -75,7 +75,10 @@ def row_preset(ds, preset, routing="same", **kw):
 
     res = train(cfg, d, log)
     return {**_metrics(res.metrics["test"]), "train_s": time.perf_counter() - t0, "routing": cfg.routing,
-            "pooling": cfg.pooling, "what": f"preset {preset} ({cfg.routing} routing, {cfg.pooling} pooling)",
+            "pooling": cfg.pooling, "max_length": cfg.max_length, "tower_lr": cfg.tower_lr,
+            "what": f"preset {preset} ({cfg.routing} routing, {cfg.pooling} pooling"
+                    + (f", max length {cfg.max_length}" if "max_length" in kw else "")
+                    + (f", tower lr {cfg.tower_lr:.0e}".replace("e-0", "e-") if "tower_lr" in kw else "") + ")",
             "val": _metrics(res.metrics["val"])}
 
 
@@ -103,13 +106,16 @@ ROWS = {
     # cost of pad-128 is measured by bench/train.py and bench/inference.py.
     "it-seed": lambda: row_preset("it", "seed", pad_to_max=False),
     "it-quick": lambda: row_preset("it", "quick"),
-    "it-standard": lambda: row_preset("it", "standard"),
+    "it-standard": lambda: row_preset("it", "standard"),                   # tower lr 2e-4
+    "it-standard-lr1e-4": lambda: row_preset("it", "standard", tower_lr=1e-4),  # the preset before
+    "it-standard-len256": lambda: row_preset("it", "standard", max_length=256, tower_lr=1e-4),
     "it-quick-pooler": lambda: row_preset("it", "quick", pooling="pooler"),
     "it-shipped": lambda: row_shipped(),
     "endava-category-tfidf": lambda: row_tfidf("endava-category"),
     "endava-category-quick-same": lambda: row_preset("endava-category", "quick", "same"),
     "endava-category-quick-split": lambda: row_preset("endava-category", "quick", "split"),
-    "endava-category-standard-split": lambda: row_preset("endava-category", "standard", "split"),
+    "endava-category-standard-same": lambda: row_preset("endava-category", "standard", "same", tower_lr=1e-4),
+    "endava-category-standard-split": lambda: row_preset("endava-category", "standard", "split", tower_lr=1e-4),
     "endava-ticket_type-tfidf": lambda: row_tfidf("endava-ticket_type"),
     "endava-ticket_type-quick-same": lambda: row_preset("endava-ticket_type", "quick", "same"),
     "endava-ticket_type-quick-split": lambda: row_preset("endava-ticket_type", "quick", "split"),

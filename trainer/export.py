@@ -114,7 +114,7 @@ def onnx_logits(path, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
 def optimize_onnx(src, dst, hidden: int, heads: int) -> dict:
     """ONNX Runtime BERT optimizer: fused attention.  The embed-layer-norm fusion breaks on two
     towers, so it is off.  Skip-layer-norm is left unfused in the file: its fused CPU kernel is
-    about 4x slower than Add + LayerNormalization (the engine's CPU session keeps them apart too),
+    4-5x slower than Add + LayerNormalization (the engine's CPU session keeps them apart too),
     and a GPU session fuses them itself when it loads the model."""
     from onnxruntime.transformers import optimizer
     from onnxruntime.transformers.fusion_options import FusionOptions

@@ -120,9 +120,9 @@ def _session(path: str, providers, threads: int | None, quiet: bool, spin: bool 
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         so.intra_op_num_threads = threads
-    # On the CPU, ONNX Runtime's fused SkipLayerNormalization kernel is about 4x slower than the
-    # Add + LayerNormalization it replaces (ORT 1.31, hidden 384: 650 vs 175 us per call; a
-    # quarter of the model's time), so the CPU session keeps them apart.  GPUs keep the fusion.
+    # On the CPU, ONNX Runtime's fused SkipLayerNormalization kernel is 4-5x slower than the
+    # Add + LayerNormalization it replaces (ORT 1.31, bench/layernorm_fusion.py; a quarter of the
+    # model's time), so the CPU session keeps them apart.  GPUs keep the fusion.
     disabled = CPU_DISABLED_FUSIONS if providers == ["CPUExecutionProvider"] else []
     if quiet:
         ort.set_default_logger_severity(4)
