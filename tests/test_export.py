@@ -87,7 +87,10 @@ def _hidden_leftovers(parent: Path) -> list[str]:
 def test_fp32_parity_on_validation_rows(exported, fp32_bundle, tiny_result):
     _, rep, msgs = exported
     assert np.isfinite(rep.fp32_max_diff) and rep.fp32_max_diff <= 1e-3
-    assert [_stage(m) for m in msgs] == STAGES
+    stages = [_stage(m) for m in msgs]
+    # one "quantizing" message per int8 variant tried (the first that passes the gate ships)
+    assert [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]] == STAGES
+    assert [m for m in msgs if m.startswith("quantizing")][0].startswith("quantizing to int8 (per-tensor)")
     # the shipped fp32 file (optimized graph when the optimizer kept it) agrees with PyTorch too
     a, b, _ = _val(tiny_result)
     tok = _tok(tiny_result)
