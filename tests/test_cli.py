@@ -91,6 +91,7 @@ def test_one_ticket_text_and_json(tiny_bundle, capsys):
     (["MISSING.csv"], "file not found"),
     (["SAMPLE", "--text-col", "nope"], "'nope'"),
     (["SAMPLE", "--model", "/no/such/model"], "no such model"),
+    (["SAMPLE", "--batch-size", "0"], "--batch-size must be at least 1"),
 ])
 def test_bad_input_exit_2_one_line(argv_tail, msg, tiny_bundle, sample_csv, tmp_path, capsys):
     argv = ["classify"] + [str(sample_csv) if a == "SAMPLE" else (str(tmp_path / a) if a == "MISSING.csv" else a)

@@ -158,6 +158,8 @@ def cmd_classify(args) -> int:
     from triage_app.engine import TicketClassifier, tickets_from_frame
     from triage_app.io import TableWriter, iter_table_chunks
 
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1 (got {args.batch_size})")
     clf = TicketClassifier.load(_resolve_model(args.model), device=args.device, threads=args.threads)
     if clf.fallback_message and not args.quiet:
         print(f"note: {clf.fallback_message}", file=sys.stderr)
