@@ -113,8 +113,8 @@ def main() -> int:
     timed("(d) ONNX Runtime fp32 optimized", ort_run(opt))
     timed("(e) ONNX Runtime int8 (optimized graph)", ort_run(q))
     timed("(e2) ONNX Runtime int8 (plain graph)", ort_run(q_plain))
-    from triage_app.engine import CPU_BATCH, _session
-    eng = _session(str(q), ["CPUExecutionProvider"], None, quiet=False)  # the engine's CPU session
+    from triage_app.engine import CPU_BATCH, ort_session
+    eng = ort_session(str(q), ["CPUExecutionProvider"], None, quiet=False)  # the engine's CPU session
 
     def eng_run(bs):
         for b in bs:

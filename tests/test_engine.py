@@ -135,7 +135,7 @@ def _patch_cuda(monkeypatch, providers_in_use, missing=(), driver=True):
     import onnxruntime as ort
 
     import triage_app.engine as eng
-    real_session = eng._session
+    real_session = eng.ort_session
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     monkeypatch.setattr(eng, "cuda_missing_libs", lambda: list(missing))
     monkeypatch.setattr(eng, "nvidia_driver_present", lambda: driver)
@@ -144,7 +144,7 @@ def _patch_cuda(monkeypatch, providers_in_use, missing=(), driver=True):
     def fake(path, providers, threads, quiet, spin=True):
         s = real_session(path, ["CPUExecutionProvider"], threads, quiet, spin)
         return _FakeCudaSession(s, providers_in_use) if "CUDAExecutionProvider" in providers else s
-    monkeypatch.setattr(eng, "_session", fake)
+    monkeypatch.setattr(eng, "ort_session", fake)
 
 
 def test_cuda_provider_reported_from_session(monkeypatch, tiny_bundle):
@@ -205,7 +205,7 @@ def _session_graph(monkeypatch, tmp_path, providers):
         return real(path, so, providers=["CPUExecutionProvider"], disabled_optimizers=disabled_optimizers)
     monkeypatch.setattr(ort, "InferenceSession", spy)
     model = str(tmp_path / "model.onnx")
-    eng._session(model, providers, None, quiet=True)
+    eng.ort_session(model, providers, None, quiet=True)
     return {n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node}, seen["disabled"]
 
 

@@ -98,9 +98,9 @@ def torch_logits(model, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
 def onnx_logits(path, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
     """Logits as the app computes them on the CPU: the engine's session options and default
     batch size (dynamic int8 scales activations per batch, so the gate checks what serves)."""
-    from triage_app.engine import CPU_BATCH, _session
+    from triage_app.engine import CPU_BATCH, ort_session
 
-    sess = _session(str(path), ["CPUExecutionProvider"], None, quiet=False)
+    sess = ort_session(str(path), ["CPUExecutionProvider"], None, quiet=False)
     out = None
     for idx, arrs in _batches(tok, rows_a, rows_b, CPU_BATCH):
         _check(should_stop)

@@ -110,7 +110,9 @@ CPU_DISABLED_FUSIONS = ["SkipLayerNormFusion"]
 CPU_BATCH, GPU_BATCH = 16, 64  # default tickets per ONNX Runtime call
 
 
-def _session(path: str, providers, threads: int | None, quiet: bool, spin: bool = True):
+def ort_session(path: str, providers, threads: int | None, quiet: bool, spin: bool = True):
+    """The ONNX Runtime session every serving path uses (engine, export gate, benchmarks):
+    full graph optimization, the CPU-only fusion exclusions, optional thread count and spinning."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -192,7 +194,7 @@ class TicketClassifier:
                                     "Using the CPU")
                 else:
                     try:
-                        session = _session(path, ["CUDAExecutionProvider", "CPUExecutionProvider"],
+                        session = ort_session(path, ["CUDAExecutionProvider", "CPUExecutionProvider"],
                                            threads, quiet=True, spin=spin)
                     except Exception as e:  # noqa: BLE001
                         raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from None
@@ -203,7 +205,7 @@ class TicketClassifier:
                         gpu = gpu_name()
         if session is None:
             try:
-                session = _session(path, ["CPUExecutionProvider"], threads, quiet=False, spin=spin)
+                session = ort_session(path, ["CPUExecutionProvider"], threads, quiet=False, spin=spin)
             except Exception as e:  # noqa: BLE001
                 raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from None
         names = [i.name for i in session.get_inputs()]
