@@ -96,7 +96,7 @@ def row_shipped(ds="it"):
     torch_test = b.meta["metrics"].get("test", {})
     return {**_metrics(rep), "train_s": b.meta["metrics"].get("train_seconds"), "precision": b.precision,
             "what": f"shipped bundle, ONNX {b.precision} via the engine",
-            "torch_fp32": _metrics(torch_test) if torch_test else None}
+            "torch_before_export": _metrics(torch_test) if torch_test else None}
 
 
 ROWS = {
@@ -129,9 +129,9 @@ def table(res: dict) -> str:
         ds = "it_service_tickets / Topic_group" if key.startswith("it-") else f"endava_tickets_sample / {key.split('-')[1]}"
         ts = f"{r['train_s'] / 60:.1f} min" if r.get("train_s") else "-"
         lines.append(f"| {ds} | {r['what']} | {r['accuracy']:.4f} | {r['weighted_f1']:.4f} | {r['macro_f1']:.4f} | {ts} |")
-        if r.get("torch_fp32"):
-            t = r["torch_fp32"]
-            lines.append(f"| {ds} | shipped model, PyTorch fp32 (before export) | {t['accuracy']:.4f} | "
+        if r.get("torch_before_export"):
+            t = r["torch_before_export"]
+            lines.append(f"| {ds} | shipped model, PyTorch bf16 autocast (before export) | {t['accuracy']:.4f} | "
                          f"{t['weighted_f1']:.4f} | {t['macro_f1']:.4f} | {ts} |")
     return "\n".join(lines)
 

@@ -26,7 +26,11 @@ def test_bundle_is_valid_and_documented():
     b = load_bundle(SHIPPED)
     assert b.name == "it-service-minilm" and len(b.labels) == 8
     assert b.meta["read_only"] is True
-    assert (SHIPPED / "MODEL_CARD.md").read_text().startswith("# it-service-minilm")
+    card = (SHIPPED / "MODEL_CARD.md").read_text()
+    assert card.startswith("# it-service-minilm")
+    for needed in ("CC0", "## Metrics on `test`", "ECE", "## Calibration", "## int8", "## Limits seen",
+                   "## Retraining", "confusion.png"):
+        assert needed in card, needed
     assert (SHIPPED / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert b.meta["metrics"]["test"]["accuracy"] > 0.872  # beats the TF-IDF yardstick
 
