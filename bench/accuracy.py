@@ -99,6 +99,24 @@ def row_shipped(ds="it"):
             "torch_before_export": _metrics(torch_test) if torch_test else None}
 
 
+def row_shipped_fp32():
+    """The shipped model's weights in PyTorch fp32, from its training checkpoint (``make model``
+    writes runs/default/ckpt; another directory with TRIAGE_SHIPPED_CKPT)."""
+    import os
+
+    from soup import score
+
+    from trainer.loop import load_checkpoint
+    from triage_app.bundle import load_bundle
+    ckpt = os.environ.get("TRIAGE_SHIPPED_CKPT", str(ROOT / "runs" / "default" / "ckpt"))
+    b = load_bundle(SHIPPED)
+    if load_checkpoint(ckpt)["config"] != b.meta["train_config"]:
+        sys.exit(f"{ckpt}: its training config is not the shipped bundle's; set TRIAGE_SHIPPED_CKPT")
+    r = next(score([ckpt], ["test"], fp32=True))["test"]
+    return {**r, "train_s": b.meta["metrics"].get("train_seconds"), "precision": "fp32",
+            "what": "shipped model, PyTorch fp32 (its checkpoint, before export)"}
+
+
 ROWS = {
     "it-tfidf": lambda: row_tfidf("it"),
     # The reference recipe with frozen towers: padding every ticket to 128 changes only the cost (the
@@ -111,6 +129,7 @@ ROWS = {
     "it-standard-len256": lambda: row_preset("it", "standard", max_length=256, tower_lr=1e-4),
     "it-quick-pooler": lambda: row_preset("it", "quick", pooling="pooler"),
     "it-shipped": lambda: row_shipped(),
+    "it-shipped-fp32": lambda: row_shipped_fp32(),
     "endava-category-tfidf": lambda: row_tfidf("endava-category"),
     "endava-category-quick-same": lambda: row_preset("endava-category", "quick", "same"),
     "endava-category-quick-split": lambda: row_preset("endava-category", "quick", "split"),
@@ -125,7 +144,13 @@ ROWS = {
 def table(res: dict) -> str:
     lines = ["| dataset / label | model | accuracy | weighted F1 | macro F1 | train wall time |",
              "|---|---|---|---|---|---|"]
-    for key, r in res.get("rows", {}).items():
+    rows = res.get("rows", {})
+    keys = list(rows)
+    if "it-shipped" in keys and "it-shipped-fp32" in keys:  # the shipped model's rows together
+        keys.remove("it-shipped-fp32")
+        keys.insert(keys.index("it-shipped") + 1, "it-shipped-fp32")
+    for key in keys:
+        r = rows[key]
         ds = "it_service_tickets / Topic_group" if key.startswith("it-") else f"endava_tickets_sample / {key.split('-')[1]}"
         ts = f"{r['train_s'] / 60:.1f} min" if r.get("train_s") else "-"
         lines.append(f"| {ds} | {r['what']} | {r['accuracy']:.4f} | {r['weighted_f1']:.4f} | {r['macro_f1']:.4f} | {ts} |")
