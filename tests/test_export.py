@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import trainer.export as export_mod
-from trainer.card import write_model_card
+from trainer.card import render_card, write_model_card
 from trainer.evaluate import softmax
 from trainer.export import ExportCancelled, ExportError, export_bundle, export_result, onnx_logits, torch_logits
 from triage_app import text as textmod
@@ -29,7 +29,7 @@ from triage_app.tokens import load_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["exporting ONNX (fp32)", "checking ONNX against PyTorch", "optimizing the ONNX graph",
-          "quantizing to int8", "writing the bundle"]
+          "quantizing to int8", "measuring the exported model", "writing the bundle"]
 
 
 def _stage(msg: str | None) -> str | None:
@@ -49,7 +49,9 @@ def exports_dir(tmp_path_factory) -> Path:
 def exported(tiny_result, exports_dir):
     """The tiny model exported the normal way (optimizer + int8 gate): (bundle, report, messages)."""
     msgs: list[str] = []
-    bundle, rep = export_result(tiny_result, exports_dir / "main", name="tiny-exp", version="3",
+    # the sample data has no test split: the validation rows stand in for one here
+    res = dataclasses.replace(tiny_result, data=dataclasses.replace(tiny_result.data, test=tiny_result.data.val))
+    bundle, rep = export_result(res, exports_dir / "main", name="tiny-exp", version="3",
                                 on_progress=msgs.append)
     return bundle, rep, msgs
 
@@ -239,6 +241,26 @@ def test_validation_npz(exported, tiny_result):
     np.testing.assert_allclose(probs, softmax(tiny_result.val_logits, tiny_result.temperature), atol=1e-6)
 
 
+def test_exported_file_is_measured_on_test_as_served(exported, tiny_result):
+    """metrics["test_exported"] is the shipped file classified through the engine on the test split,
+    and it is what the models list shows (the trainer's test figures are PyTorch, before export)."""
+    from trainer.evaluate import classification_report
+    from triage_app.engine import TicketClassifier
+
+    b = exported[0]
+    ex = b.meta["metrics"]["test_exported"]
+    t = tiny_result.data.val  # the stand-in test split of the `exported` fixture
+    assert ex["rows"] == len(t) > 0 and ex["precision"] == b.precision
+    clf = TicketClassifier.load(b.path, device="cpu")
+    probs = clf.predict_proba([{"text": x} for x in t.text_a])
+    rep = classification_report(np.asarray(t.y), probs.argmax(1), clf.labels)
+    assert ex["accuracy"] == pytest.approx(rep["accuracy"])
+    assert ex["macro_f1"] == pytest.approx(rep["macro_f1"])
+    assert b.summary()["accuracy"] == ex["accuracy"]
+    text = render_card(b.meta)
+    assert f"**{ex['accuracy']:.4f}**" in text and "as the app serves it" in text
+
+
 def test_write_model_card(exported, tmp_path):
     src = exported[0].path
     dst = tmp_path / "b"
@@ -274,7 +296,7 @@ def test_cancel_at_every_poll_leaves_nothing(tiny_result, tmp_path):
 
         try:
             bundle, rep = _export(tiny_result, out, quantize=True, optimize=True, should_stop=stop,
-                                  on_progress=said.append)
+                                  on_progress=said.append, test_rows=_val(tiny_result))
         except ExportCancelled:
             stages_hit.add(_stage(said[-1]) if said else None)
             assert not out.exists(), f"cancel at poll {k} left a bundle"

@@ -33,6 +33,10 @@ def test_bundle_is_valid_and_documented():
         assert needed in card, needed
     assert (SHIPPED / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert b.meta["metrics"]["test"]["accuracy"] > 0.872  # beats the TF-IDF yardstick
+    ex = b.meta["metrics"]["test_exported"]                 # the int8 file as served, what the GUI lists
+    assert (round(ex["accuracy"], 4), round(ex["macro_f1"], 4)) == (TEST_ACCURACY, TEST_MACRO_F1)
+    assert b.summary()["accuracy"] == ex["accuracy"]
+    assert f"accuracy **{TEST_ACCURACY:.4f}**" in card
 
 
 def test_sample_tickets_well_formed_and_deterministic(shipped, sample_csv):

@@ -14,6 +14,15 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join([head, sep] + ["| " + " | ".join(r) + " |" for r in rows[1:]])
 
 
+def _exported_line(m: dict) -> list[str]:
+    ex = m.get("test_exported")
+    if not ex:
+        return []
+    return [f"On `test` ({ex['rows']} tickets) the exported file as the app serves it ({ex['precision']}, "
+            f"{ex['how']}): accuracy **{ex['accuracy']:.4f}**, weighted F1 **{ex['weighted_f1']:.4f}**, "
+            f"macro F1 **{ex['macro_f1']:.4f}**.", ""]
+
+
 def render_card(meta: dict, extra: str = "") -> str:
     m = meta.get("metrics", {})
     cfg = meta.get("train_config", {})
@@ -35,7 +44,10 @@ def render_card(meta: dict, extra: str = "") -> str:
             continue
         out += [f"## Metrics on `{split}` ({r.get('n', '?')} tickets)", "",
                 f"accuracy **{r['accuracy']:.4f}**, weighted F1 **{r['weighted_f1']:.4f}**, "
-                f"macro F1 **{r['macro_f1']:.4f}**" + (f", ECE {r['ece']:.4f}" if "ece" in r else ""), ""]
+                f"macro F1 **{r['macro_f1']:.4f}**" + (f", ECE {r['ece']:.4f}" if "ece" in r else "")
+                + " (PyTorch, before export)", ""]
+        if split == "test" or not m.get("test"):
+            out += _exported_line(m)
         rows = [["class", "precision", "recall", "F1", "support"]]
         for lab in labels:
             pc = r["per_class"].get(lab, {})

@@ -213,13 +213,16 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                   input_fields: list[str] | None = None, meta_extra: dict | None = None,
                   should_stop: Callable[[], bool] | None = None,
                   on_progress: Callable[[str], None] | None = None, read_only: bool = False,
-                  cleaning_options: dict | None = None):
+                  cleaning_options: dict | None = None,
+                  test_rows: tuple[list[str], list[str], np.ndarray] | None = None):
     """Export and write a bundle to ``out_dir``.  Returns ``(Bundle, ExportReport)``.
 
     ``val_rows`` = (text_a, text_b, y) of cleaned validation rows for the parity checks and the
     int8 gate (without them int8 is not attempted).  ``val_logits``/``val_y`` are stored in
     ``validation.npz`` for the review-threshold tools.  ``cleaning_options``: the options the
     training rows were cleaned with (recorded in ``bundle.json``; default: the defaults).
+    ``test_rows`` (same form as ``val_rows``): the exported file is measured on them as the app
+    serves it, stored as ``metrics["test_exported"]`` (see :func:`exported_metrics`).
 
     An existing bundle at ``out_dir`` is replaced only once the new one is complete; an existing
     folder that is not a bundle is never replaced (:class:`ExportError`).
@@ -285,6 +288,12 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         else:
             rep.precision_note = "int8 not requested"
         rep.precision = precision
+        metrics = dict(metrics or {})
+        if test_rows is not None and len(test_rows[0]):
+            _check(should_stop)
+            say(f"measuring the exported model ({precision}) on the test split")
+            metrics["test_exported"] = exported_metrics(chosen, tok, test_rows, labels, precision,
+                                                        should_stop)
         _check(should_stop)
         say("writing the bundle")
         files = {"model.onnx": chosen, "tokenizer.json": tokenizer_path}
@@ -314,7 +323,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
             "hidden_size": int(tcfg.hidden_size), "layers": int(tcfg.num_hidden_layers),
             "precision": precision, "precision_note": rep.precision_note,
             "onnx_inputs": INPUT_NAMES, "onnx_sha256": "", "train_config": cfg,
-            "data_fingerprint": data_fingerprint or {}, "metrics": metrics or {},
+            "data_fingerprint": data_fingerprint or {}, "metrics": metrics,
             "export": rep.to_dict(), "read_only": read_only,
         }
         meta.update(meta_extra or {})
@@ -360,31 +369,19 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
                          quantize=quantize, val_logits=result.val_logits, val_y=result.val_y,
                          input_fields=fields, meta_extra=extra, should_stop=should_stop,
                          on_progress=on_progress, card=card, review_threshold=review_threshold,
-                         cleaning_options=getattr(data, "cleaning_options", None))
+                         cleaning_options=getattr(data, "cleaning_options", None),
+                         test_rows=(t.text_a, t.text_b, t.y) if (t := data.test) is not None and len(t) else None)
 
 
-def requantize_bundle(bundle_dir, val_rows, out_dir, on_progress=None):
-    """Re-run the int8 choice on an fp32 bundle (its ONNX graph is the parity-checked fp32
-    reference) and write the result as a new bundle; metrics and everything else are kept."""
-    from triage_app.bundle import load_bundle
+def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None) -> dict:
+    """Accuracy / F1 of an exported ONNX file as the app serves it on the CPU (:func:`onnx_logits`:
+    the engine's session and default batch size).  The trainer's own test figures are PyTorch
+    (bf16 autocast where the CPU has it) before export; int8 moves them by a few tenths."""
+    from trainer.evaluate import classification_report
+    from triage_app.engine import CPU_BATCH
 
-    b = load_bundle(bundle_dir)
-    if b.precision != "fp32":
-        raise ExportError(f"{b.path}: already {b.precision}")
-    say = on_progress or (lambda s: None)
-    rows_a, rows_b, y = list(val_rows[0]), list(val_rows[1]), np.asarray(val_rows[2])
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=str(Path(out_dir).parent)))
-    try:
-        tok = load_tokenizer(b.tokenizer_path, b.max_length)
-        ref = onnx_logits(b.model_path, tok, rows_a, rows_b)
-        rep = ExportReport(**{k: v for k, v in b.meta.get("export", {}).items()
-                              if k in ExportReport.__dataclass_fields__})
-        chosen, precision = choose_int8(b.model_path, ref, y, tok, rows_a, rows_b, work, rep, say)
-        rep.precision = precision
-        files = {name: b.path / name for name in ("tokenizer.json", CARD_FILE, VALIDATION_FILE, "confusion.png")
-                 if (b.path / name).is_file()}
-        files["model.onnx"] = chosen
-        meta = dict(b.meta, precision=precision, precision_note=rep.precision_note, export=rep.to_dict())
-        return write_bundle(files, meta, out_dir), rep
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    logits = onnx_logits(path, tok, list(rows[0]), list(rows[1]), should_stop)
+    rep = classification_report(np.asarray(rows[2]), logits.argmax(1), list(labels))
+    return {"accuracy": float(rep["accuracy"]), "weighted_f1": float(rep["weighted_f1"]),
+            "macro_f1": float(rep["macro_f1"]), "rows": int(len(rows[2])), "precision": precision,
+            "how": f"ONNX Runtime CPU, engine session, batches of {CPU_BATCH}"}

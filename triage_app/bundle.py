@@ -110,7 +110,8 @@ class Bundle:
 
     def summary(self) -> dict:
         m = self.meta.get("metrics", {}) or {}
-        test = m.get("test") or m.get("val") or {}
+        # the exported file as served first; else the trainer's figures (PyTorch, before export)
+        test = m.get("test_exported") or m.get("test") or m.get("val") or {}
         return {"name": self.name, "version": self.version, "created": self.meta["created"],
                 "labels": len(self.labels), "precision": self.precision,
                 "accuracy": test.get("accuracy"), "macro_f1": test.get("macro_f1"),
