@@ -3,7 +3,8 @@
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python docs/take_screenshots.py [--model PATH] [--dark]
 
 Uses resources/models/it-service-minilm when it exists, else the bundle given by ``--model``.
-Writes docs/screenshots/{triage,batch,models,thresholds}.png (``--out`` to change).  User data and
+Writes docs/screenshots/{triage,batch,models,thresholds}.png, ``NAME-dark.png`` with ``--dark``
+(``--out`` to change).  User data and
 settings go to a temporary folder, so the real user profile is not touched.
 """
 from __future__ import annotations
@@ -71,8 +72,9 @@ def main() -> int:
 
     def shot(name):
         QTest.qWait(250)
-        win.grab().save(str(out / f"{name}.png"))
-        print("wrote", out / f"{name}.png")
+        f = out / f"{name}{'-dark' if args.dark else ''}.png"
+        win.grab().save(str(f))
+        print("wrote", f)
 
     # Triage: two earlier tickets in the history, then the featured one
     tri = win.triage
