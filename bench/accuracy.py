@@ -128,6 +128,7 @@ ROWS = {
     "it-standard-lr1e-4": lambda: row_preset("it", "standard", tower_lr=1e-4),  # the preset before
     "it-standard-len256": lambda: row_preset("it", "standard", max_length=256, tower_lr=1e-4),
     "it-quick-pooler": lambda: row_preset("it", "quick", pooling="pooler"),
+    "it-standard-pooler": lambda: row_preset("it", "standard", pooling="pooler"),  # fine-tuned, as the study
     "it-shipped": lambda: row_shipped(),
     "it-shipped-fp32": lambda: row_shipped_fp32(),
     "endava-category-tfidf": lambda: row_tfidf("endava-category"),
