@@ -139,6 +139,7 @@ def test_train_finish_save_and_use(qtbot, tab, ctx, sample_csv, tiny_checkpoint,
 
     load_sample(qtbot, tab, sample_csv)
     tiny_settings(tab, tiny_checkpoint)
+    tab.test_spin.setValue(15)                    # a test split: the export measures its file on it
     labels = sorted(label_counts(tab._labels_raw()))
     ctx.classifier = FakeActive(labels)
     states = []
@@ -165,6 +166,9 @@ def test_train_finish_save_and_use(qtbot, tab, ctx, sample_csv, tiny_checkpoint,
     # results
     assert tab.class_table.rowCount() == CLASSES
     assert tab.confusion_chart.image is not None
+    ex = outcome.metrics["test_exported"]        # the exported file measured on the test split
+    assert ex["rows"] == outcome.metrics["test"]["n"] > 0
+    assert f"the exported file as the app runs it</b> ({outcome.export['precision']})" in tab.summary_label.text()
     cmp_ = outcome.comparison
     assert ctx.classifier.calls == 1
     assert set(cmp_["shared"]) == set(labels) - {"Storage"}

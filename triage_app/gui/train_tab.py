@@ -327,7 +327,7 @@ def training_job(spec: DataSpec, cfg, *, active=None, corrections=None, pending_
             if should_stop():
                 raise JobCancelled()
             return TrainOutcome(str(pending), str(bundle.path), name, version, list(res.labels),
-                                res.metrics, rep.to_dict(), comparison, lines,
+                                bundle.meta["metrics"], rep.to_dict(), comparison, lines,
                                 time.perf_counter() - t0, cfg.to_dict())
         except JobCancelled:
             if pending is not None:
@@ -1665,6 +1665,10 @@ class TrainTab(QWidget):
         if test:
             parts.append(f"<b>Test</b> ({test.get('n', 0):,} tickets, never seen in training): accuracy "
                          f"<b>{test.get('accuracy', 0):.3f}</b>, macro-F1 <b>{test.get('macro_f1', 0):.3f}</b>")
+        ex = o.metrics.get("test_exported")
+        if ex:
+            parts.append(f"<b>Test, the exported file as the app runs it</b> ({ex['precision']}): accuracy "
+                         f"<b>{ex['accuracy']:.3f}</b>, macro-F1 <b>{ex['macro_f1']:.3f}</b>")
         if "temperature" in o.metrics:
             parts.append(f"Calibration: temperature {o.metrics['temperature']:.2f}, confidence error (ECE) "
                          f"{o.metrics.get('ece_before', float('nan')):.3f} → {o.metrics.get('ece_after', float('nan')):.3f}")
