@@ -86,12 +86,13 @@ def _batches(tok, rows_a, rows_b, batch=64):
 
 
 def torch_logits(model, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
+    """PyTorch logits on the CPU (fp32 unless the caller wraps it in ``torch.autocast``)."""
     model = model.eval().to("cpu")
     out = np.zeros((len(rows_a), model.classifier.out_features), dtype=np.float32)
     with torch.no_grad():
         for idx, arrs in _batches(tok, rows_a, rows_b):
             _check(should_stop)
-            out[idx] = model(*[torch.from_numpy(x) for x in arrs]).numpy()
+            out[idx] = model(*[torch.from_numpy(x) for x in arrs]).float().numpy()
     return out
 
 
