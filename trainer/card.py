@@ -46,8 +46,6 @@ def render_card(meta: dict, extra: str = "") -> str:
                 f"accuracy **{r['accuracy']:.4f}**, weighted F1 **{r['weighted_f1']:.4f}**, "
                 f"macro F1 **{r['macro_f1']:.4f}**" + (f", ECE {r['ece']:.4f}" if "ece" in r else "")
                 + " (PyTorch, before export)", ""]
-        if split == "test" or not m.get("test"):
-            out += _exported_line(m)
         rows = [["class", "precision", "recall", "F1", "support"]]
         for lab in labels:
             pc = r["per_class"].get(lab, {})
@@ -58,6 +56,7 @@ def render_card(meta: dict, extra: str = "") -> str:
             out += ["Confusion matrix (rows true, columns predicted): `confusion.png`.", "",
                     "![confusion matrix](confusion.png)", ""]
             break
+    out += _exported_line(m)
     out += ["## Calibration", "",
             f"Temperature scaling fitted on the validation split: T = {meta['temperature']:.3f}. "
             f"Expected calibration error on validation {m.get('ece_before', float('nan')):.4f} before, "
