@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     tab.fields["head_lr"].setValue(1e-2)
     tab.threshold_spin.setValue(10)
     tab.val_spin.setValue(25)
-    tab.test_spin.setValue(0)
+    tab.test_spin.setValue(15)  # a test split, as analysts keep one (the app default is 10 %)
 
     def run(epochs):
         tab.fields["head_epochs"].setValue(epochs)
@@ -93,6 +93,7 @@ def main(argv=None) -> int:
     run(3)
     tab.name_edit.setText("it-tickets-v1")
     assert tab.use_model()
+    spin_until(lambda: ctx.classifier is not None and ctx.active_job == "")  # loaded in a worker
     # 2) the model shown: finetuned tiny towers, more epochs
     tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("standard"))
     tab.base_edit.setText(str(ckpt))

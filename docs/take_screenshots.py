@@ -4,8 +4,8 @@
 
 Uses resources/models/it-service-minilm when it exists, else the bundle given by ``--model``.
 Writes docs/screenshots/{triage,batch,models,thresholds}.png, ``NAME-dark.png`` with ``--dark``
-(``--out`` to change).  User data and
-settings go to a temporary folder, so the real user profile is not touched.
+(``--out`` to change).  User data and settings go to a temporary folder, so the real user profile
+is not touched.
 """
 from __future__ import annotations
 
