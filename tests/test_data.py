@@ -9,6 +9,7 @@ import pytest
 
 from trainer.data import DataError, prepare_data, prepare_frame
 from triage_app import text as textmod
+from triage_app.errors import Cancelled
 
 WORDS = {
     "Hardware": "printer monitor keyboard mouse laptop screen dock cable",
@@ -332,7 +333,7 @@ def test_fingerprint_and_report():
 
 
 def test_should_stop_cancels():
-    with pytest.raises(InterruptedError):
+    with pytest.raises(Cancelled):
         _prep(_frame({"Hardware": 40, "Access": 40}), should_stop=lambda: True)
 
 

@@ -7,7 +7,8 @@ import logging
 import numpy as np
 import pytest
 
-from triage_app.engine import Cancelled, TicketClassifier, tickets_from_frame
+from triage_app.engine import TicketClassifier, tickets_from_frame
+from triage_app.errors import Cancelled
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,10 @@ import torch
 import trainer.export as export_mod
 from trainer.card import render_card, write_model_card
 from trainer.evaluate import softmax
-from trainer.export import ExportCancelled, ExportError, export_bundle, export_result, onnx_logits, torch_logits
+from trainer.export import ExportError, export_bundle, export_result, onnx_logits, torch_logits
 from triage_app import text as textmod
 from triage_app.bundle import ALLOWED_FILES, REQUIRED_KEYS, BundleError, load_bundle, sha256_file
+from triage_app.errors import Cancelled
 from triage_app.tokens import load_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -305,7 +306,7 @@ def test_cancel_at_every_poll_leaves_nothing(tiny_result, tmp_path):
         try:
             bundle, rep = _export(tiny_result, out, quantize=True, optimize=True, should_stop=stop,
                                   on_progress=said.append, test_rows=_val(tiny_result))
-        except ExportCancelled:
+        except Cancelled:
             stages_hit.add(_stage(said[-1]) if said else None)
             assert not out.exists(), f"cancel at poll {k} left a bundle"
             assert list(parent.iterdir()) == [], f"cancel at poll {k} left {list(parent.iterdir())}"

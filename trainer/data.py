@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from triage_app import text as textmod
+from triage_app.errors import Cancelled
 
 
 class DataError(ValueError):
@@ -107,7 +108,7 @@ def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = N
     a, b = [], []
     for i, (t, bo, x) in enumerate(zip(titles, bodies, texts)):
         if should_stop is not None and i % 2000 == 0 and should_stop():
-            raise InterruptedError("cancelled")
+            raise Cancelled()
         ta, tb = textmod.compose(t, bo, x, routing, cleaning_options)
         a.append(ta)
         b.append(tb)

@@ -23,6 +23,7 @@ import torch
 from trainer.evaluate import softmax
 from triage_app import text as textmod
 from triage_app.bundle import CARD_FILE, META_FILE, VALIDATION_FILE, clean_stale_work, write_bundle
+from triage_app.errors import Cancelled
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
@@ -32,10 +33,6 @@ GATE_ACC_DROP = 0.005
 
 
 class ExportError(RuntimeError):
-    pass
-
-
-class ExportCancelled(Exception):
     pass
 
 
@@ -57,7 +54,7 @@ class ExportReport:
 
 def _check(should_stop):
     if should_stop is not None and should_stop():
-        raise ExportCancelled()
+        raise Cancelled()
 
 
 def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> None:
@@ -277,7 +274,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                     rep.optimizer_note = f"optimized graph kept (max |diff| {d:.2e})"
                 else:
                     rep.optimizer_note = f"optimized graph dropped: max |diff| {d:.2e} > {FP32_TOL}"
-            except ExportCancelled:
+            except Cancelled:
                 raise
             except Exception as e:  # noqa: BLE001 - the optimizer is optional
                 rep.optimizer_note = f"optimizer failed, plain graph kept: {type(e).__name__}: {e}"

@@ -32,11 +32,8 @@ from trainer.data import PreparedData, Split
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tokenizer_file
 from triage_app.bundle import clean_stale_work
+from triage_app.errors import Cancelled
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
-
-
-class Cancelled(Exception):
-    pass
 
 
 @dataclass

@@ -10,13 +10,15 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from triage_app.atomic import atomic_path, fsync_dir, write_json_atomic
+from triage_app.errors import TriageError
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
@@ -35,7 +37,7 @@ ZIP_MAX_BYTES = 2 * 1024**3          # uncompressed size limit of an imported zi
 ZIP_MAX_RATIO = 200                  # compression ratio above this is treated as a zip bomb
 
 
-class BundleError(ValueError):
+class BundleError(TriageError, ValueError):
     """A bundle cannot be used; the message names the file and what is wrong."""
 
 
@@ -200,7 +202,11 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
 # Hidden work folders and files this project creates beside bundles and checkpoints; a process
 # killed half-way leaves them behind (the real output is never half-written).
 WORK_NAME = re.compile(r"^\.(export-[A-Za-z0-9_]{8}|(tmp|old)-.+-[0-9a-f]{8}|tmp-(install|import)-[0-9a-f]{8}"
-                       r"|(tmp|old)-\d+|pending-.+|.+\.[A-Za-z0-9_]{8}\.tmp)$")
+                       r"|(tmp|old)-\d+|pending-.+|deleting-[0-9a-f]{8}|.+\.[A-Za-z0-9_]{8}\.tmp)$")
+# A folder being deleted is renamed to this first (one atomic step); whatever a crash leaves of it
+# is removed at the next clean-up whatever its age, because nothing ever uses it again.
+TRASH_NAME = re.compile(r"^\.deleting-[0-9a-f]{8}$")
+PENDING_PREFIX = ".pending-"
 STALE_WORK_S = 24 * 3600
 
 
@@ -216,7 +222,7 @@ def clean_stale_work(root: str | os.PathLike, max_age_s: float = STALE_WORK_S, f
             if not WORK_NAME.match(p.name) or (not files and not p.is_dir()):
                 continue
             try:
-                if now - p.lstat().st_mtime <= max_age_s:
+                if now - p.lstat().st_mtime <= max_age_s and not TRASH_NAME.match(p.name):
                     continue
                 if p.is_dir() and not p.is_symlink():
                     shutil.rmtree(p)
@@ -232,34 +238,6 @@ def clean_stale_work(root: str | os.PathLike, max_age_s: float = STALE_WORK_S, f
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str | os.PathLike,
@@ -285,12 +263,9 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
         meta["format_version"] = FORMAT_VERSION
         meta.setdefault("created", now_iso())
         meta["onnx_sha256"] = sha256_file(tmp / MODEL_FILE)
-        with open(tmp / META_FILE, "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=2, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
+        write_json_atomic(tmp / META_FILE, meta)
         load_bundle(tmp)  # never publish something that would not load
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         old = None
         if out.exists():
             old = out.parent / f".old-{out.name}-{uuid.uuid4().hex[:8]}"
@@ -301,7 +276,7 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
             if old is not None:  # put the previous bundle back where it was
                 os.replace(old, out)
             raise
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
@@ -331,18 +306,11 @@ def save_thresholds(bundle_dir: str | os.PathLike, global_threshold: float,
 def export_zip(bundle_dir: str | os.PathLike, zip_path: str | os.PathLike) -> Path:
     b = load_bundle(bundle_dir)
     zp = Path(zip_path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{zp.name}.", suffix=".tmp", dir=zp.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            for name in ALLOWED_FILES:
-                f = b.path / name
-                if f.is_file():
-                    z.write(f, f"{b.path.name}/{name}")
-        os.replace(tmp, zp)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(zp) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name in ALLOWED_FILES:
+            f = b.path / name
+            if f.is_file():
+                z.write(f, f"{b.path.name}/{name}")
     return zp
 
 
@@ -454,3 +422,57 @@ def import_zip(zip_path: str | os.PathLike, dest_parent: str | os.PathLike,
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return final
+
+
+# ---- publish / delete -----------------------------------------------------------------------
+def safe_model_name(name: str) -> str:
+    """A folder name made of letters, digits, ``. _ -`` and spaces turned into ``-`` (max 80)."""
+    s = re.sub(r"[^A-Za-z0-9._ -]+", "-", str(name)).strip().strip(".-")
+    s = re.sub(r"\s+", "-", s)
+    return s[:80]
+
+
+def new_pending_dir(root: str | os.PathLike) -> Path:
+    """A hidden work folder in ``root`` for a bundle not yet published (e.g. a trained model
+    waiting for "Save"); removed by :func:`discard_pending` or, if the process dies, by
+    :func:`clean_stale_work` a day later."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    d = root / f"{PENDING_PREFIX}{uuid.uuid4().hex[:10]}"
+    d.mkdir()
+    return d
+
+
+def discard_pending(pending: str | os.PathLike | None) -> None:
+    """Delete a pending work folder (crash-safe like :func:`delete_bundle`)."""
+    if pending is not None and Path(pending).exists():
+        delete_bundle(pending)
+
+
+def publish_bundle(src: str | os.PathLike, models_dir: str | os.PathLike, name: str) -> Bundle:
+    """Move the bundle folder ``src`` to ``models_dir/<name>`` and record ``name`` in its
+    ``bundle.json``.  Never overwrites: an existing ``name`` is a :class:`BundleError`.  The
+    move is one rename on the same disk, so the model appears complete or not at all."""
+    clean = safe_model_name(name)
+    if not clean:
+        raise BundleError("the model needs a name (letters, digits, - _ .)")
+    dest = Path(models_dir) / clean
+    if dest.exists():
+        raise BundleError(f"{dest}: a model called '{clean}' already exists; choose another name")
+    b = load_bundle(src, verify_hash=False)
+    if b.meta.get("name") != clean:
+        write_json_atomic(b.path / META_FILE, {**b.meta, "name": clean})
+    os.replace(b.path, dest)
+    fsync_dir(dest.parent)
+    return load_bundle(dest)
+
+
+def delete_bundle(path: str | os.PathLike) -> None:
+    """Delete a bundle (or work) folder: first renamed to a hidden ``.deleting-*`` name in the
+    same folder (atomic: the model disappears from every listing at once), then removed.  What a
+    crash leaves behind is removed by the next :func:`clean_stale_work` in that folder."""
+    p = Path(path)
+    trash = p.parent / f".deleting-{uuid.uuid4().hex[:8]}"
+    os.replace(p, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+    clean_stale_work(p.parent, files=False)

@@ -18,6 +18,7 @@ import numpy as np
 
 from triage_app import text as textmod
 from triage_app.bundle import Bundle, BundleError, load_bundle
+from triage_app.errors import Cancelled
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 log = logging.getLogger("triage.engine")
@@ -32,10 +33,6 @@ else:
 CUDA_HELP = ("install the NVIDIA driver, then the CUDA 13 and cuDNN 9 libraries, e.g. "
              "`pip install \"ticket-triage[cuda]\"` (nvidia-cuda-runtime, nvidia-cublas, nvidia-cudnn-cu13) "
              "or the CUDA Toolkit 13 and cuDNN 9 from NVIDIA")
-
-
-class Cancelled(Exception):
-    """Raised by :meth:`TicketClassifier.iter_predict` when ``should_stop()`` returned True."""
 
 
 @dataclass

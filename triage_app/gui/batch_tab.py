@@ -29,10 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app import io as tio
-from triage_app.engine import Cancelled
+from triage_app.errors import Cancelled
 from triage_app.gui.results_model import FrameModel, LabelDelegate, ResultsModel, ResultsProxy
 from triage_app.gui.widgets import TABLE_FILTER, Heatmap, muted_label, show_error, start_job
-from triage_app.gui.workers import JobCancelled
 from triage_app.mapping import check_mapping, suggest_mapping
 
 NONE = "(none)"
@@ -429,13 +428,10 @@ class BatchTab(QWidget):
                     if last[0] == 0.0 or now - last[0] >= interval:
                         last[0] = now
                         emit(("progress", start + done, total, now - t0))
-                try:
-                    probs = clf.predict_proba(part, batch, should_stop=should_stop, on_progress=prog)
-                except Cancelled:
-                    raise JobCancelled() from None
+                probs = clf.predict_proba(part, batch, should_stop=should_stop, on_progress=prog)
                 emit(("chunk", start, probs))
                 if should_stop():
-                    raise JobCancelled()
+                    raise Cancelled()
             emit(("progress", total, total, time.perf_counter() - t0))
             return {"rows": total, "seconds": time.perf_counter() - t0}
 

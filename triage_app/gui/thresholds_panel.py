@@ -27,10 +27,9 @@ from PySide6.QtWidgets import (
 from triage_app import io as tio
 from triage_app import paths, review
 from triage_app.bundle import BundleError, install_copy, load_bundle, save_thresholds
-from triage_app.engine import Cancelled, tickets_from_frame
+from triage_app.engine import tickets_from_frame
 from triage_app.gui import style
 from triage_app.gui.widgets import TABLE_FILTER, ask, mpl_canvas, muted_label, show_error, start_job, style_axes
-from triage_app.gui.workers import JobCancelled
 
 
 def _slider() -> QSlider:
@@ -455,11 +454,8 @@ class ThresholdsPanel(QWidget):
                                  "the file needs the true class of each ticket")
             fields = {"text": m["text"]} if m.get("text") else {k: m[k] for k in ("title", "body") if m.get(k)}
             clf = active or ctx.load_classifier(bundle.path)
-            try:
-                probs = clf.predict_proba(tickets_from_frame(df, fields), should_stop=should_stop,
-                                          on_progress=lambda d, n: emit((d, n)))
-            except Cancelled:
-                raise JobCancelled() from None
+            probs = clf.predict_proba(tickets_from_frame(df, fields), should_stop=should_stop,
+                                      on_progress=lambda d, n: emit((d, n)))
             idx = {lab: i for i, lab in enumerate(labels)}
             y = np.array([idx.get(str(v).strip(), -1) for v in df[m["label"]].tolist()], dtype=np.int64)
             return probs, y, f"{Path(path).name} ({len(y):,} tickets, label column '{m['label']}')"

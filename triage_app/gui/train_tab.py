@@ -56,8 +56,9 @@ from PySide6.QtWidgets import (
 
 from triage_app import paths
 from triage_app.bundle import clean_stale_work
+from triage_app.errors import Cancelled
 from triage_app.gui.train_plots import ConfusionChart, DistributionChart, LossPlot, is_dark
-from triage_app.gui.workers import Job, JobCancelled
+from triage_app.gui.workers import Job
 
 LARGE_FILE_BYTES = 2 * 2**20          # read bigger files in a background job
 PENDING_PREFIX = ".pending-"
@@ -280,20 +281,20 @@ def training_job(spec: DataSpec, cfg, *, active=None, corrections=None, pending_
             emit(PhaseEvent("data", "preparing the data"))
             try:
                 data, df = prepare(spec, corrections, should_stop)
-            except InterruptedError:
-                raise JobCancelled() from None
+            except Cancelled:
+                raise Cancelled() from None
             lines = data.report.lines()
             sizes = {"train": len(data.train), "val": len(data.val),
                      "test": len(data.test) if data.test is not None else 0}
             emit(DataReady(lines, sizes, list(data.labels)))
             if should_stop():
-                raise JobCancelled()
+                raise Cancelled()
             from trainer.loop import train
 
             res = train(cfg, data, on_event=emit, should_stop=should_stop)
             if res.cancelled or should_stop():
-                raise JobCancelled()
-            from trainer.export import ExportCancelled, export_result
+                raise Cancelled()
+            from trainer.export import export_result
 
             emit(PhaseEvent("export", "exporting the model (ONNX, parity and int8 checks)"))
             pending = Path(pending_root) / f"{PENDING_PREFIX}{uuid.uuid4().hex[:10]}"
@@ -303,8 +304,8 @@ def training_job(spec: DataSpec, cfg, *, active=None, corrections=None, pending_
                                             should_stop=should_stop,
                                             on_progress=lambda s: emit(PhaseEvent("export", s)),
                                             **(export_options or {}))
-            except ExportCancelled:
-                raise JobCancelled() from None
+            except Cancelled:
+                raise Cancelled() from None
             comparison = None
             if active is not None:
                 emit(PhaseEvent("compare", f"running the active model ({getattr(active, 'name', '?')}) "
@@ -314,7 +315,7 @@ def training_job(spec: DataSpec, cfg, *, active=None, corrections=None, pending_
                     probs = active.predict_proba(tickets, should_stop=should_stop)
                 except Exception as e:  # noqa: BLE001
                     if should_stop() or type(e).__name__ == "Cancelled":
-                        raise JobCancelled() from None
+                        raise Cancelled() from None
                     comparison = {"error": f"{type(e).__name__}: {e}"}
                 else:
                     act_labels = [str(x) for x in active.labels]
@@ -325,11 +326,11 @@ def training_job(spec: DataSpec, cfg, *, active=None, corrections=None, pending_
                     ver = str(getattr(active, "version", "") or "")
                     comparison["active_name"] = getattr(active, "name", "?") + (f" (version {ver})" if ver else "")
             if should_stop():
-                raise JobCancelled()
+                raise Cancelled()
             return TrainOutcome(str(pending), str(bundle.path), name, version, list(res.labels),
                                 bundle.meta["metrics"], rep.to_dict(), comparison, lines,
                                 time.perf_counter() - t0, cfg.to_dict())
-        except JobCancelled:
+        except Cancelled:
             if pending is not None:
                 shutil.rmtree(pending, ignore_errors=True)
             raise
@@ -1243,8 +1244,8 @@ class TrainTab(QWidget):
         def check(emit, should_stop):
             try:
                 data, _df = prepare(spec, corrections, should_stop)
-            except InterruptedError:
-                raise JobCancelled() from None
+            except Cancelled:
+                raise Cancelled() from None
             sizes = {"train": len(data.train), "val": len(data.val),
                      "test": len(data.test) if data.test is not None else 0}
             return DataReady(data.report.lines(), sizes, list(data.labels))

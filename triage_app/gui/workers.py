@@ -10,6 +10,8 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from triage_app.errors import Cancelled
+
 _RUNNING: set["Job"] = set()
 
 
@@ -33,7 +35,7 @@ class _Worker(QObject):
     def run(self):
         try:
             result = self.fn(emit=self.event.emit, should_stop=self.job.should_stop)
-        except JobCancelled:
+        except Cancelled:
             self.cancelled.emit()
         except Exception as e:  # noqa: BLE001 - every error reaches the user as a message
             self.failed.emit(str(e) or type(e).__name__, traceback.format_exc())
@@ -45,10 +47,6 @@ class _Worker(QObject):
         # End the thread here, so Job.wait() on the GUI thread returns without an event loop;
         # the queued result signal is still delivered before `done`.
         QThread.currentThread().quit()
-
-
-class JobCancelled(Exception):
-    """Raise from a job function to end it as cancelled."""
 
 
 class Job(QObject):
