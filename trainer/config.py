@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from triage_app.errors import TriageError
+
 DEFAULT_BASE = "all-MiniLM-L6-v2"
 PRESETS = ("quick", "standard", "full", "seed")
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(TriageError, ValueError):
+    """A setting is out of range; the message names it."""
 
 
 @dataclass

@@ -10,10 +10,14 @@ import numpy as np
 import pandas as pd
 
 from triage_app import text as textmod
-from triage_app.errors import Cancelled
+from triage_app.errors import Cancelled, TriageError
 
 
-class DataError(ValueError):
+# Labels with fewer examples than this are too rare to learn well (dropped or merged into "Other").
+DEFAULT_MIN_PER_CLASS = 30
+
+
+class DataError(TriageError, ValueError):
     """The data cannot be used for training; the message says why."""
 
 
@@ -81,7 +85,7 @@ class PreparedData:
 
 def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = None,
                   body_col: str | None = None, text_col: str | None = None,
-                  routing: str = "same", min_per_class: int = 30, rare: str = "drop",
+                  routing: str = "same", min_per_class: int = DEFAULT_MIN_PER_CLASS, rare: str = "drop",
                   merge_map: dict | None = None, split_col: str | None = "split",
                   val_frac: float = 0.1, test_frac: float = 0.1, seed: int = 42,
                   class_weights: bool = True, cleaning_options: dict | None = None,

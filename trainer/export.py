@@ -23,7 +23,7 @@ import torch
 from trainer.evaluate import softmax
 from triage_app import text as textmod
 from triage_app.bundle import CARD_FILE, META_FILE, VALIDATION_FILE, clean_stale_work, write_bundle
-from triage_app.errors import Cancelled
+from triage_app.errors import Cancelled, TriageError
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
@@ -32,7 +32,7 @@ GATE_AGREEMENT = 0.99
 GATE_ACC_DROP = 0.005
 
 
-class ExportError(RuntimeError):
+class ExportError(TriageError, RuntimeError):
     pass
 
 

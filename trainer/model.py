@@ -9,11 +9,12 @@ import torch
 from torch import nn
 
 from trainer.config import DEFAULT_BASE
+from triage_app.errors import TriageError
 
 _ALIASES = {DEFAULT_BASE, "sentence-transformers/" + DEFAULT_BASE, "all-minilm-l6-v2"}
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(TriageError, ValueError):
     pass
 
 

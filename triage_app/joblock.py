@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from triage_app import paths
+from triage_app.errors import TriageError
 
 
-class JobBusy(RuntimeError):
+class JobBusy(TriageError, RuntimeError):
     """Another process holds the lock; the message names it."""
 
 

@@ -1,0 +1,304 @@
+"""The one path from a labeled file to a bundle: prepare -> train -> calibrate/evaluate ->
+compare with the active model -> export.  ``triage train`` and the app's Train tab both call
+:func:`run`; neither keeps a copy of any step.
+
+Inputs and outputs are plain data (:class:`DataSpec`, :class:`trainer.config.TrainConfig`,
+:class:`TrainOutcome`); progress goes out through ``on_event`` as the trainer's dataclass events
+plus :class:`DataReady`; ``should_stop()`` is polled and a stop raises
+:class:`triage_app.errors.Cancelled`.  :func:`run` holds the machine-wide training lock
+(:class:`triage_app.joblock.JobLock`) for its whole length, so the CLI and the app never train at
+the same time on one machine.
+
+The comparison with the active model runs before the export (it needs only the validation
+predictions of the trained model), so the export is the last step and a stop anywhere leaves no
+bundle behind.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from trainer.config import ConfigError, TrainConfig
+from trainer.data import DEFAULT_MIN_PER_CLASS, DataError, PreparedData, prepare_frame
+from trainer.events import PhaseEvent
+from triage_app.errors import Cancelled, TriageError
+
+
+# ---- plain data in and out --------------------------------------------------------------------
+@dataclass
+class DataSpec:
+    """What to train on.  ``df`` is an already-read table (never modified); without it the file
+    ``source`` is read.  ``routing``, ``class_weights`` and ``seed`` are taken from the
+    :class:`TrainConfig` by :func:`run` (they are here for the data check that runs without one)."""
+    source: str
+    label_col: str
+    title_col: str | None = None
+    body_col: str | None = None
+    text_col: str | None = None
+    df: object = None                    # pandas.DataFrame or None
+    sheet: str | None = None
+    merge_map: dict = field(default_factory=dict)
+    min_per_class: int = DEFAULT_MIN_PER_CLASS
+    rare: str = "drop"                   # "drop" | "other"
+    val_frac: float = 0.1
+    test_frac: float = 0.1
+    use_corrections: bool = False
+    routing: str = "same"
+    class_weights: bool = True
+    seed: int = 42
+
+    def with_config(self, cfg: TrainConfig) -> "DataSpec":
+        return replace(self, routing=cfg.routing, class_weights=cfg.class_weights, seed=cfg.seed)
+
+
+@dataclass
+class DataReady:
+    """Event: the data is prepared (what preparation did, split sizes, labels)."""
+    lines: list[str]
+    sizes: dict                          # split -> rows
+    labels: list[str]
+
+
+@dataclass
+class TrainOutcome:
+    bundle_path: str
+    name: str
+    version: str
+    labels: list[str]
+    metrics: dict
+    export: dict
+    comparison: dict | None
+    report_lines: list[str]
+    elapsed_s: float
+    config: dict = field(default_factory=dict)
+
+
+# ---- steps ------------------------------------------------------------------------------------
+def read_frame(spec: DataSpec):
+    """The table of ``spec`` (``spec.df``, else the file ``spec.source`` read with every column
+    as text)."""
+    if spec.df is not None:
+        return spec.df
+    from triage_app.io import read_table
+
+    df, _rep = read_table(spec.source, sheet=spec.sheet)
+    return df
+
+
+def prepare(spec: DataSpec, corrections=None, should_stop=None) -> tuple[PreparedData, object]:
+    """Merge stored corrections (when ``spec.use_corrections``) and prepare the rows for training.
+    Returns ``(PreparedData, the table after corrections)``; raises ``Cancelled`` when stopped."""
+    df, stats = read_frame(spec), None
+    if spec.use_corrections and corrections is not None and corrections.count():
+        df, stats = corrections.merge_into(df, text_col=spec.text_col, title_col=spec.title_col,
+                                           body_col=spec.body_col, label_col=spec.label_col)
+        if "split" in df.columns:
+            df["split"] = df["split"].replace({"": "train"}).fillna("train")
+    data = prepare_frame(df, label_col=spec.label_col, title_col=spec.title_col,
+                         body_col=spec.body_col, text_col=spec.text_col, routing=spec.routing,
+                         min_per_class=spec.min_per_class, rare=spec.rare,
+                         merge_map=spec.merge_map or None, val_frac=spec.val_frac,
+                         test_frac=spec.test_frac, seed=spec.seed, class_weights=spec.class_weights,
+                         source=str(spec.source), should_stop=should_stop)
+    if stats:
+        data.report.corrections = stats
+    return data, df
+
+
+def data_ready(data: PreparedData) -> DataReady:
+    sizes = {"train": len(data.train), "val": len(data.val),
+             "test": len(data.test) if data.test is not None else 0}
+    return DataReady(data.report.lines(), sizes, list(data.labels))
+
+
+def label_counts(labels, merge_map: dict | None = None) -> dict:
+    """Non-empty labels (stripped) counted after the merge map."""
+    counts: dict = {}
+    mm = merge_map or {}
+    for v in labels:
+        if v is None or (isinstance(v, float) and v != v):
+            continue
+        s = str(v).strip()
+        if not s:
+            continue
+        s = mm.get(s, s)
+        counts[s] = counts.get(s, 0) + 1
+    return counts
+
+
+def _f1(y, pred, lab) -> float:
+    tp = int(np.sum((pred == lab) & (y == lab)))
+    fp = int(np.sum((pred == lab) & (y != lab)))
+    fn = int(np.sum((pred != lab) & (y == lab)))
+    return 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else 0.0
+
+
+def compare_predictions(y_true, new_pred, active_pred, new_labels, active_labels) -> dict:
+    """Compare the new and the active model on the same rows (label names everywhere).
+
+    Only rows whose true label both models know count; per-class F1 is given for those shared
+    labels, and accuracy / macro-F1 on those rows for both models."""
+    y = np.asarray(y_true, dtype=object)
+    pn = np.asarray(new_pred, dtype=object)
+    pa = np.asarray(active_pred, dtype=object)
+    act = set(map(str, active_labels))
+    shared = [lab for lab in new_labels if lab in act]
+    only_new = [lab for lab in new_labels if lab not in act]
+    only_active = sorted(act - set(new_labels))
+    m = np.isin(y, shared) if shared else np.zeros(len(y), dtype=bool)
+    ys, ns, as_ = y[m], pn[m], pa[m]
+    per = {}
+    for lab in shared:
+        per[lab] = {"new": _f1(ys, ns, lab), "active": _f1(ys, as_, lab), "support": int(np.sum(ys == lab))}
+    present = [lab for lab in shared if per[lab]["support"] > 0]
+
+    def summary(pred):
+        if not len(ys):
+            return {"accuracy": float("nan"), "macro_f1": float("nan")}
+        return {"accuracy": float(np.mean(pred == ys)),
+                "macro_f1": float(np.mean([_f1(ys, pred, lab) for lab in present])) if present else 0.0}
+
+    return {"shared": shared, "only_new": only_new, "only_active": only_active,
+            "rows": int(m.sum()), "total_rows": int(len(y)), "per_class": per,
+            "new": summary(ns), "active": summary(as_)}
+
+
+def val_tickets(df, spec: DataSpec, data: PreparedData) -> list[dict]:
+    """The original fields of the validation rows (found again by their cleaned text), so that
+    another model reads them with its own routing and cleaning."""
+    from triage_app.text import compose
+
+    def col(c):
+        return df[c].tolist() if c else [None] * len(df)
+
+    want = set(zip(data.val.text_a, data.val.text_b))
+    found: dict = {}
+    for t, b, x in zip(col(spec.title_col), col(spec.body_col), col(spec.text_col)):
+        key = compose(t, b, x, spec.routing)
+        if key in want and key not in found:
+            found[key] = {"title": t, "body": b, "text": x}
+    out = []
+    for a, b in zip(data.val.text_a, data.val.text_b):
+        tk = found.get((a, b))
+        if tk is None:
+            tk = {"text": a} if a == b else {"title": a, "body": b}
+        out.append(tk)
+    return out
+
+
+def compare_with_active(active, df, spec: DataSpec, data: PreparedData, res, should_stop) -> dict:
+    """Run the active classifier on the validation rows and compare it with the trained model.
+    An error of the active model is reported in the result (``{"error": ...}``), not raised."""
+    tickets = val_tickets(df, spec, data)
+    try:
+        probs = active.predict_proba(tickets, should_stop=should_stop)
+    except Cancelled:
+        raise
+    except Exception as e:  # noqa: BLE001 - the new model is fine; the old one failed to run
+        return {"error": f"{type(e).__name__}: {e}"}
+    act_labels = [str(x) for x in active.labels]
+    act_pred = [act_labels[i] for i in np.asarray(probs).argmax(1)]
+    new_pred = [res.labels[i] for i in np.asarray(res.val_logits).argmax(1)]
+    y_true = [res.labels[i] for i in res.val_y]
+    comparison = compare_predictions(y_true, new_pred, act_pred, res.labels, act_labels)
+    ver = str(getattr(active, "version", "") or "")
+    comparison["active_name"] = getattr(active, "name", "?") + (f" (version {ver})" if ver else "")
+    return comparison
+
+
+def error_kind(exc: BaseException) -> str:
+    """What kind of failure ``exc`` is, for the hint a front end shows (matched by class)."""
+    from triage_app.bundle import BundleError
+    from triage_app.io import TableError
+    from triage_app.joblock import JobBusy
+
+    if isinstance(exc, TableError):
+        return "table"
+    if isinstance(exc, DataError):
+        return "data"
+    if isinstance(exc, ConfigError):
+        return "config"
+    if isinstance(exc, JobBusy):
+        return "busy"
+    if _is_instance_of(exc, "trainer.model", "ModelLoadError"):
+        return "model"
+    if _is_instance_of(exc, "trainer.export", "ExportError") or isinstance(exc, BundleError):
+        return "export"
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return "memory"
+    if "cuda" in str(exc).lower():
+        return "device"
+    if isinstance(exc, TriageError):
+        return "input"
+    return "other"
+
+
+def _is_instance_of(exc, module: str, name: str) -> bool:
+    """isinstance against a class of a torch-importing module, only when it is loaded (a class
+    that was never imported cannot have been raised)."""
+    import sys
+
+    mod = sys.modules.get(module)
+    return mod is not None and isinstance(exc, getattr(mod, name))
+
+
+# ---- the whole run ----------------------------------------------------------------------------
+def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = "1",
+        active=None, corrections=None, on_event: Callable | None = None,
+        should_stop: Callable[[], bool] | None = None, export_options: dict | None = None,
+        resume: str | None = None, checkpoint_dir=None, card: bool = False,
+        lock_owner: str | None = None) -> TrainOutcome:
+    """Prepare ``spec``, train ``cfg``, compare with ``active`` (a classifier, optional) and export
+    the bundle to ``out_dir``.  Raises ``Cancelled`` when stopped (nothing is written),
+    :class:`triage_app.joblock.JobBusy` when another training runs on this machine, and the
+    step's own error otherwise.  ``export_options`` go to :func:`trainer.export.export_result`."""
+    from triage_app.joblock import JobLock
+
+    emit = on_event or (lambda ev: None)
+    stop = should_stop or (lambda: False)
+    spec = spec.with_config(cfg)
+    lock = JobLock("train").acquire(lock_owner)
+    try:
+        t0 = time.perf_counter()
+        emit(PhaseEvent("data", f"preparing the data ({Path(str(spec.source)).name})"))
+        data, df = prepare(spec, corrections, stop)
+        ready = data_ready(data)
+        emit(ready)
+        _check(stop)
+        from trainer.loop import train
+
+        res = train(cfg, data, on_event=emit, should_stop=stop, resume=resume,
+                    checkpoint_dir=checkpoint_dir)
+        if res.cancelled:
+            raise Cancelled("training cancelled")
+        _check(stop)
+        comparison = None
+        if active is not None:
+            emit(PhaseEvent("compare", f"running the active model ({getattr(active, 'name', '?')}) "
+                            f"on {len(data.val)} validation rows"))
+            comparison = compare_with_active(active, df, spec, data, res, stop)
+            _check(stop)
+        from trainer.export import export_result
+
+        emit(PhaseEvent("export", "exporting the model (ONNX, parity and int8 checks)"))
+        bundle, rep = export_result(res, out_dir, name=name, version=version, should_stop=stop,
+                                    on_progress=lambda s: emit(PhaseEvent("export", s)),
+                                    **(export_options or {}))
+        if card:
+            from trainer.card import write_model_card
+
+            write_model_card(bundle.path)
+        return TrainOutcome(str(bundle.path), name, version, list(res.labels), bundle.meta["metrics"],
+                            rep.to_dict(), comparison, ready.lines, time.perf_counter() - t0,
+                            cfg.to_dict())
+    finally:
+        lock.release()
+
+
+def _check(stop) -> None:
+    if stop():
+        raise Cancelled()

@@ -1,0 +1,196 @@
+"""``triage train``: the command-line front end of :func:`trainer.pipeline.run`.
+
+It turns the arguments into a :class:`trainer.pipeline.DataSpec` and a
+:class:`trainer.config.TrainConfig`, prints the pipeline's events on stderr (tqdm bars on a
+terminal, one line per epoch and a line every 30 s otherwise) and the summary as JSON on stdout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from triage_app.errors import Cancelled, UserError
+
+# Flags that set one TrainConfig field each, under the same name.
+CONFIG_FLAGS = ("max_length", "batch_size", "seed", "pooling", "routing", "device", "max_steps",
+                "finetune_layers", "finetune_epochs", "head_epochs", "tower_lr", "head_lr")
+
+
+def train_config(args):
+    """The TrainConfig of the command line: the preset, then every flag given."""
+    from trainer.config import TrainConfig
+
+    kw = {name: getattr(args, name) for name in CONFIG_FLAGS if getattr(args, name, None) is not None}
+    main_phase_tunes_towers = args.preset in ("standard", "full")
+    if args.epochs is not None:
+        kw["finetune_epochs" if main_phase_tunes_towers else "head_epochs"] = args.epochs
+    if args.lr is not None:
+        kw["tower_lr" if main_phase_tunes_towers else "head_lr"] = args.lr
+    if args.base_model:
+        kw["base_model"] = args.base_model
+    if args.no_class_weights:
+        kw["class_weights"] = False
+    if args.precision:
+        kw["precision"] = args.precision
+    return TrainConfig.from_preset(args.preset, **kw)
+
+
+def data_spec(args):
+    """The DataSpec of the command line (the file is read by the pipeline)."""
+    from trainer.pipeline import DataSpec
+
+    if not (args.text_col or args.title_col or args.body_col):
+        raise UserError("choose --text-col, or --title-col and/or --body-col")
+    merge = {}
+    if args.merge_map:
+        try:
+            merge = json.loads(Path(args.merge_map).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise UserError(f"{args.merge_map}: cannot read the merge map ({e})") from e
+        if not isinstance(merge, dict):
+            raise UserError(f"{args.merge_map}: the merge map must be a JSON object "
+                            "{\"old label\": \"new label\"}")
+    return DataSpec(source=str(args.data), sheet=args.sheet, label_col=args.label_col,
+                    title_col=args.title_col, body_col=args.body_col, text_col=args.text_col,
+                    merge_map=merge, min_per_class=args.min_per_class, rare=args.rare,
+                    use_corrections=bool(args.corrections))
+
+
+class TrainPrinter:
+    """Prints pipeline events on stderr: a bar per phase on a terminal, plain lines otherwise."""
+
+    LINE_EVERY_S = 30.0
+
+    def __init__(self, bars: bool):
+        self.bars = bars
+        self.bar = None
+        self.bar_phase = None
+        self.last_line = 0.0
+
+    def _bar(self, phase: str, total: int, unit: str):
+        from triage_app.cli import progress_bar
+
+        if self.bar_phase != phase or self.bar is None or self.bar.total != total:
+            self.close()
+            self.bar = progress_bar(total, phase, enabled=self.bars, unit=unit)
+            self.bar_phase = phase
+        return self.bar
+
+    def write(self, text: str) -> None:
+        if self.bar is not None and self.bars:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.bar_phase = None, None
+
+    def __call__(self, ev) -> None:
+        from trainer.events import (
+            CancelledEvent,
+            EpochEvent,
+            FailedEvent,
+            FinishedEvent,
+            PhaseEvent,
+            ProgressEvent,
+            StepEvent,
+        )
+        from trainer.pipeline import DataReady
+
+        if isinstance(ev, PhaseEvent):
+            self.close()
+            self.write(f"[{ev.phase}] {ev.message}")
+        elif isinstance(ev, DataReady):
+            for line in ev.lines:
+                self.write(f"  {line}")
+        elif isinstance(ev, ProgressEvent) and self.bars:
+            bar = self._bar(ev.phase, ev.total, "rows")
+            bar.update(ev.done - bar.n)
+        elif isinstance(ev, StepEvent):
+            self._step(ev)
+        elif isinstance(ev, EpochEvent):
+            self.write(f"  {ev.phase} epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} "
+                       f"val loss {ev.val_loss:.4f} acc {ev.val_accuracy:.4f} macro-F1 {ev.val_macro_f1:.4f}"
+                       f"{' *' if ev.improved else ''}  elapsed {ev.elapsed_s:.0f}s ETA {ev.eta_s:.0f}s")
+        elif isinstance(ev, FinishedEvent):
+            self.close()
+            self.write(f"training finished in {ev.elapsed_s:.0f}s")
+        elif isinstance(ev, CancelledEvent):
+            self.close()
+            self.write(ev.message)
+        elif isinstance(ev, FailedEvent):
+            self.close()
+            self.write(f"training failed: {ev.message}")
+
+    def _step(self, ev) -> None:
+        if self.bars:  # one bar per phase, counting the run's global optimizer steps
+            bar = self._bar(ev.phase, ev.total_steps, "steps")
+            bar.set_postfix(loss=f"{ev.loss:.4f}", lr=f"{ev.lr:.1e}", refresh=False)
+            bar.update(ev.step - bar.n)
+            return
+        now = time.perf_counter()
+        if now - self.last_line >= self.LINE_EVERY_S:
+            self.last_line = now
+            self.write(f"  step {ev.step}/{ev.total_steps} epoch {ev.epoch:.2f} loss {ev.loss:.4f} "
+                       f"lr {ev.lr:.1e} {ev.samples_per_s:.0f} samples/s")
+
+
+def train_command(args) -> int:
+    from trainer.pipeline import run
+    from triage_app.cli import _resolve_model
+
+    cfg = train_config(args)
+    spec = data_spec(args)
+    if args.threads:
+        from trainer.loop import set_threads
+        set_threads(args.threads)
+    corrections = None
+    if args.corrections:
+        from triage_app.corrections import CorrectionsStore
+        corrections = CorrectionsStore(args.corrections if args.corrections != "default" else None)
+    active = None
+    if args.compare:
+        from triage_app.engine import TicketClassifier
+        active = TicketClassifier.load(_resolve_model(args.compare), device="cpu")
+    out = Path(args.out)
+    printer = TrainPrinter(bars=not args.quiet and (sys.stderr.isatty() or args.progress))
+    try:
+        o = run(spec, cfg, out, name=args.name or out.name, version=args.version, active=active,
+                corrections=corrections, on_event=printer, resume=args.resume,
+                checkpoint_dir=args.checkpoint_dir, card=args.card,
+                export_options={"quantize": not args.no_int8,
+                                "meta_extra": {"read_only": bool(args.read_only)}},
+                lock_owner=f"triage train {Path(args.data).name} (process {os.getpid()})")
+    except Cancelled:
+        printer.close()
+        print("training cancelled; no bundle was written", file=sys.stderr)
+        return 130
+    finally:
+        printer.close()
+    print(json.dumps(summary(o), indent=2))
+    return 0
+
+
+def summary(o) -> dict:
+    """What ``triage train`` prints on stdout when it is done."""
+    m = o.metrics
+
+    def pick(d):
+        return {k: d[k] for k in ("accuracy", "macro_f1", "weighted_f1")} if d else None
+
+    out = {"bundle": o.bundle_path, "precision": o.export.get("precision"),
+           "precision_note": o.export.get("precision_note"), "val": pick(m.get("val")),
+           "test": pick(m.get("test")), "test_exported": m.get("test_exported"),
+           "temperature": m.get("temperature"), "ece_before": m.get("ece_before"),
+           "ece_after": m.get("ece_after"), "elapsed_s": round(o.elapsed_s, 1)}
+    if o.comparison is not None:
+        c = o.comparison
+        out["compared_with_active"] = ({"error": c["error"]} if "error" in c else
+                                       {"model": c.get("active_name"), "rows": c["rows"],
+                                        "active": c["active"], "new": c["new"]})
+    return out
