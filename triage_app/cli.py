@@ -11,8 +11,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from triage_app import __version__, paths
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 PRED_COLUMNS = ["predicted_label", "confidence", "top2_label", "top2_confidence",
                 "top3_label", "top3_confidence", "needs_review"]
@@ -41,36 +45,44 @@ def _user_error_types():
     return tuple(types)
 
 
-class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal or forced)."""
+def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "rows") -> tqdm:
+    """A tqdm progress bar on stderr, or a silent no-op one when ``enabled`` is false.
 
-    def __init__(self, total: int | None, label: str, enabled: bool):
-        self.total, self.label, self.enabled = total, label, enabled
-        self.t0 = time.perf_counter()
-        self.last = 0.0
+    ``total=None`` shows a count and a rate without a percentage.  ``bar.update(k)`` adds k;
+    :func:`_advance` sets an absolute count.  Decide ``enabled`` with :func:`progress_enabled`."""
+    from tqdm import tqdm
 
-    def update(self, done: int, force: bool = False, extra: str = ""):
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        rate = done / max(now - self.t0, 1e-9)
-        if self.total:
-            frac = min(done / self.total, 1.0)
-            bar = "#" * int(frac * 30)
-            eta = (self.total - done) / rate if rate > 0 and done < self.total else 0
-            msg = f"\r{self.label} [{bar:<30}] {frac * 100:5.1f}% {done:,}/{self.total:,} {rate:,.0f}/s ETA {eta:,.0f}s {extra}"
-        else:
-            msg = f"\r{self.label} {done:,} rows {rate:,.0f}/s {extra}"
-        sys.stderr.write(msg[:160].ljust(80))
-        sys.stderr.flush()
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr,
+                mininterval=0.2, dynamic_ncols=True, leave=True)
 
-    def close(self):
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+
+def progress_enabled(args) -> bool:
+    """Bars only when stderr is a terminal or ``--progress`` is given, never with ``-q/--quiet``."""
+    if getattr(args, "quiet", False):
+        return False
+    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+
+
+def _advance(bar: tqdm, done: int) -> None:
+    """Move ``bar`` to the absolute count ``done`` (engine callbacks report totals, not steps)."""
+    if done > bar.n:
+        bar.update(done - bar.n)
+
+
+def _finish(bar: tqdm, done: int) -> None:
+    """End ``bar`` at ``done`` (the row estimate may differ from the rows really read)."""
+    _advance(bar, done)
+    if bar.total != done:
+        bar.total = done
+        bar.refresh()
+
+
+def note(msg: str) -> None:
+    """One line on stderr that does not break a progress bar being drawn (tqdm.write clears the
+    bars, prints, and draws them again)."""
+    from tqdm import tqdm
+
+    tqdm.write(msg, file=sys.stderr)
 
 
 def _count_rows_estimate(path: Path) -> int | None:
@@ -125,11 +137,11 @@ def _mapping(args, columns: list[str], path, df=None, meta: dict | None = None) 
             raise UserError(f"{path}: cannot tell which column holds the ticket text{hint}; choose "
                             f"with --text-col or --title-col/--body-col. Columns: "
                             f"{', '.join(map(str, columns))}")
-    note = check_mapping(mapping, meta, columns, confirmed=any(chosen.values()))
-    if note and not getattr(args, "quiet", False):
+    warning = check_mapping(mapping, meta, columns, confirmed=any(chosen.values()))
+    if warning and not getattr(args, "quiet", False):
         where = " (given)" if any(chosen.values()) else " (detected)"
         used = ", ".join(f"{k} <- '{v}'" for k, v in mapping.items())
-        print(f"note: columns{where}: {used}. {note.replace('←', '<-')}", file=sys.stderr)
+        note(f"note: columns{where}: {used}. {warning.replace('←', '<-')}")
     return mapping
 
 
@@ -182,9 +194,9 @@ def cmd_classify(args) -> int:
     out = Path(args.output) if args.output else src.with_name(src.name.split(".")[0] + ".triaged.csv")
     if out.resolve() == src.resolve():
         raise UserError(f"{out}: output would overwrite the input file")
-    show = not args.quiet and (sys.stderr.isatty() or args.progress)
+    show = progress_enabled(args)
     # the extra pass over the file that counts lines is only worth it when a bar is shown
-    prog = Progress(_count_rows_estimate(src) if show else None, f"classify {src.name}", enabled=show)
+    bar = progress_bar(_count_rows_estimate(src) if show else None, f"classify {src.name}", show)
     done = 0
     mapping = None
     t0 = time.perf_counter()
@@ -197,16 +209,17 @@ def cmd_classify(args) -> int:
                 tickets = tickets_from_frame(chunk, mapping)
                 base = done
                 probs = clf.predict_proba(tickets, batch_size=args.batch_size,
-                                          on_progress=lambda d, n: prog.update(base + d))
+                                          on_progress=lambda d, n: _advance(bar, base + d))
                 preds = clf.to_predictions(probs, top_k=3, threshold=args.threshold)
                 writer.write(_add_predictions(chunk, preds))
                 done += len(chunk)
-                prog.update(done, force=True)
+                _advance(bar, done)
             if mapping is None:
                 raise UserError(f"{src}: no rows to classify")
             writer.commit()
+            _finish(bar, done)
     finally:
-        prog.close()
+        bar.close()
     dt = time.perf_counter() - t0
     if not args.quiet:
         print(f"{done:,} tickets classified in {dt:.1f}s ({done / max(dt, 1e-9):,.0f}/s) on "
@@ -360,9 +373,11 @@ def cmd_eval(args) -> int:
                         f"(model labels: {', '.join(clf.labels)})")
     sub = df.iloc[keep].reset_index(drop=True)
     y = np.array([known[y_raw[i]] for i in keep])
-    prog = Progress(len(sub), "eval", enabled=sys.stderr.isatty())
-    probs = clf.predict_proba(tickets_from_frame(sub, mapping), on_progress=lambda d, n: prog.update(d))
-    prog.close()
+    bar = progress_bar(len(sub), "eval", progress_enabled(args))
+    try:
+        probs = clf.predict_proba(tickets_from_frame(sub, mapping), on_progress=lambda d, n: _advance(bar, d))
+    finally:
+        bar.close()
     rep = classification_report(y, probs.argmax(1), clf.labels)
     logits = np.log(np.clip(probs, 1e-12, None))
     rep["ece"] = ece(logits, y, 1.0)
