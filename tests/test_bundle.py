@@ -291,3 +291,47 @@ def test_export_and_checkpoint_clean_their_stale_leftovers(tiny_result, tmp_path
     save_checkpoint(tmp_path / "ck", tiny_result.model, None, None, {"step": 1}, tiny_result.config,
                     tiny_result.labels, None)
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["last"]
+
+
+# ---- publish / delete ------------------------------------------------------------------------
+def test_publish_moves_the_bundle_under_its_name_and_never_overwrites(bundle_copy, tmp_path):
+    from triage_app.bundle import discard_pending, new_pending_dir, publish_bundle
+
+    models = tmp_path / "models"
+    pending = new_pending_dir(models)
+    shutil.move(str(bundle_copy), str(pending / "bundle"))
+    b = publish_bundle(pending / "bundle", models, "My model / v2")
+    assert b.path == models / "My-model-v2" and b.name == "My-model-v2"
+    assert not (pending / "bundle").exists()
+    discard_pending(pending)
+    assert sorted(p.name for p in models.iterdir()) == ["My-model-v2"]
+    other = new_pending_dir(models)
+    shutil.copytree(b.path, other / "bundle")
+    with pytest.raises(BundleError, match="already exists"):
+        publish_bundle(other / "bundle", models, "My-model-v2")
+    with pytest.raises(BundleError, match="needs a name"):
+        publish_bundle(other / "bundle", models, " ..// ")
+    assert load_bundle(b.path).name == "My-model-v2"
+
+
+def test_delete_interrupted_half_way_is_cleaned_up_later(bundle_copy, tmp_path, monkeypatch):
+    import triage_app.bundle as bundle_mod
+
+    models = tmp_path / "models"
+    models.mkdir()
+    target = models / "old-model"
+    shutil.move(str(bundle_copy), str(target))
+    (models / "keep").mkdir()
+
+    def crash(*a, **k):
+        raise KeyboardInterrupt  # the process dies after the rename, before anything is removed
+
+    monkeypatch.setattr(bundle_mod.shutil, "rmtree", crash)
+    with pytest.raises(KeyboardInterrupt):
+        bundle_mod.delete_bundle(target)
+    monkeypatch.undo()
+    assert not target.exists()                      # gone from every listing at once
+    left = [p.name for p in models.iterdir() if p.name.startswith(".deleting-")]
+    assert len(left) == 1
+    assert bundle_mod.clean_stale_work(models) == left   # removed at once, whatever its age
+    assert sorted(p.name for p in models.iterdir()) == ["keep"]

@@ -428,7 +428,7 @@ def import_zip(zip_path: str | os.PathLike, dest_parent: str | os.PathLike,
 def safe_model_name(name: str) -> str:
     """A folder name made of letters, digits, ``. _ -`` and spaces turned into ``-`` (max 80)."""
     s = re.sub(r"[^A-Za-z0-9._ -]+", "-", str(name)).strip().strip(".-")
-    s = re.sub(r"\s+", "-", s)
+    s = re.sub(r"-{2,}", "-", re.sub(r"\s+", "-", s))
     return s[:80]
 
 

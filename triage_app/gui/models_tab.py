@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import html
-import shutil
-import uuid
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -26,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app import paths
-from triage_app.bundle import BundleError, export_zip, import_zip, install_copy
+from triage_app.bundle import BundleError, delete_bundle, export_zip, import_zip, install_copy
 from triage_app.gui import style
 from triage_app.gui.thresholds_panel import ThresholdsPanel
 from triage_app.gui.widgets import ask, muted_label, show_error, start_job
@@ -140,7 +138,7 @@ class ModelsTab(QWidget):
         sel = self.selected_entry()
         keep = str(sel.path) if sel else (str(self.ctx.classifier.bundle.path) if self.ctx.classifier else None)
         self.entries = self.ctx.list_models()
-        c = style.colors()
+        c = style.colors(self)
         self.table.setRowCount(len(self.entries))
         select_row = 0
         bold = QFont(self.table.font())
@@ -302,9 +300,7 @@ class ModelsTab(QWidget):
                    f"{e.path}?\nThis cannot be undone.", yes="Delete"):
             return False
         try:
-            trash = e.path.parent / f".deleting-{uuid.uuid4().hex[:8]}"
-            e.path.replace(trash)
-            shutil.rmtree(trash, ignore_errors=True)
+            delete_bundle(e.path)
         except OSError as err:
             show_error(self, f"Could not delete {e.path.name}", str(err), "Close programs using the folder and retry.")
             return False

@@ -1,0 +1,157 @@
+"""trainer.pipeline: the one training path of the CLI and the app (real tiny model, real files)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import tiny_config
+from trainer.config import ConfigError
+from trainer.data import DataError
+from trainer.events import PhaseEvent
+from trainer.pipeline import (
+    DataReady,
+    DataSpec,
+    compare_predictions,
+    error_kind,
+    label_counts,
+    prepare,
+    run,
+)
+from triage_app.bundle import BundleError, load_bundle
+from triage_app.errors import Cancelled, UserError
+from triage_app.joblock import JobBusy, JobLock
+
+
+def _spec(sample_csv, **kw):
+    base = dict(source=str(sample_csv), label_col="category", title_col="title", body_col="body",
+                min_per_class=5, val_frac=0.25, test_frac=0.0)
+    base.update(kw)
+    return DataSpec(**base)
+
+
+def _cfg(tiny_checkpoint):
+    return tiny_config(tiny_checkpoint, head_epochs=2, finetune_epochs=0, finetune_layers=0,
+                       preset="quick", max_length=32)
+
+
+def test_run_prepares_trains_compares_and_exports(tiny_checkpoint, tiny_bundle, sample_csv, tmp_path,
+                                                  data_dir, one_torch_thread):
+    from triage_app.engine import TicketClassifier
+
+    events = []
+    active = TicketClassifier.load(tiny_bundle, device="cpu")
+    out = tmp_path / "model"
+    o = run(_spec(sample_csv), _cfg(tiny_checkpoint), out, name="piped", version="3", active=active,
+            on_event=events.append, export_options={"quantize": False})
+    assert o.bundle_path == str(out) and load_bundle(out).name == "piped"
+    phases = [e.phase for e in events if isinstance(e, PhaseEvent)]
+    assert phases[0] == "data" and phases.index("compare") < phases.index("export")
+    ready = next(e for e in events if isinstance(e, DataReady))
+    assert ready.sizes["val"] > 0 and ready.labels == o.labels
+    c = o.comparison
+    assert c["rows"] == ready.sizes["val"] and set(c["shared"]) == set(o.labels)
+    assert 0 <= c["active"]["accuracy"] <= 1 and 0 <= c["new"]["accuracy"] <= 1
+    assert o.metrics["val"]["n"] == ready.sizes["val"]
+
+
+def test_run_cancelled_writes_nothing_and_releases_the_lock(tiny_checkpoint, sample_csv, tmp_path, data_dir,
+                                                            one_torch_thread):
+    seen = []
+
+    def stop():
+        return any(isinstance(e, PhaseEvent) and e.phase == "head" for e in seen)
+
+    out = tmp_path / "never"
+    with pytest.raises(Cancelled):
+        run(_spec(sample_csv), _cfg(tiny_checkpoint), out, name="x", on_event=seen.append, should_stop=stop)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    JobLock("train").acquire("after").release()   # the lock was given back
+
+
+def test_run_refused_while_another_training_holds_the_lock(tiny_checkpoint, sample_csv, tmp_path, data_dir):
+    holder = JobLock("train").acquire("triage train big.csv (process 4242)")
+    try:
+        with pytest.raises(JobBusy, match=r"big\.csv"):
+            run(_spec(sample_csv), _cfg(tiny_checkpoint), tmp_path / "m", name="x")
+    finally:
+        holder.release()
+    assert not (tmp_path / "m").exists()
+
+
+def test_cli_train_says_plainly_when_the_app_trains(tiny_checkpoint, sample_csv, tmp_path, data_dir, capsys):
+    from triage_app.cli import main
+
+    holder = JobLock("train").acquire("TicketTriage app, Train tab")
+    try:
+        rc = main(["train", str(sample_csv), "--label-col", "category", "--text-col", "body",
+                   "--base-model", str(tiny_checkpoint), "--out", str(tmp_path / "m")])
+    finally:
+        holder.release()
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "another train job is running" in err and "Train tab" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_prepare_reads_the_file_or_uses_the_frame(sample_csv):
+    import pandas as pd
+
+    from_file, _ = prepare(_spec(sample_csv))
+    df = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    from_frame, _ = prepare(_spec(sample_csv, df=df))
+    assert from_file.fingerprint["sha256"] == from_frame.fingerprint["sha256"]
+    with pytest.raises(Cancelled):
+        prepare(_spec(sample_csv), should_stop=lambda: True)
+
+
+def test_error_kind_matches_by_class():
+    from triage_app.io import TableError
+
+    assert error_kind(TableError("f.csv: bad")) == "table"
+    assert error_kind(DataError("x")) == "data"
+    assert error_kind(ConfigError("x")) == "config"
+    assert error_kind(JobBusy("x")) == "busy"
+    assert error_kind(BundleError("x")) == "export"
+    assert error_kind(UserError("x")) == "input"
+    assert error_kind(MemoryError()) == "memory"
+    assert error_kind(RuntimeError("boom")) == "other"
+
+    class DataErrorLookAlike(Exception):   # same name, other class: not a data error
+        pass
+    DataErrorLookAlike.__name__ = "DataError"
+    assert error_kind(DataErrorLookAlike("x")) == "other"
+
+
+def test_compare_predictions_on_shared_labels_only():
+    y = ["a", "b", "b", "c"]
+    new = ["a", "b", "a", "c"]
+    act = ["a", "b", "b", "a"]
+    c = compare_predictions(y, new, act, ["a", "b", "c"], ["a", "b", "x"])
+    assert c["shared"] == ["a", "b"] and c["only_new"] == ["c"] and c["only_active"] == ["x"]
+    assert c["rows"] == 3 and c["total_rows"] == 4
+    assert c["new"]["accuracy"] == pytest.approx(2 / 3) and c["active"]["accuracy"] == 1.0
+    assert np.isfinite(c["per_class"]["a"]["new"])
+
+
+def test_label_counts_after_merge_map():
+    assert label_counts([" a", "b", "", None, float("nan"), "c"], {"c": "b"}) == {"a": 1, "b": 2}
+
+
+def test_summary_json_of_cli_train_names_the_comparison(tiny_checkpoint, tiny_bundle, sample_csv, tmp_path,
+                                                       data_dir, capsys):
+    from triage_app.cli import main
+
+    out = tmp_path / "m"
+    rc = main(["train", str(sample_csv), "--label-col", "category", "--title-col", "title", "--body-col", "body",
+               "--preset", "quick", "--base-model", str(tiny_checkpoint), "--epochs", "1", "--min-per-class", "5",
+               "--max-length", "32", "--no-int8", "--compare", str(tiny_bundle), "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    s = json.loads(cap.out)
+    assert s["bundle"] == str(out)
+    assert s["compared_with_active"]["model"].startswith("tiny-test")
+    assert s["compared_with_active"]["rows"] > 0
+    assert "[export]" in cap.err and "[compare]" in cap.err
