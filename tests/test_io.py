@@ -817,7 +817,7 @@ def test_table_writer_xlsx(tmp_path):
 
 
 def test_table_writer_xlsx_row_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(tio, "XLSX_MAX_ROWS", 5)
+    monkeypatch.setattr(tio.writing, "XLSX_MAX_ROWS", 5)  # the module whose TableWriter reads it
     p = tmp_path / "s.xlsx"
     w = TableWriter(p)
     w.write(pd.DataFrame({"a": range(4)}))

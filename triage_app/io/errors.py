@@ -1,0 +1,28 @@
+"""The one exception of the :mod:`triage_app.io` package.
+
+Problems raise :class:`TableError` whose message starts with the file name and names the line
+(and the column) when known.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TableError(ValueError):
+    """A table could not be read or written.
+
+    The message always starts with the file name and names the line (and the
+    column) when known; ``path``, ``line`` and ``column`` carry the same facts.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 column: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+def _err(path, msg: str, **kw) -> TableError:
+    name = Path(path).name if path is not None else "table"
+    return TableError(f"{name}: {msg}", path=None if path is None else str(path), **kw)
