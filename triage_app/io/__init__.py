@@ -15,7 +15,8 @@ Reading (:func:`read_table`, :func:`iter_table_chunks`, :func:`list_sheets`)
   labels stay as written (``"1"``, never ``1.0``).
 * The first non-blank row is the header (also for ``.txt``).  Duplicate names
   become ``name``, ``name.1``, ...; empty names become ``column_N``.
-* Problems raise :class:`TableError` whose message starts with the file name
+* Problems raise :class:`TableError` (a :class:`triage_app.errors.TriageError`
+  and a ``ValueError``) whose message starts with the file name
   and names the line when known: missing / unreadable / empty / binary file,
   header without rows (read_table refuses it rather than returning an empty
   frame), rows with the wrong number of fields (``on_bad_lines="error"``; the

@@ -1,14 +1,17 @@
 """The one exception of the :mod:`triage_app.io` package.
 
 Problems raise :class:`TableError` whose message starts with the file name and names the line
-(and the column) when known.
+(and the column) when known.  It is a :class:`triage_app.errors.TriageError` (the user can fix
+it: the CLI prints it and exits with code 2) and a ``ValueError`` (as it always was).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from triage_app.errors import TriageError
 
-class TableError(ValueError):
+
+class TableError(TriageError, ValueError):
     """A table could not be read or written.
 
     The message always starts with the file name and names the line (and the
