@@ -158,7 +158,6 @@ def test_concurrent_adds(store):
 
 
 def test_default_path_uses_user_data_dir(tmp_path, monkeypatch):
-    pytest.importorskip("triage_app.paths")
     monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "data"))
     s = CorrectionsStore()
     assert s.path.name == "corrections.sqlite3"

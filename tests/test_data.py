@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainer.data import DataError, prepare_data, prepare_frame
+from trainer.data import DataError, prepare_frame
+from trainer.pipeline import DataSpec, prepare
 from triage_app import text as textmod
 from triage_app.errors import Cancelled
 
@@ -338,8 +339,7 @@ def test_should_stop_cancels():
 
 
 # ---- files ------------------------------------------------------------------------------------
-def test_prepare_data_reads_nested_json(tmp_path):
-    pytest.importorskip("triage_app.io")
+def test_prepare_reads_nested_json(tmp_path):
     recs = []
     for lab, prod in (("Hardware", "Credit card"), ("Access", "Mortgage"), ("Storage", "Student loan")):
         for r in _rows(lab, 12):
@@ -348,8 +348,8 @@ def test_prepare_data_reads_nested_json(tmp_path):
     recs.append({"_source": {"complaint_what_happened": "", "product": "Mortgage"}})    # empty text
     p = tmp_path / "complaints.json"
     p.write_text(json.dumps(recs), encoding="utf-8")
-    d = prepare_data(p, label_col="_source.product", text_col="_source.complaint_what_happened",
-                     min_per_class=10)
+    d, _ = prepare(DataSpec(str(p), label_col="_source.product", text_col="_source.complaint_what_happened",
+                            min_per_class=10))
     assert d.labels == ["Credit card", "Mortgage", "Student loan"]
     assert d.report.rows_read == 37 and d.report.dropped_empty == 1
     assert d.columns["text"] == "_source.complaint_what_happened"
@@ -357,15 +357,14 @@ def test_prepare_data_reads_nested_json(tmp_path):
     assert any("printer" in a for a in d.train.text_a)
     # a wrong column name lists the flattened names
     with pytest.raises(DataError, match=r"_source\.complaint_what_happened"):
-        prepare_data(p, label_col="product", text_col="_source.complaint_what_happened")
+        prepare(DataSpec(str(p), label_col="product", text_col="_source.complaint_what_happened"))
 
 
-def test_prepare_data_reads_csv_with_split_column(tmp_path):
-    pytest.importorskip("triage_app.io")
+def test_prepare_reads_csv_with_split_column(tmp_path):
     df = _frame({"Hardware": 40, "Access": 40})
     df["split"] = (["train"] * 32 + ["dev"] * 8) * 2
     p = tmp_path / "t.csv"
     df.to_csv(p, index=False)
-    d = prepare_data(p, label_col="label", title_col="title", body_col="body")
+    d, _ = prepare(DataSpec(str(p), label_col="label", title_col="title", body_col="body"))
     assert d.report.counts["val"] == {"Access": 8, "Hardware": 8}
     assert d.test is None

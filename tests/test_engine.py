@@ -77,9 +77,9 @@ def test_cleaning_is_the_trainers(clf):
     assert a[0] == "Hi there. see url"
 
 
-def test_iter_predict_progress_and_cancel(clf):
+def test_predict_proba_progress_and_cancel(clf):
     seen = []
-    clf.iter_predict(TICKETS * 20, batch_size=10, on_progress=lambda d, n: seen.append((d, n)))
+    clf.predict_proba(TICKETS * 20, batch_size=10, on_progress=lambda d, n: seen.append((d, n)))
     assert seen[-1] == (100, 100) and len(seen) == 10
     calls = {"n": 0}
 
@@ -87,7 +87,7 @@ def test_iter_predict_progress_and_cancel(clf):
         calls["n"] += 1
         return calls["n"] > 2
     with pytest.raises(Cancelled):
-        clf.iter_predict(TICKETS * 20, batch_size=10, should_stop=stop)
+        clf.predict_proba(TICKETS * 20, batch_size=10, should_stop=stop)
 
 
 def test_explain_words_and_scores(clf):

@@ -20,7 +20,6 @@ from trainer.events import (
     EpochEvent,
     FailedEvent,
     FinishedEvent,
-    History,
     PhaseEvent,
     ProgressEvent,
     StepEvent,
@@ -197,11 +196,6 @@ def test_event_sequence_and_step_rate(tiny_checkpoint, sample_data):
     assert worst <= 6
     t_first, t_last = times[id(steps[0])], times[id(steps[-1])]
     assert len(unforced) <= 5 * (t_last - t_first) + 2
-    # a History built from the events has what a plot needs
-    h = History()
-    for e in ev:
-        h.add(e)
-    assert h.steps == [s.step for s in steps] and len(h.val_f1) == 7
 
 
 # ---- cancel and resume ------------------------------------------------------------------------
@@ -246,7 +240,7 @@ def test_cancel_mid_epoch_then_resume(tiny_checkpoint, sample_data, tmp_path):
     assert ck["state"]["step"] == saved_step
     assert ck["state"]["phase"] == "finetune" and ck["state"]["epoch"] == 1
     assert ck["labels"] == sample_data.labels
-    assert TrainConfig.from_dict(ck["config"]) == cfg
+    assert TrainConfig(**ck["config"]) == cfg
     assert ck["opt_tensors"] and ck["best"] is not None
     saved_s = ck["state"]["train_seconds"]
     assert 0 < saved_s < res.elapsed_s

@@ -1,7 +1,7 @@
 """Validated training configuration with named presets; saved as JSON in every bundle/checkpoint."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 
 from triage_app.errors import TriageError
 
@@ -120,13 +120,5 @@ class TrainConfig:
             raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         return getattr(cls, "reference" if name == "seed" else name)(**kw)
 
-    def with_(self, **kw) -> "TrainConfig":
-        return replace(self, **kw)
-
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})

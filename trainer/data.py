@@ -12,7 +12,6 @@ import pandas as pd
 from triage_app import text as textmod
 from triage_app.errors import Cancelled, TriageError
 
-
 # Labels with fewer examples than this are too rare to learn well (dropped or merged into "Other").
 DEFAULT_MIN_PER_CLASS = 30
 
@@ -40,7 +39,6 @@ class DataReport:
     dropped_rare: int = 0
     merged_rare: int = 0
     rare_labels: list[str] = field(default_factory=list)
-    merged_labels: dict = field(default_factory=dict)
     label_case_variants: dict = field(default_factory=dict)
     split_source: str = "stratified"
     counts: dict = field(default_factory=dict)       # split -> {label: n}
@@ -226,24 +224,3 @@ def _stratified_take(y: np.ndarray, frac: float, rng) -> np.ndarray:
             k = 0
         take.extend(idx[:k].tolist())
     return np.array(sorted(take), dtype=int)
-
-
-def prepare_data(path: str | os.PathLike, *, label_col: str, sheet: str | None = None,
-                 corrections=None, **kw) -> PreparedData:
-    """Read a file with :func:`triage_app.io.read_table` and prepare it (see :func:`prepare_frame`).
-
-    ``corrections``: a :class:`triage_app.corrections.CorrectionsStore`; its corrections override
-    the labels of the same texts and the rest are added to the training rows."""
-    from triage_app.io import read_table
-
-    df, _rep = read_table(path, sheet=sheet)
-    stats = None
-    if corrections is not None and corrections.count():
-        df, stats = corrections.merge_into(df, text_col=kw.get("text_col"), title_col=kw.get("title_col"),
-                                           body_col=kw.get("body_col"), label_col=label_col)
-        if "split" in df.columns:
-            df["split"] = df["split"].replace({"": "train"}).fillna("train")
-    data = prepare_frame(df, label_col=label_col, source=str(path), **kw)
-    if stats:
-        data.report.corrections = stats
-    return data

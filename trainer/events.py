@@ -1,7 +1,7 @@
 """Plain dataclass events emitted by :func:`trainer.loop.train` (no Qt, no torch objects)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -64,26 +64,3 @@ class FailedEvent:
     message: str
     details: str = ""
 
-
-Event = PhaseEvent | ProgressEvent | StepEvent | EpochEvent | FinishedEvent | CancelledEvent | FailedEvent
-
-
-@dataclass
-class History:
-    """Everything a plot needs, filled from events (used by the GUI and the CLI)."""
-    steps: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    epoch_steps: list[int] = field(default_factory=list)
-    val_losses: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    val_f1: list[float] = field(default_factory=list)
-
-    def add(self, ev) -> None:
-        if isinstance(ev, StepEvent):
-            self.steps.append(ev.step)
-            self.losses.append(ev.loss)
-        elif isinstance(ev, EpochEvent):
-            self.epoch_steps.append(ev.step)
-            self.val_losses.append(ev.val_loss)
-            self.val_acc.append(ev.val_accuracy)
-            self.val_f1.append(ev.val_macro_f1)

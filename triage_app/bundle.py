@@ -99,10 +99,6 @@ class Bundle:
         return self.path / TOKENIZER_FILE
 
     @property
-    def card_path(self) -> Path:
-        return self.path / CARD_FILE
-
-    @property
     def validation_path(self) -> Path:
         return self.path / VALIDATION_FILE
 

@@ -317,15 +317,6 @@ class TicketClassifier:
         preds = self.to_predictions(self.predict_proba(items, batch_size), top_k, threshold, keep_probs)
         return preds[0] if single else preds
 
-    def iter_predict(self, tickets: Iterable[Ticket], batch_size: int | None = None, top_k: int = 3,
-                     should_stop: Callable[[], bool] | None = None,
-                     on_progress: Callable[[int, int], None] | None = None,
-                     threshold: float | None = None) -> list[Prediction]:
-        """Like :meth:`predict` with progress and cooperative cancel (raises :class:`Cancelled`)."""
-        items = list(tickets)
-        probs = self.predict_proba(items, batch_size, should_stop, on_progress)
-        return self.to_predictions(probs, top_k, threshold)
-
     # ---- explanations ------------------------------------------------------------------------
     def explain(self, ticket: Ticket, max_words: int = 64, batch_size: int | None = None) -> list[tuple[str, float]]:
         """Contribution of each word to the predicted class: the drop in that class's
