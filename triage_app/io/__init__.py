@@ -28,9 +28,9 @@ Writing (:func:`write_table`, :class:`TableWriter`)
 
 * ``.csv`` (UTF-8 with BOM, for Excel), ``.tsv`` (same), ``.xlsx``, ``.json``
   (array of records), ``.jsonl``.
-* Atomic: a temporary file in the destination folder, then ``os.replace``;
-  on any error the temporary file is removed and the destination is left as
-  it was.  A full disk is reported as "disk full".
+* Atomic (:mod:`triage_app.atomic`): a temporary file in the destination
+  folder, then ``os.replace``; on any error the temporary file is removed and
+  the destination is left as it was.  A full disk is reported as "disk full".
 * Formula-safe: text cells of CSV/TSV/XLSX go through :func:`escape_formula`.
 * XLSX refuses more than 1,048,575 data rows and cells over 32,767 characters.
 

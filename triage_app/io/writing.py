@@ -2,9 +2,10 @@
 
 * ``.csv`` (UTF-8 with BOM, for Excel), ``.tsv`` (same), ``.xlsx``, ``.json`` (array of
   records), ``.jsonl``.
-* Atomic: a temporary file in the destination folder, then ``os.replace``; on any error the
-  temporary file is removed and the destination is left as it was.  A full disk is reported as
-  "disk full".
+* Atomic through :mod:`triage_app.atomic`: a hidden temporary file in the destination folder
+  (:func:`~triage_app.atomic.temp_sibling`), then :func:`~triage_app.atomic.replace_into`; on any
+  error the temporary file is removed and the destination is left as it was.  A full disk is
+  reported as "disk full".
 * Formula-safe: text cells of CSV/TSV/XLSX go through :func:`escape_formula`.
 * XLSX refuses more than 1,048,575 data rows and cells over 32,767 characters.
 """
@@ -17,13 +18,14 @@ import json
 import math
 import os
 import re
-import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from triage_app.atomic import replace_into, temp_sibling
 
 from .columns import _dedupe_columns
 from .errors import TableError, _err
@@ -80,10 +82,6 @@ def _check_target(path) -> tuple[Path, str]:
     if p.is_dir():
         raise _err(p, f"is a folder, not a file ({p})")
     return p, ext
-
-
-def _temp_path(p: Path) -> Path:
-    return p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
 
 
 def _unlink_quiet(path: Path) -> None:
@@ -160,8 +158,9 @@ def _json_out(v: Any) -> Any:
 class TableWriter:
     """Write a table chunk by chunk, then publish it atomically.
 
-    ``write(chunk_df)`` appends rows to a temporary file next to ``path``;
-    ``commit()`` renames it into place (``os.replace``); ``abort()`` deletes it
+    ``write(chunk_df)`` appends rows to a temporary file next to ``path``
+    (:func:`triage_app.atomic.temp_sibling`); ``commit()`` moves it into place
+    (:func:`triage_app.atomic.replace_into`); ``abort()`` deletes it
     and leaves ``path`` untouched.  As a context manager an exception aborts
     and a normal exit commits (unless already committed or aborted).
     CSV/TSV/JSON/JSONL stream; XLSX uses openpyxl's write-only mode and
@@ -175,7 +174,7 @@ class TableWriter:
         self.path, self.ext = _check_target(path)
         self.columns: list[str] | None = None if columns is None else [str(c) for c in columns]
         self.rows_written = 0
-        self._tmp = _temp_path(self.path)
+        self._tmp = temp_sibling(self.path)
         self._state = "open"
         self._header_done = False
         self._f = None
@@ -286,7 +285,7 @@ class TableWriter:
             os.fsync(self._f.fileno())
             f, self._f = self._f, None
             f.close()
-            os.replace(self._tmp, self.path)
+            replace_into(self._tmp, self.path, mode=None)  # permissions as open() made them (umask)
         except BaseException as e:
             self._fail(e)
         self._state = "committed"
@@ -346,8 +345,8 @@ def write_table(df: pd.DataFrame, path) -> None:
     """Write ``df`` (without its index) by extension: .csv (UTF-8 with BOM), .tsv,
     .xlsx, .json (array of records) or .jsonl.
 
-    Atomic (temporary file + ``os.replace``; on any error the temporary file is
-    removed and ``path`` is left as it was) and formula-safe for CSV/TSV/XLSX.
+    Atomic (through :class:`TableWriter`: temporary file + ``os.replace``; on any
+    error the temporary file is removed and ``path`` is left as it was) and formula-safe for CSV/TSV/XLSX.
     XLSX refuses more than 1,048,575 rows or a cell over 32,767 characters
     (:class:`TableError`: "split the export or use CSV"); a full disk raises
     :class:`TableError` "disk full".
