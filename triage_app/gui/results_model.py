@@ -99,11 +99,8 @@ class ResultsModel(QAbstractTableModel):
         self._thresholds = (0.5, {})
         self._mask: np.ndarray | None = None
         self._sort = ("input", True)
-        c = style.colors()
-        from PySide6.QtGui import QColor
-        self._review_bg = QColor(c["warn"])
-        self._review_bg.setAlpha(70)
-        self._corr_fg = QColor(c["good"])
+        self._review_bg = style.qcolor("warn", 70)
+        self._corr_fg = style.qcolor("good")
         self._align_right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
     # ---- filling ------------------------------------------------------------------------------

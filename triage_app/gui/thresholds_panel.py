@@ -1,5 +1,8 @@
 """Review thresholds: precision and auto-routed coverage vs threshold, global and per-class sliders,
-suggestion for a target precision, save into the bundle."""
+suggestion for a target precision, save into the bundle.
+
+The panel sits in the Models tab, which is built at start-up; its matplotlib chart is built the
+first time the panel is shown, so opening the app does not import matplotlib."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +31,7 @@ from triage_app import io as tio
 from triage_app import paths, review
 from triage_app.bundle import BundleError, install_copy, load_bundle, save_thresholds
 from triage_app.engine import tickets_from_frame
-from triage_app.gui import style
-from triage_app.gui.widgets import TABLE_FILTER, ask, mpl_canvas, muted_label, show_error, start_job, style_axes
+from triage_app.gui.widgets import TABLE_FILTER, ask, muted_label, show_error, start_job
 
 
 def _slider() -> QSlider:
@@ -55,6 +57,8 @@ class ThresholdsPanel(QWidget):
         self.source = ""
         self.job = None
         self._rows: dict[str, dict] = {}
+        self.canvas = self.fig = self.ax = None     # the chart, built on first show (_ensure_chart)
+        self._lines: dict = {}
         self._draw_timer = QTimer(self, singleShot=True, interval=50)
         self._draw_timer.timeout.connect(self._draw)
         self._build()
@@ -84,11 +88,10 @@ class ThresholdsPanel(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 6, 0)
-        self.canvas, self.fig = mpl_canvas(6.0, 3.6)
-        self.canvas.setMinimumSize(380, 260)
-        self.ax = self.fig.add_subplot(111)
-        self._lines = {}
-        ll.addWidget(self.canvas, 1)
+        self.chart_box = QWidget()
+        self.chart_box.setMinimumSize(380, 260)
+        QVBoxLayout(self.chart_box).setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.chart_box, 1)
 
         gbox = QGroupBox("Global threshold")
         gl = QVBoxLayout(gbox)
@@ -209,8 +212,7 @@ class ThresholdsPanel(QWidget):
             self._set_enabled(False)
             self.measure_btn.setEnabled(True)
             self.summary.setText("—")
-            self.ax.clear()
-            self.canvas.draw_idle()
+            self._replot()
 
     def set_data(self, probs, y, source: str) -> None:
         self.probs, self.y, self.source = probs, y, source
@@ -219,7 +221,7 @@ class ThresholdsPanel(QWidget):
         b = self.bundle
         self._fill_table(b.review_threshold, b.class_thresholds)
         self._set_enabled(True)
-        self._init_plot()
+        self._replot()
         self._update()
         self.dataChanged.emit()
 
@@ -329,27 +331,53 @@ class ThresholdsPanel(QWidget):
         self._schedule_draw()
 
     # ---- plot ----------------------------------------------------------------------------------
-    def _init_plot(self):
-        c = style.colors()
+    def showEvent(self, event):  # noqa: N802 - Qt name
+        self._ensure_chart()
+        super().showEvent(event)
+
+    def _ensure_chart(self):
+        """Build the chart (imports matplotlib) and plot the current data into it."""
+        if self.canvas is not None:
+            return self.canvas
+        from triage_app.gui.charts import ThemedCanvas
+
+        self.canvas = ThemedCanvas(min_height=260)
+        self.canvas.setMinimumWidth(380)
+        self.fig = self.canvas.figure
+        self.ax = self.fig.add_subplot(111)
+        self.chart_box.layout().addWidget(self.canvas)
+        self.canvas.restyle_hook = self._replot
+        self.canvas.restyle()
+        return self.canvas
+
+    def _replot(self):
+        """Draw the curves of the current data (empty axes without data); no-op before the chart exists."""
+        if self.canvas is None:
+            return
+        from triage_app.gui.charts import style_axes, style_legend
+
         self.ax.clear()
-        style_axes(self.ax)
+        self._lines = {}
+        c = style_axes(self.ax, self.canvas, grid="both")
+        if self.curve is None:
+            self.canvas.draw_idle()
+            return
         t = self.curve["thresholds"]
         g = self.curve["global"]
+        prim, sec = c["series_primary"], c["series_secondary"]
         self._lines = {
-            "prec": self.ax.plot(t, g["precision"] * 100, color=c["accent"], lw=2, label="Precision (auto-routed)")[0],
-            "cov": self.ax.plot(t, g["coverage"] * 100, color=c["good"], lw=2, label="Auto-routed share")[0],
-            "cprec": self.ax.plot([], [], color=c["accent"], lw=1.2, ls="--", label="selected class")[0],
-            "ccov": self.ax.plot([], [], color=c["good"], lw=1.2, ls="--")[0],
+            "prec": self.ax.plot(t, g["precision"] * 100, color=prim, lw=2, label="Precision (auto-routed)")[0],
+            "cov": self.ax.plot(t, g["coverage"] * 100, color=sec, lw=2, label="Auto-routed share")[0],
+            "cprec": self.ax.plot([], [], color=prim, lw=1.2, ls="--", label="selected class")[0],
+            "ccov": self.ax.plot([], [], color=sec, lw=1.2, ls="--")[0],
             "vline": self.ax.axvline(self.global_threshold(), color=c["warn"], lw=1.5, ls=":"),
         }
         self.ax.set_xlim(0, 1)
         self.ax.set_ylim(0, 102)
         self.ax.set_xlabel("review threshold (confidence)")
         self.ax.set_ylabel("%")
-        leg = self.ax.legend(loc="lower left", fontsize=8, frameon=False)
-        for txt in leg.get_texts():
-            txt.set_color(c["text"])
-        self.canvas.draw_idle()
+        style_legend(self.ax.legend(loc="lower left", fontsize=8, frameon=False), self.canvas)
+        self._draw()
 
     def _schedule_draw(self):
         self._draw_timer.start()

@@ -1,7 +1,8 @@
 """Matplotlib charts of the training screen (no pyplot): live loss curve, class distribution,
 confusion matrix.
 
-All charts follow the widget palette (light or dark) and restyle when it changes.  The live loss
+All charts use the one chart style (:mod:`triage_app.gui.charts`, colours from
+:mod:`triage_app.gui.style`) and restyle when the theme changes.  The live loss
 plot keeps its ``Line2D`` objects; events only append numbers, and a ~50 ms ``QTimer`` pushes them
 with ``set_data`` + ``draw_idle`` when something changed.  Nothing here is called from a worker
 thread.
@@ -11,101 +12,27 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
-from PySide6.QtCore import QEvent, QSize, QTimer, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QButtonGroup,
     QHBoxLayout,
     QLabel,
     QRadioButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-FONT = 8.5
+from triage_app.gui.charts import (
+    FONT,
+    ThemedCanvas,
+    cell_text_color,
+    heatmap_cmap,
+    style_axes,
+    style_legend,
+)
+from triage_app.gui.style import is_dark
 
-
-def _palette(widget: QWidget) -> QPalette:
-    """The palette a chart should follow.  Matplotlib's canvas sets its own (white) palette,
-    so a canvas reads its parent's palette, or the application's."""
-    if isinstance(widget, FigureCanvasQTAgg):
-        parent = widget.parentWidget()
-        return parent.palette() if parent is not None else QApplication.palette()
-    return widget.palette()
-
-
-def is_dark(widget: QWidget) -> bool:
-    return _palette(widget).color(QPalette.ColorRole.Window).lightness() < 128
-
-
-def theme(widget: QWidget) -> dict:
-    """Colours for charts, from the widget palette (works with light and dark palettes)."""
-    pal = _palette(widget)
-    dark = is_dark(widget)
-    return {
-        "dark": dark,
-        "bg": pal.color(QPalette.ColorRole.Window).name(),
-        "axes": pal.color(QPalette.ColorRole.Base).name(),
-        "fg": pal.color(QPalette.ColorRole.WindowText).name(),
-        "muted": pal.color(QPalette.ColorRole.PlaceholderText).name(),
-        "grid": "#3a3f44" if dark else "#e3e5e8",
-        "spine": "#5b6168" if dark else "#b8bcc2",
-        "primary": "#5aa9e6" if dark else "#1f6fb2",
-        "secondary": "#ffa657" if dark else "#d9480f",
-        "warn": "#f0b429" if dark else "#e8590c",
-        "ok_bar": "#5aa9e6" if dark else "#4a86c5",
-        "cmap": "cividis" if dark else "Blues",
-    }
-
-
-def style_axes(ax, t: dict) -> None:
-    ax.set_facecolor(t["axes"])
-    for s in ax.spines.values():
-        s.set_color(t["spine"])
-    ax.tick_params(colors=t["fg"], labelsize=FONT, length=3)
-    ax.xaxis.label.set_color(t["fg"])
-    ax.yaxis.label.set_color(t["fg"])
-    ax.xaxis.label.set_fontsize(FONT + 0.5)
-    ax.yaxis.label.set_fontsize(FONT + 0.5)
-    ax.title.set_color(t["fg"])
-
-
-class ThemedCanvas(FigureCanvasQTAgg):
-    """A Figure canvas (constrained layout) that calls ``restyle()`` when the palette changes."""
-
-    def __init__(self, parent: QWidget | None = None, min_height: int = 200):
-        fig = Figure(layout="constrained")
-        super().__init__(fig)
-        self.setParent(parent)
-        self.setMinimumHeight(min_height)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.restyle_hook = None
-        self._theme_key = None
-
-    def _maybe_restyle(self) -> None:
-        t = theme(self)
-        key = (t["bg"], t["fg"], t["axes"])
-        hook = getattr(self, "restyle_hook", None)
-        if key != getattr(self, "_theme_key", None) and hook is not None:
-            self._theme_key = key
-            hook()
-
-    def changeEvent(self, event):  # noqa: N802 - Qt name
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange,
-                            QEvent.Type.StyleChange, QEvent.Type.ParentChange):
-            self._maybe_restyle()
-        super().changeEvent(event)
-
-    def showEvent(self, event):  # noqa: N802
-        self._maybe_restyle()
-        super().showEvent(event)
-
-    def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(480, max(self.minimumHeight(), 260))
+__all__ = ["ConfusionChart", "DistributionChart", "LossPlot", "ThemedCanvas", "is_dark"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +85,7 @@ class LossPlot(QWidget):
         lay.addLayout(head)
         lay.addWidget(self.canvas, 1)
         self.reset()
-        self._restyle()
+        self.canvas.restyle()
 
     # ---- data ------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -240,13 +167,13 @@ class LossPlot(QWidget):
         for a in self._boundary_artists:
             a.remove()
         self._boundary_artists = []
-        t = theme(self)
+        c = self.canvas.colors()
         for step, ex, phase in self.boundaries:
             x = ex if ep else step
-            self._boundary_artists.append(self.ax.axvline(x, color=t["muted"], ls=":", lw=1))
+            self._boundary_artists.append(self.ax.axvline(x, color=c["muted"], ls=":", lw=1))
             self._boundary_artists.append(self.ax.annotate(
                 f" {'fine-tuning' if phase == 'finetune' else phase}", (x, 1), xycoords=("data", "axes fraction"),
-                va="top", ha="left", fontsize=FONT - 0.5, color=t["muted"]))
+                va="top", ha="left", fontsize=FONT - 0.5, color=c["muted"]))
         self.ax.set_xlabel("epoch" if ep else "step")
         has = bool(self.losses or self.val_losses)
         self._placeholder.set_visible(not has)
@@ -266,22 +193,15 @@ class LossPlot(QWidget):
         self.draws += 1
 
     def _restyle(self) -> None:
-        t = theme(self)
-        self.figure.set_facecolor(t["bg"])
-        style_axes(self.ax, t)
-        self.ax.grid(True, color=t["grid"], lw=0.8)
-        self.ax.set_axisbelow(True)
-        self.raw_line.set_color(t["primary"])
-        self.ema_line.set_color(t["primary"])
-        self.val_line.set_color(t["secondary"])
-        self.val_line.set_markerfacecolor(t["axes"])
-        self._placeholder.set_color(t["muted"])
+        """Colours of the figure, axes and lines (``canvas.restyle()`` calls this on theme changes)."""
+        c = style_axes(self.ax, self.canvas, grid="both")
+        self.raw_line.set_color(c["series_primary"])
+        self.ema_line.set_color(c["series_primary"])
+        self.val_line.set_color(c["series_secondary"])
+        self.val_line.set_markerfacecolor(c["base"])
+        self._placeholder.set_color(c["muted"])
         self.ax.set_ylabel("cross-entropy loss")
-        leg = self.ax.legend(loc="lower left", fontsize=FONT, frameon=True)
-        leg.get_frame().set_facecolor(t["axes"])
-        leg.get_frame().set_edgecolor(t["spine"])
-        for txt in leg.get_texts():
-            txt.set_color(t["fg"])
+        style_legend(self.ax.legend(loc="lower left", fontsize=FONT, frameon=True), self.canvas)
         self._dirty = True
         self.flush()
 
@@ -313,17 +233,15 @@ class DistributionChart(ThemedCanvas):
         self.redraw()
 
     def redraw(self) -> None:
-        t = theme(self)
-        fig, ax = self.figure, self.ax
+        ax = self.ax
         ax.clear()
-        fig.set_facecolor(t["bg"])
-        style_axes(ax, t)
+        c = style_axes(ax, self, grid="x")
         items = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
         if not items:
             ax.set_xticks([])
             ax.set_yticks([])
             ax.text(0.5, 0.5, "Load a labelled file to see how many tickets each label has",
-                    ha="center", va="center", transform=ax.transAxes, color=t["muted"], fontsize=FONT + 1)
+                    ha="center", va="center", transform=ax.transAxes, color=c["muted"], fontsize=FONT + 1)
             self.bars = None
             self.rare = []
             self.draw_idle()
@@ -331,30 +249,28 @@ class DistributionChart(ThemedCanvas):
         labels = [k for k, _ in items]
         vals = np.array([v for _, v in items])
         self.rare = [k for k, v in items if v < self.threshold]
-        colors = [t["warn"] if v < self.threshold else t["ok_bar"] for v in vals]
+        colors = [c["warn"] if v < self.threshold else c["bar"] for v in vals]
         y = np.arange(len(items))
         self.bars = ax.barh(y, vals, color=colors, height=0.7)
         ax.set_yticks(y, [_short(lab) for lab in labels])
         ax.invert_yaxis()
-        ax.grid(True, axis="x", color=t["grid"], lw=0.8)
-        ax.set_axisbelow(True)
         vmax = max(int(vals.max()), self.threshold, 1)
         ax.set_xlim(0, vmax * 1.13)
         if len(items) <= 80:
             for yi, v in zip(y, vals):
                 ax.text(v + vmax * 0.01, yi, f"{v:,}", va="center", ha="left", fontsize=FONT - 0.5,
-                        color=t["fg"])
+                        color=c["text"])
         if self.threshold > 0:
-            ax.axvline(self.threshold, color=t["warn"], ls="--", lw=1.4)
+            ax.axvline(self.threshold, color=c["warn"], ls="--", lw=1.4)
             ax.annotate(f"threshold {self.threshold}", (self.threshold, 1.0),
                         xycoords=("data", "axes fraction"), xytext=(3, 3), textcoords="offset points",
-                        ha="left", va="bottom", fontsize=FONT - 0.5, color=t["warn"])
+                        ha="left", va="bottom", fontsize=FONT - 0.5, color=c["warn"])
         ax.set_xlabel("tickets")
         total = int(vals.sum())
         title = f"{len(items)} labels, {total:,} labelled rows"
         if self.rare:
             title += f" — {len(self.rare)} below the threshold"
-        ax.set_title(title, fontsize=FONT + 1, color=t["fg"], loc="left", pad=14)
+        ax.set_title(title, fontsize=FONT + 1, color=c["text"], loc="left", pad=14)
         self.draw_idle()
 
 
@@ -377,24 +293,22 @@ class ConfusionChart(ThemedCanvas):
         self.redraw()
 
     def redraw(self) -> None:
-        t = theme(self)
         fig = self.figure
         fig.clear()
-        fig.set_facecolor(t["bg"])
         ax = fig.add_subplot(111)
-        style_axes(ax, t)
+        c = style_axes(ax, self)
         if self.cm is None or not len(self.labels):
             ax.set_xticks([])
             ax.set_yticks([])
             ax.text(0.5, 0.5, "The confusion matrix appears when training ends", ha="center",
-                    va="center", transform=ax.transAxes, color=t["muted"], fontsize=FONT + 1)
+                    va="center", transform=ax.transAxes, color=c["muted"], fontsize=FONT + 1)
             self.image = None
             self.draw_idle()
             return
         cm = self.cm
         n = len(self.labels)
         norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-        self.image = ax.imshow(norm, cmap=t["cmap"], vmin=0, vmax=1, aspect="auto")
+        self.image = ax.imshow(norm, cmap=heatmap_cmap(self), vmin=0, vmax=1, aspect="auto")
         short = [_short(lab, 22) for lab in self.labels]
         ax.set_xticks(range(n), short, rotation=40, ha="right", rotation_mode="anchor")
         ax.set_yticks(range(n), short)
@@ -405,15 +319,10 @@ class ConfusionChart(ThemedCanvas):
                 for j in range(n):
                     if cm[i, j] == 0 and i != j:
                         continue
-                    light_cell = norm[i, j] < 0.55
-                    if t["cmap"] == "cividis":   # dark at 0, light at 1
-                        col = "#f5f5f5" if light_cell else "#111111"
-                    else:
-                        col = "#111111" if light_cell else "#ffffff"
                     ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center",
-                            fontsize=FONT - (1 if n > 12 else 0), color=col)
+                            fontsize=FONT - (1 if n > 12 else 0), color=cell_text_color(self, norm[i, j]))
         cb = fig.colorbar(self.image, ax=ax, fraction=0.05, pad=0.02)
-        cb.ax.tick_params(colors=t["fg"], labelsize=FONT - 1)
-        cb.outline.set_edgecolor(t["spine"])
-        cb.set_label("share of the true label", color=t["fg"], fontsize=FONT)
+        cb.ax.tick_params(colors=c["text"], labelsize=FONT - 1)
+        cb.outline.set_edgecolor(c["spine"])
+        cb.set_label("share of the true label", color=c["text"], fontsize=FONT)
         self.draw_idle()

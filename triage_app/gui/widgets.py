@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +25,6 @@ from triage_app.gui import style
 from triage_app.gui.workers import Job
 
 log = logging.getLogger("triage.gui")
-warnings.filterwarnings("ignore", message="constrained_layout not applied")
 
 TABLE_EXTENSIONS = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".json", ".jsonl", ".ndjson")
 TABLE_FILTER = ("Ticket files (*.csv *.tsv *.txt *.xlsx *.xlsm *.json *.jsonl *.ndjson);;"
@@ -182,7 +180,7 @@ class TopKBars(QWidget):
         pct_w = fm.horizontalAdvance("100.0 %") + 10
         bar_x = label_w
         bar_w = max(10, w - label_w - pct_w)
-        c = style.colors()
+        c = style.colors(self)
         track = QColor(c["border"])
         track.setAlpha(90)
         for i, (lab, pr) in enumerate(self.items):
@@ -215,7 +213,9 @@ class TopKBars(QWidget):
 
 # --------------------------------------------------------------------------- confusion heatmap
 class Heatmap(QWidget):
-    """Confusion matrix: rows true class, columns predicted (numbered), counts in cells."""
+    """Confusion matrix: rows true class, columns predicted (numbered), counts in cells.  Cells use
+    the palette's heatmap ramp (heat_low to heat_high, as the matplotlib confusion charts do); the
+    diagonal (correct) runs from heat_low to good."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -245,7 +245,7 @@ class Heatmap(QWidget):
         p = QPainter(self)
         fm = QFontMetrics(self.font())
         n = len(self.labels)
-        c = style.colors()
+        c = style.colors(self)
         names = [f"{i + 1} {lab}" for i, lab in enumerate(self.labels)]
         label_w = min(max(fm.horizontalAdvance(s) for s in names) + 8, int(self.width() * 0.45))
         head_h = fm.height() + 4
@@ -253,7 +253,6 @@ class Heatmap(QWidget):
         m = np.asarray(self.matrix, dtype=float)
         row_sum = m.sum(axis=1, keepdims=True)
         share = np.divide(m, row_sum, out=np.zeros_like(m), where=row_sum > 0)
-        base = QColor(c["accent"])
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, self.font().pointSizeF() - 1.5))
         for j in range(n):
@@ -268,15 +267,11 @@ class Heatmap(QWidget):
                        fm.elidedText(names[i], Qt.TextElideMode.ElideRight, label_w - 6))
             for j in range(n):
                 r = QRectF(label_w + j * cell, y, cell - 1, cell - 1)
-                col = QColor(base)
-                col.setAlpha(int(25 + 230 * share[i, j]) if m[i, j] else 12)
-                if i == j and m[i, j]:
-                    col = QColor(c["good"])
-                    col.setAlpha(int(60 + 195 * share[i, j]))
+                col = style.heat_color(c, share[i, j], "good" if i == j else "heat_high")
                 p.fillRect(r, col)
                 if m[i, j] and cell >= 16:
                     p.setFont(small)
-                    p.setPen(QColor("#ffffff") if share[i, j] > 0.5 else QColor(c["text"]))
+                    p.setPen(QColor(style.text_on(c, col)))
                     p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(int(m[i, j])))
         p.end()
 
@@ -298,7 +293,7 @@ class ExplainView(QTextBrowser):
         self.clear()
         cur = self.textCursor()
         top = max((abs(s) for _, s in self.words), default=0.0) or 1.0
-        c = style.colors()
+        c = style.colors(self)
         plain = QTextCharFormat()
         for i, (w, s) in enumerate(self.words):
             fmt = QTextCharFormat()
@@ -375,25 +370,3 @@ def section_title(text: str) -> QLabel:
     lab.setObjectName("sectionTitle")
     return lab
 
-
-def mpl_canvas(width=5.0, height=3.0):
-    """A matplotlib canvas without pyplot, coloured for the current theme."""
-    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-    from matplotlib.figure import Figure
-
-    c = style.colors()
-    fig = Figure(figsize=(width, height), dpi=100, facecolor=c["card"], layout="constrained")
-    canvas = FigureCanvasQTAgg(fig)
-    return canvas, fig
-
-
-def style_axes(ax) -> None:
-    c = style.colors()
-    ax.set_facecolor(c["card"])
-    for s in ax.spines.values():
-        s.set_color(c["border"])
-    ax.tick_params(colors=c["muted"], labelsize=9)
-    ax.xaxis.label.set_color(c["text"])
-    ax.yaxis.label.set_color(c["text"])
-    ax.title.set_color(c["text"])
-    ax.grid(True, color=c["border"], alpha=0.5, linewidth=0.6)
