@@ -39,7 +39,7 @@ def _dataset(name):
     return df, label, {"same": cols, "split": cols}
 
 
-def _prepare(name, routing="same"):
+def prepare_dataset(name, routing="same"):
     from trainer.data import prepare_frame
     df, label, cols = _dataset("it" if name == "it" else name)
     min_pc = 30 if name == "it" else 5
@@ -47,24 +47,24 @@ def _prepare(name, routing="same"):
                          source=str(IT if name == "it" else ENDAVA), **cols[routing])
 
 
-def _metrics(rep):
+def metrics_of(rep):
     return {k: rep[k] for k in ("accuracy", "weighted_f1", "macro_f1")}
 
 
 def row_tfidf(ds):
     from trainer.evaluate import tfidf_baseline
-    d = _prepare(ds)
+    d = prepare_dataset(ds)
     t0 = time.perf_counter()
     tr_text = d.train.text_a + d.val.text_a
     tr_y = np.concatenate([d.train.y, d.val.y])
     rep = tfidf_baseline(tr_text, tr_y, d.test.text_a, d.test.y, d.labels)
-    return {**_metrics(rep), "train_s": time.perf_counter() - t0, "what": "TF-IDF 1-2 grams + balanced LR (train+val)"}
+    return {**metrics_of(rep), "train_s": time.perf_counter() - t0, "what": "TF-IDF 1-2 grams + balanced LR (train+val)"}
 
 
 def row_preset(ds, preset, routing="same", **kw):
     from trainer.config import TrainConfig
     from trainer.loop import train
-    d = _prepare(ds, routing)
+    d = prepare_dataset(ds, routing)
     cfg = TrainConfig.from_preset(preset, routing=routing, **kw) if preset != "seed" else TrainConfig.from_preset("seed", **kw)
     t0 = time.perf_counter()
 
@@ -74,12 +74,12 @@ def row_preset(ds, preset, routing="same", **kw):
             print(f"[{time.perf_counter() - t0:7.0f}s] {ev}", flush=True)
 
     res = train(cfg, d, log)
-    return {**_metrics(res.metrics["test"]), "train_s": time.perf_counter() - t0, "routing": cfg.routing,
+    return {**metrics_of(res.metrics["test"]), "train_s": time.perf_counter() - t0, "routing": cfg.routing,
             "pooling": cfg.pooling, "max_length": cfg.max_length, "tower_lr": cfg.tower_lr,
             "what": f"preset {preset} ({cfg.routing} routing, {cfg.pooling} pooling"
                     + (f", max length {cfg.max_length}" if "max_length" in kw else "")
                     + (f", tower lr {cfg.tower_lr:.0e}".replace("e-0", "e-") if "tower_lr" in kw else "") + ")",
-            "val": _metrics(res.metrics["val"])}
+            "val": metrics_of(res.metrics["val"])}
 
 
 def row_shipped(ds="it"):
@@ -87,16 +87,16 @@ def row_shipped(ds="it"):
     from triage_app.bundle import load_bundle
     from triage_app.engine import TicketClassifier
     b = load_bundle(SHIPPED)
-    d = _prepare("it")
+    d = prepare_dataset("it")
     clf = TicketClassifier.load(b, device="cpu")
     probs = clf.predict_proba([{"text": t} for t in d.test.text_a])
     idx = {lab: i for i, lab in enumerate(clf.labels)}
     y = np.array([idx[d.labels[k]] for k in d.test.y])
     rep = classification_report(y, probs.argmax(1), clf.labels)
     torch_test = b.meta["metrics"].get("test", {})
-    return {**_metrics(rep), "train_s": b.meta["metrics"].get("train_seconds"), "precision": b.precision,
+    return {**metrics_of(rep), "train_s": b.meta["metrics"].get("train_seconds"), "precision": b.precision,
             "what": f"shipped bundle, ONNX {b.precision} via the engine",
-            "torch_before_export": _metrics(torch_test) if torch_test else None}
+            "torch_before_export": metrics_of(torch_test) if torch_test else None}
 
 
 def row_shipped_fp32():

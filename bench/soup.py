@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def score(combos: list[str], splits: list[str], fp32: bool = False):
     """Yield ``{"soup": combo, split: {"accuracy", "weighted_f1", "macro_f1"}, ...}`` per combo."""
     import torch
-    from accuracy import _metrics, _prepare
+    from accuracy import metrics_of, prepare_dataset
 
     from trainer.evaluate import classification_report
     from trainer.export import torch_logits
@@ -36,7 +36,7 @@ def score(combos: list[str], splits: list[str], fp32: bool = False):
             sys.exit(str(e))
         if cks[d]["best"] is None:
             sys.exit(f"{d}: no best weights in this checkpoint (the run has not finished an epoch)")
-    data = _prepare("it")
+    data = prepare_dataset("it")
     cfg = cks[combos[0].split("+")[0]]["config"]
     tok = load_tokenizer(tokenizer_file(cfg["base_model"]), cfg["max_length"])
     model = DualBertClassifier.from_pretrained(cfg["base_model"], cfg["base_model_b"], len(data.labels),
@@ -50,7 +50,7 @@ def score(combos: list[str], splits: list[str], fp32: bool = False):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not fp32):
                 logits = torch_logits(model, tok, split.text_a, split.text_b)
             out[s] = {k: round(float(v), 4)
-                      for k, v in _metrics(classification_report(split.y, logits.argmax(1), data.labels)).items()}
+                      for k, v in metrics_of(classification_report(split.y, logits.argmax(1), data.labels)).items()}
         yield out
 
 

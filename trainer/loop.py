@@ -439,7 +439,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                             raise Cancelled()
                         t, _ = enc.batch(idx, device, pad_to)
                         if twins and enc.b is enc.a:
-                            fa = model._pool(model.tower_a, t[0], t[1]).float().cpu()
+                            fa = model.pool(model.tower_a, t[0], t[1]).float().cpu()
                             f = torch.cat([fa, fa], dim=-1)
                         else:
                             f = model.features(*t).float().cpu()

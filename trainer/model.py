@@ -112,7 +112,7 @@ class DualBertClassifier(nn.Module):
             else:  # older transformers
                 t.config._attn_implementation = impl
 
-    def _pool(self, tower, ids, mask, hidden=None):
+    def pool(self, tower, ids, mask, hidden=None):
         out = tower(input_ids=ids, inputs_embeds=hidden, attention_mask=mask)
         if self.pooling == "pooler":
             return out.pooler_output
@@ -121,8 +121,8 @@ class DualBertClassifier(nn.Module):
         return (h * m).sum(1) / m.sum(1).clamp(min=1e-6)
 
     def features(self, ids_a, mask_a, ids_b, mask_b):
-        return torch.cat([self._pool(self.tower_a, ids_a, mask_a),
-                          self._pool(self.tower_b, ids_b, mask_b)], dim=-1)
+        return torch.cat([self.pool(self.tower_a, ids_a, mask_a),
+                          self.pool(self.tower_b, ids_b, mask_b)], dim=-1)
 
     @property
     def n_layers(self) -> int:
@@ -136,8 +136,8 @@ class DualBertClassifier(nn.Module):
     def logits_from_layer(self, start: int, ha, mask_a, hb, mask_b):
         """Logits from the hidden states after layer ``start`` of each tower (top layers only)."""
         with layer_slice(self.tower_a, start), layer_slice(self.tower_b, start):
-            feats = torch.cat([self._pool(self.tower_a, None, mask_a, ha),
-                               self._pool(self.tower_b, None, mask_b, hb)], dim=-1)
+            feats = torch.cat([self.pool(self.tower_a, None, mask_a, ha),
+                               self.pool(self.tower_b, None, mask_b, hb)], dim=-1)
         return self.head(feats)
 
     def bottoms_identical(self, upto: int) -> bool:

@@ -142,7 +142,7 @@ class TrainPrinter:
 
 def train_command(args) -> int:
     from trainer.pipeline import run
-    from triage_app.cli import _resolve_model
+    from triage_app.cli import resolve_model
 
     cfg = train_config(args)
     spec = data_spec(args)
@@ -156,7 +156,7 @@ def train_command(args) -> int:
     active = None
     if args.compare:
         from triage_app.engine import TicketClassifier
-        active = TicketClassifier.load(_resolve_model(args.compare), device="cpu")
+        active = TicketClassifier.load(resolve_model(args.compare), device="cpu")
     out = Path(args.out)
     printer = TrainPrinter(bars=not args.quiet and (sys.stderr.isatty() or args.progress))
     try:
