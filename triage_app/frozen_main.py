@@ -163,6 +163,10 @@ def _probe_train_tab(tabs, out) -> None:
 def gui_main(argv: list[str]) -> int:
     argv, quit_ms = _pop_option(argv, "--quit-after-ms")
     probe = os.environ.get("TRIAGE_STARTUP_PROBE") == "1"
+    if "--help" not in argv and "-h" not in argv:
+        from triage_app.sysreqs import require_gui
+
+        require_gui(argv)  # before Qt is loaded: below, a QApplication may be created before the GUI's main()
     if quit_ms is not None or probe:
         # Create the QApplication first (the GUI's create_app reuses an existing instance) so the
         # timers exist before its main() enters the event loop.

@@ -10,7 +10,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from triage_app import paths
+from triage_app import paths, sysreqs
 
 log = logging.getLogger("triage.gui")
 
@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     args, qt_rest = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     theme = "dark" if args.dark else "light" if args.light else None
+    sysreqs.require_gui(qt_rest)  # missing X11 libraries: a clear message and exit 2, not Qt's abort
     app = create_app([sys.argv[0] if sys.argv else "tickettriage", *qt_rest], theme)
 
     from triage_app.gui.context import AppContext
