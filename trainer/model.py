@@ -50,7 +50,7 @@ def load_bert(checkpoint: str, attn: str = "sdpa"):
     try:
         return BertModel.from_pretrained(path, attn_implementation=attn, local_files_only=local)
     except Exception as e:  # noqa: BLE001 - turn any loader error into one clear message
-        raise ModelLoadError(f"cannot load BERT checkpoint {checkpoint!r}: {e}") from None
+        raise ModelLoadError(f"cannot load BERT checkpoint {checkpoint!r}: {e}") from e
 
 
 class _HiddenInput(nn.Module):

@@ -140,7 +140,7 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{meta_path}: not valid JSON ({e})") from None
+        raise BundleError(f"{meta_path}: not valid JSON ({e})") from e
     if not isinstance(meta, dict):
         raise BundleError(f"{meta_path}: expected a JSON object")
     missing = [k for k in REQUIRED_KEYS if k not in meta]
@@ -363,7 +363,7 @@ def import_zip(zip_path: str | os.PathLike, dest_parent: str | os.PathLike,
     try:
         z = zipfile.ZipFile(zp)
     except (zipfile.BadZipFile, OSError) as e:
-        raise BundleError(f"{zp}: not a valid zip file ({e})") from None
+        raise BundleError(f"{zp}: not a valid zip file ({e})") from e
     with z:
         infos = [i for i in z.infolist() if not i.is_dir()]
         if not infos:

@@ -150,7 +150,7 @@ class TicketClassifier:
         try:
             self.tokenizer = load_tokenizer(bundle.tokenizer_path, bundle.max_length)
         except Exception as e:  # noqa: BLE001
-            raise BundleError(f"{bundle.tokenizer_path}: tokenizer cannot be loaded ({e})") from None
+            raise BundleError(f"{bundle.tokenizer_path}: tokenizer cannot be loaded ({e})") from e
 
     # ---- loading ----------------------------------------------------------------------------
     @classmethod
@@ -194,7 +194,7 @@ class TicketClassifier:
                         session = ort_session(path, ["CUDAExecutionProvider", "CPUExecutionProvider"],
                                            threads, quiet=True, spin=spin)
                     except Exception as e:  # noqa: BLE001
-                        raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from None
+                        raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from e
                     if session.get_providers()[0] != "CUDAExecutionProvider":
                         fallback = "CUDA could not be initialised (no usable GPU/driver); using the CPU"
                         session = None
@@ -204,7 +204,7 @@ class TicketClassifier:
             try:
                 session = ort_session(path, ["CPUExecutionProvider"], threads, quiet=False, spin=spin)
             except Exception as e:  # noqa: BLE001
-                raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from None
+                raise BundleError(f"{path}: ONNX Runtime cannot load the model ({e})") from e
         names = [i.name for i in session.get_inputs()]
         if names != INPUT_NAMES:
             raise BundleError(f"{path}: unexpected model inputs {names} (expected {INPUT_NAMES})")
