@@ -5,7 +5,8 @@ import json
 import os
 from pathlib import Path
 
-from triage_app.bundle import CARD_FILE, META_FILE, load_bundle, sha256_file, write_json_atomic
+from triage_app.atomic import write_json_atomic, write_text_atomic
+from triage_app.bundle import CARD_FILE, META_FILE, load_bundle, sha256_file
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -86,7 +87,9 @@ def render_card(meta: dict, extra: str = "") -> str:
 
 
 def write_model_card(bundle_dir: str | os.PathLike, extra: str = "") -> Path:
-    """Write MODEL_CARD.md and confusion.png into a bundle (model.onnx untouched, hash unchanged)."""
+    """Write MODEL_CARD.md and confusion.png into a bundle (model.onnx untouched, hash unchanged).
+
+    Each file is replaced atomically (:mod:`triage_app.atomic`)."""
     from trainer.evaluate import confusion_png
 
     b = load_bundle(bundle_dir)
@@ -96,9 +99,7 @@ def write_model_card(bundle_dir: str | os.PathLike, extra: str = "") -> Path:
         confusion_png(r["confusion"], b.labels, Path(b.path) / "confusion.png",
                       title=f"{b.name} v{b.version} ({'test' if 'test' in m else 'val'})")
     p = Path(b.path) / CARD_FILE
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(render_card(b.meta, extra), encoding="utf-8")
-    os.replace(tmp, p)
+    write_text_atomic(p, render_card(b.meta, extra))
     assert sha256_file(b.model_path) == b.meta["onnx_sha256"]
     write_json_atomic(Path(b.path) / META_FILE, b.meta)
     return p

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -66,9 +67,14 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def confusion_png(confusion, labels: list[str], path: str | os.PathLike, title: str = "") -> str:
-    """Write a confusion-matrix heatmap (rows: true, columns: predicted) without pyplot."""
+    """Write a confusion-matrix heatmap (rows: true, columns: predicted) without pyplot.
+
+    Atomic (:func:`triage_app.atomic.atomic_path`); the image format follows the extension of
+    ``path`` (PNG without one), not the temporary name's ``.tmp``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from triage_app.atomic import atomic_path
 
     cm = np.asarray(confusion, dtype=float)
     n = len(labels)
@@ -88,7 +94,9 @@ def confusion_png(confusion, labels: list[str], path: str | os.PathLike, title: 
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(str(path))
+    fmt = Path(path).suffix[1:].lower() or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(str(tmp), format=fmt)
     return str(path)
 
 
