@@ -31,6 +31,7 @@ from trainer.config import TrainConfig
 from trainer.data import PreparedData, Split
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tokenizer_file
+from triage_app.atomic import fsync_dir
 from triage_app.bundle import clean_stale_work
 from triage_app.errors import Cancelled
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
@@ -195,38 +196,59 @@ def _memory_budget() -> int:
 # ---- checkpoints ------------------------------------------------------------------------------
 def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, state: dict, cfg: TrainConfig,
                     labels, best_state: dict | None) -> None:
-    """Weights and optimizer state as safetensors, the rest as JSON; written atomically."""
+    """Weights and optimizer state as safetensors, the rest as JSON, in ``ckpt_dir/last``.
+
+    Atomic as a folder (the pattern of :func:`triage_app.bundle.publish_bundle`): every file is
+    written plainly into a hidden ``.tmp-<pid>`` folder that nothing reads, which then replaces
+    ``last`` by renames; on an error the previous ``last`` is put back and the temporary folder
+    removed.  A process killed between the two renames leaves the previous checkpoint as a hidden
+    ``.old-<pid>`` folder; :func:`~triage_app.bundle.clean_stale_work` removes leftovers later.
+    """
     from safetensors.torch import save_file
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     clean_stale_work(ckpt_dir)  # left by a process killed while saving, days ago
     tmp = ckpt_dir / f".tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(sd, str(tmp / "model.safetensors"))
-    if best_state is not None:
-        save_file({k: v.contiguous() for k, v in best_state.items()}, str(tmp / "best.safetensors"))
-    opt_tensors, opt_meta = {}, {"param_groups": [], "state_keys": []}
-    if optimizer is not None:
-        osd = optimizer.state_dict()
-        for pid, st in osd["state"].items():
-            for k, v in st.items():
-                if torch.is_tensor(v):
-                    opt_tensors[f"{pid}.{k}"] = v.detach().cpu().contiguous()
-                else:
-                    opt_meta["state_keys"].append([pid, k, v])
-        opt_meta["param_groups"] = osd["param_groups"]
-        if opt_tensors:
-            save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
-    full = {"state": state, "config": cfg.to_dict(), "labels": list(labels), "optimizer": opt_meta,
-            "scheduler": scheduler.state_dict() if scheduler is not None else None}
-    (tmp / "state.json").write_text(json.dumps(full, indent=2, default=float), encoding="utf-8")
-    final = ckpt_dir / "last"
     old = ckpt_dir / f".old-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
+    final = ckpt_dir / "last"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(sd, str(tmp / "model.safetensors"))
+        if best_state is not None:
+            save_file({k: v.contiguous() for k, v in best_state.items()}, str(tmp / "best.safetensors"))
+        opt_tensors, opt_meta = {}, {"param_groups": [], "state_keys": []}
+        if optimizer is not None:
+            osd = optimizer.state_dict()
+            for pid, st in osd["state"].items():
+                for k, v in st.items():
+                    if torch.is_tensor(v):
+                        opt_tensors[f"{pid}.{k}"] = v.detach().cpu().contiguous()
+                    else:
+                        opt_meta["state_keys"].append([pid, k, v])
+            opt_meta["param_groups"] = osd["param_groups"]
+            if opt_tensors:
+                save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+        full = {"state": state, "config": cfg.to_dict(), "labels": list(labels), "optimizer": opt_meta,
+                "scheduler": scheduler.state_dict() if scheduler is not None else None}
+        (tmp / "state.json").write_text(json.dumps(full, indent=2, default=float), encoding="utf-8")
+        fsync_dir(tmp)
+        moved = False
+        if final.exists():
+            os.replace(final, old)
+            moved = True
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            if moved:  # put the previous checkpoint back where it was
+                os.replace(old, final)
+            raise
+        fsync_dir(ckpt_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
