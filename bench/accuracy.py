@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ENDAVA, IT, RESULTS, ROOT, machine, require_data  # noqa: E402
+from common import ENDAVA, IT, RESULTS, ROOT, machine, require_data, write_text_atomic  # noqa: E402
 
 SHIPPED = ROOT / "resources" / "models" / "it-service-minilm"
 
@@ -174,7 +174,7 @@ def main() -> int:
         res["rows"][key] = r
         res["machine"] = machine()
         RESULTS.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(res, indent=2, default=float))
+        write_text_atomic(path, json.dumps(res, indent=2, default=float))  # a kill keeps the rows so far
         print(json.dumps({k: v for k, v in r.items() if k in ("accuracy", "weighted_f1", "macro_f1", "train_s")}), flush=True)
     if args.table or not args.rows:
         print(table(res))

@@ -15,6 +15,8 @@ IT = DATA / "it_service_tickets" / "it_service_tickets.csv.gz"
 ENDAVA = DATA / "endava_tickets_sample" / "endava_tickets_sample.csv.gz"
 RESULTS = ROOT / "bench" / "results"
 
+from triage_app.atomic import write_text_atomic  # noqa: E402  (needs ROOT on sys.path)
+
 
 def require_data(path: Path) -> None:
     if not path.exists():
@@ -52,7 +54,7 @@ def save(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), **payload}
     p = RESULTS / f"{name}.json"
-    p.write_text(json.dumps(payload, indent=2, default=float), encoding="utf-8")
+    write_text_atomic(p, json.dumps(payload, indent=2, default=float))
     return p
 
 
