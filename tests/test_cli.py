@@ -190,3 +190,57 @@ def test_train_with_corrections_overrides_labels(tiny_checkpoint, sample_csv, tm
     import json
     meta = json.loads((out / "bundle.json").read_text())
     assert meta["data_report"]["corrections"] == {"overridden": 1, "added": 1, "unchanged": len(df) - 1}
+
+
+# ---- progress bars (tqdm on stderr) -------------------------------------------------------------
+def test_progress_bar_forced_draws_on_stderr(tiny_bundle, sample_csv, tmp_path, capsys):
+    out = tmp_path / "o.csv"
+    assert main(["classify", str(sample_csv), "-o", str(out), "--model", str(tiny_bundle), "--device", "cpu",
+                 "--progress"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err
+    assert "classify sample_tickets.csv" in err and "96/96" in err and "100%" in err and "rows/s" in err
+    assert err.rstrip("\n").splitlines()[-1].startswith("96 tickets classified")
+
+
+def test_no_bar_without_terminal_only_the_summary(tiny_bundle, sample_csv, tmp_path, capsys):
+    out = tmp_path / "o.csv"
+    assert main(["classify", str(sample_csv), "-o", str(out), "--model", str(tiny_bundle), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err  # capsys's stderr is not a terminal
+    assert "\r" not in err and "%|" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("96 tickets classified") and str(out) in lines[0]
+
+
+def test_quiet_wins_over_progress(tiny_bundle, sample_csv, tmp_path, capsys):
+    out = tmp_path / "o.csv"
+    assert main(["classify", str(sample_csv), "-o", str(out), "--model", str(tiny_bundle), "--device", "cpu",
+                 "--progress", "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    assert out.exists()
+
+
+def test_eval_progress_bar_forced(tiny_bundle, sample_csv, capsys):
+    assert main(["eval", str(tiny_bundle), str(sample_csv), "--label-col", "category", "--device", "cpu",
+                 "--json", "--progress"]) == 0
+    captured = capsys.readouterr()
+    assert "eval" in captured.err and "96/96" in captured.err
+    assert json.loads(captured.out)["rows"] == 96  # the bar never mixes into the report on stdout
+
+
+def test_progress_bar_helper(capsys):
+    """The helper `triage train` uses for its phases: a tqdm on stderr, silent when disabled."""
+    from triage_app.cli import progress_bar
+
+    bar = progress_bar(10, "head epoch 1", enabled=True, unit="steps")
+    bar.update(4)
+    bar.update(6)
+    bar.close()
+    off = progress_bar(None, "hidden", enabled=False)
+    off.update(5)
+    off.close()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "head epoch 1" in captured.err and "10/10" in captured.err and "steps/s" in captured.err
+    assert "hidden" not in captured.err
