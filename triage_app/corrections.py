@@ -155,8 +155,9 @@ class CorrectionsStore:
         """Write all corrections to ``path`` (UTF-8 with BOM); returns rows written.
 
         Text cells starting with ``= + - @`` tab or CR get a leading ``'`` so
-        spreadsheets do not run them as formulas.  Written to a temporary file
-        next to ``path`` and moved into place with ``os.replace``.
+        spreadsheets do not run them as formulas.  Written atomically by
+        :func:`triage_app.io.write_table` (:mod:`triage_app.atomic`: a temporary
+        file next to ``path``, then ``os.replace``).
         """
         from .io import write_table  # the project's one formula-safe, atomic writer
 
