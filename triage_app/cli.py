@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from triage_app import __version__, paths
+from triage_app.errors import TriageError, UserError
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -23,27 +24,9 @@ PRED_COLUMNS = ["predicted_label", "confidence", "top2_label", "top2_confidence"
                 "top3_label", "top3_confidence", "needs_review"]
 
 
-class UserError(Exception):
-    """Bad input: printed as one line, exit code 2."""
-
-
-def _user_error_types():
-    from triage_app.bundle import BundleError
-    from triage_app.io import TableError
-
-    types = [BundleError, TableError, UserError, FileNotFoundError, PermissionError]
-    try:  # trainer errors only if the trainer was imported (classify never imports it)
-        if "trainer.data" in sys.modules:
-            types.append(sys.modules["trainer.data"].DataError)
-        if "trainer.config" in sys.modules:
-            types.append(sys.modules["trainer.config"].ConfigError)
-        if "trainer.model" in sys.modules:
-            types.append(sys.modules["trainer.model"].ModelLoadError)
-        if "trainer.export" in sys.modules:
-            types.append(sys.modules["trainer.export"].ExportError)
-    except AttributeError:
-        pass
-    return tuple(types)
+# Errors the user can fix: one line on stderr, exit code 2 (every project error derives from
+# TriageError; missing or unreadable files are the OS's own classes).
+USER_ERRORS = (TriageError, FileNotFoundError, PermissionError)
 
 
 def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "rows") -> tqdm:
@@ -100,7 +83,7 @@ def _count_rows_estimate(path: Path) -> int | None:
     return max(n - (0 if path.suffix.lower() in (".jsonl", ".ndjson") else 1), 0)
 
 
-def _resolve_model(arg: str | None) -> Path:
+def resolve_model(arg: str | None) -> Path:
     if not arg:
         p = paths.default_model_dir()
         if not p.exists():
@@ -173,7 +156,7 @@ def cmd_classify(args) -> int:
 
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1 (got {args.batch_size})")
-    clf = TicketClassifier.load(_resolve_model(args.model), device=args.device, threads=args.threads)
+    clf = TicketClassifier.load(resolve_model(args.model), device=args.device, threads=args.threads)
     if clf.fallback_message and not args.quiet:
         print(f"note: {clf.fallback_message}", file=sys.stderr)
     if args.text is not None or args.title is not None or args.body is not None:
@@ -229,121 +212,10 @@ def cmd_classify(args) -> int:
 
 
 # ---- train ------------------------------------------------------------------------------------
-def _train_config(args):
-    from trainer.config import TrainConfig
-
-    kw = {}
-    for name in ("max_length", "batch_size", "seed", "pooling", "routing", "device", "max_steps",
-                 "finetune_layers", "finetune_epochs", "head_epochs", "tower_lr", "head_lr"):
-        v = getattr(args, name, None)
-        if v is not None:
-            kw[name] = v
-    if args.epochs is not None:
-        kw["finetune_epochs" if args.preset in ("standard", "full") else "head_epochs"] = args.epochs
-    if args.lr is not None:
-        kw["tower_lr" if args.preset in ("standard", "full") else "head_lr"] = args.lr
-    if args.base_model:
-        kw["base_model"] = args.base_model
-    if args.no_class_weights:
-        kw["class_weights"] = False
-    if args.precision:
-        kw["precision"] = args.precision
-    return TrainConfig.from_preset(args.preset, **kw)
-
-
 def cmd_train(args) -> int:
-    from trainer.data import prepare_data
-    from trainer.events import (
-        CancelledEvent,
-        EpochEvent,
-        FailedEvent,
-        FinishedEvent,
-        PhaseEvent,
-        ProgressEvent,
-        StepEvent,
-    )
-    from trainer.export import export_result
-    from trainer.loop import train
+    from triage_app.train_cli import train_command  # the trainer is imported only for `train`
 
-    cfg = _train_config(args)
-    if args.threads:
-        from trainer.loop import set_threads
-        set_threads(args.threads)
-    if not (args.text_col or args.title_col or args.body_col):
-        raise UserError("choose --text-col, or --title-col and/or --body-col")
-    corrections = None
-    if args.corrections:
-        from triage_app.corrections import CorrectionsStore
-        corrections = CorrectionsStore(args.corrections if args.corrections != "default" else None)
-    merge = None
-    if args.merge_map:
-        try:
-            merge = json.loads(Path(args.merge_map).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise UserError(f"{args.merge_map}: cannot read the merge map ({e})") from None
-    from triage_app.joblock import JobLock
-
-    lock = JobLock("train")
-    lock.acquire()  # one training per machine; raises UserError-like JobBusy with the holder
-    try:
-        data = prepare_data(args.data, label_col=args.label_col, title_col=args.title_col,
-                            body_col=args.body_col, text_col=args.text_col, routing=cfg.routing,
-                            min_per_class=args.min_per_class, rare=args.rare, merge_map=merge,
-                            class_weights=cfg.class_weights, seed=cfg.seed, corrections=corrections,
-                            sheet=args.sheet)
-        for line in data.report.lines():
-            print(line, file=sys.stderr)
-        state = {"last": 0.0}
-        tty = sys.stderr.isatty() or args.progress
-
-        def on_event(ev):
-            now = time.perf_counter()
-            if isinstance(ev, PhaseEvent):
-                print(f"\n[{ev.phase}] {ev.message}", file=sys.stderr)
-            elif isinstance(ev, ProgressEvent):
-                if now - state["last"] > 0.5 or ev.done == ev.total:
-                    state["last"] = now
-                    sys.stderr.write(f"\r  {ev.phase} {ev.done}/{ev.total}" + ("\n" if not tty else ""))
-            elif isinstance(ev, StepEvent):
-                if now - state["last"] > (0.5 if tty else 30):
-                    state["last"] = now
-                    sys.stderr.write(f"\r  step {ev.step} epoch {ev.epoch:.2f} loss {ev.loss:.4f} "
-                                     f"lr {ev.lr:.1e} {ev.samples_per_s:.0f} samples/s" + ("" if tty else "\n"))
-            elif isinstance(ev, EpochEvent):
-                print(f"\n  {ev.phase} epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} "
-                      f"val loss {ev.val_loss:.4f} acc {ev.val_accuracy:.4f} macro-F1 {ev.val_macro_f1:.4f}"
-                      f"{' *' if ev.improved else ''}  elapsed {ev.elapsed_s:.0f}s ETA {ev.eta_s:.0f}s",
-                      file=sys.stderr)
-            elif isinstance(ev, FinishedEvent):
-                print(f"\nfinished in {ev.elapsed_s:.0f}s", file=sys.stderr)
-            elif isinstance(ev, CancelledEvent):
-                print(f"\n{ev.message}", file=sys.stderr)
-            elif isinstance(ev, FailedEvent):
-                print(f"\ntraining failed: {ev.message}", file=sys.stderr)
-            sys.stderr.flush()
-
-        res = train(cfg, data, on_event, resume=args.resume, checkpoint_dir=args.checkpoint_dir)
-        if res.cancelled:
-            return 130
-        out = Path(args.out)
-        print("exporting the bundle…", file=sys.stderr)
-        bundle, rep = export_result(res, out, name=args.name or out.name, version=args.version,
-                                    quantize=not args.no_int8,
-                                    on_progress=lambda s: print(f"  {s}", file=sys.stderr),
-                                    meta_extra={"read_only": bool(args.read_only)})
-        if args.card:
-            from trainer.card import write_model_card
-            write_model_card(bundle.path)
-    finally:
-        lock.release()
-    m = res.metrics
-    print(json.dumps({"bundle": str(bundle.path), "precision": bundle.precision,
-                      "precision_note": rep.precision_note,
-                      "val": {k: m["val"][k] for k in ("accuracy", "macro_f1", "weighted_f1")},
-                      "test": {k: m["test"][k] for k in ("accuracy", "macro_f1", "weighted_f1")} if "test" in m else None,
-                      "temperature": res.temperature, "ece_before": m["ece_before"], "ece_after": m["ece_after"]},
-                     indent=2))
-    return 0
+    return train_command(args)
 
 
 # ---- eval -------------------------------------------------------------------------------------
@@ -354,7 +226,7 @@ def cmd_eval(args) -> int:
     from triage_app.engine import TicketClassifier, tickets_from_frame
     from triage_app.io import read_table, require_columns
 
-    clf = TicketClassifier.load(_resolve_model(args.bundle), device=args.device)
+    clf = TicketClassifier.load(resolve_model(args.bundle), device=args.device)
     df, _ = read_table(args.data, sheet=args.sheet)
     require_columns(list(df.columns), {"label": args.label_col}, args.data)
     if args.split:
@@ -432,7 +304,7 @@ def cmd_models(args) -> int:
     if args.action == "export":
         if not args.path or not args.dest:
             raise UserError("models export needs a model (name or folder) and a .zip destination")
-        print(export_zip(_resolve_model(args.path), args.dest))
+        print(export_zip(resolve_model(args.path), args.dest))
         return 0
     rows = []
     clean_stale_work(paths.user_models_dir())  # hidden work folders of a killed export or import
@@ -471,7 +343,7 @@ def cmd_thresholds(args) -> int:
     from triage_app import review
     from triage_app.bundle import load_bundle, save_thresholds
 
-    bpath = _resolve_model(args.bundle)
+    bpath = resolve_model(args.bundle)
     b = load_bundle(bpath)
     if args.data:
         from triage_app.engine import TicketClassifier, tickets_from_frame
@@ -676,6 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show progress bars even when stderr is not a terminal (default: only on a terminal)")
     t.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)")
     t.add_argument("--out", required=True, metavar="DIR", help="bundle folder to write (required)")
+    t.add_argument("--compare", metavar="MODEL",
+                   help="also run this bundle (folder or installed name) on the validation rows and "
+                        "report both models side by side (default: no comparison)")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a bundle on a labeled file")
@@ -730,15 +606,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; no partial output was left", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001
-        from triage_app.joblock import JobBusy
-        if isinstance(e, _user_error_types() + (JobBusy,)):
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        if isinstance(e, (ValueError,)) and os.environ.get("TRIAGE_DEBUG") != "1":
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        raise
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # a library's complaint about a value the user gave
+        if os.environ.get("TRIAGE_DEBUG") == "1":
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -142,7 +142,7 @@ class TrainPrinter:
 
 def train_command(args) -> int:
     from trainer.pipeline import run
-    from triage_app.cli import resolve_model
+    from triage_app.cli import progress_enabled, resolve_model
 
     cfg = train_config(args)
     spec = data_spec(args)
@@ -158,7 +158,7 @@ def train_command(args) -> int:
         from triage_app.engine import TicketClassifier
         active = TicketClassifier.load(resolve_model(args.compare), device="cpu")
     out = Path(args.out)
-    printer = TrainPrinter(bars=not args.quiet and (sys.stderr.isatty() or args.progress))
+    printer = TrainPrinter(bars=progress_enabled(args))
     try:
         o = run(spec, cfg, out, name=args.name or out.name, version=args.version, active=active,
                 corrections=corrections, on_event=printer, resume=args.resume,
