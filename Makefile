@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 install: $(STAMP)
 
 run: $(STAMP)
+	@# Qt's X11 libraries first: a missing one is named with its apt/dnf package (exit 2), even one that
+	@# would already fail the import of PySide6.QtGui (libEGL on a minimal install)
+	@$(BIN)/python -m triage_app.sysreqs --quiet
 	$(BIN)/triage-app
 
 test: $(STAMP)

@@ -248,6 +248,9 @@ def test_module_command_reports_the_same(fake_ldd_env, tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "nothing to check" in r.stdout
     assert not log.exists()  # offscreen: ldd never ran
+    r = subprocess.run([sys.executable, "-m", "triage_app.sysreqs", "--quiet"], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")  # `make run` calls it so
 
 
 # ---- this machine's real libraries -----------------------------------------------------------------

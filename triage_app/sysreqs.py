@@ -20,7 +20,7 @@ need none of these libraries; an unset ``QT_QPA_PLATFORM`` in a Wayland session
 that is not checked either.  With xcb and no ``DISPLAY`` Qt would abort too ("could not connect to
 display"): that is reported the same way.
 
-    python -m triage_app.sysreqs      # the same check from a shell: exit 0 or 2 with the message
+    python -m triage_app.sysreqs [--quiet] [-platform NAME]   # the same check from a shell: exit 0, or 2 and the message
 
 Imports nothing from Qt (this module runs before Qt is loaded).
 """
@@ -244,10 +244,14 @@ def require_gui(argv: Sequence[str] = ()) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet = "--quiet" in argv
+    argv = [a for a in argv if a != "--quiet"]
     problem = gui_problem(argv=argv)
     if problem is not None:
         print(problem.message(), file=sys.stderr)
         return EXIT_CODE
+    if quiet:
+        return 0
     if uses_xcb(argv=argv):
         print(f"OK: Qt's xcb plugin ({find_xcb_plugin() or 'not found, checked by soname'}) finds all its "
               f"libraries; DISPLAY={os.environ.get('DISPLAY') or _qt_arg(argv, 'display')}")
