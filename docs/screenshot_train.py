@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     from triage_app import paths
     from triage_app.corrections import CorrectionsStore
     from triage_app.gui.context import AppContext
-    from triage_app.gui.train_tab import TrainTab
+    from triage_app.gui.train import TrainTab
 
     ckpt = save_tiny_checkpoint(work / "tiny-bert")
     ctx = AppContext(settings=QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat),
@@ -69,20 +69,20 @@ def main(argv=None) -> int:
                 raise TimeoutError("timed out")
 
     tab.load_file(paths.sample_tickets_path())
-    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("quick"))
-    tab.base_edit.setText(str(ckpt))
-    tab.fields["batch_size"].setValue(16)
-    tab.fields["max_length"].setValue(64)
-    tab.fields["head_lr"].setValue(1e-2)
-    tab.threshold_spin.setValue(10)
-    tab.val_spin.setValue(25)
-    tab.test_spin.setValue(15)  # a test split, as analysts keep one (the app default is 10 %)
+    tab.settings_form.preset_combo.setCurrentIndex(tab.settings_form.preset_combo.findData("quick"))
+    tab.settings_form.base_edit.setText(str(ckpt))
+    tab.settings_form.fields["batch_size"].setValue(16)
+    tab.settings_form.fields["max_length"].setValue(64)
+    tab.settings_form.fields["head_lr"].setValue(1e-2)
+    tab.data_panel.threshold_spin.setValue(10)
+    tab.data_panel.val_spin.setValue(25)
+    tab.data_panel.test_spin.setValue(15)  # a test split, as analysts keep one (the app default is 10 %)
 
     def run(epochs):
-        tab.fields["head_epochs"].setValue(epochs)
+        tab.settings_form.fields["head_epochs"].setValue(epochs)
         done = []
         tab.trainingFinished.connect(done.append)
-        assert tab.start(), tab.status_label.text()
+        assert tab.start(), tab.run_bar.status_label.text()
         spin_until(lambda: done or tab.state == "failed")
         tab.trainingFinished.disconnect(done.append)
         if tab.state == "failed":
@@ -91,19 +91,19 @@ def main(argv=None) -> int:
 
     # 1) a first model, saved and activated (becomes "the active model")
     run(3)
-    tab.name_edit.setText("it-tickets-v1")
+    tab.results_page.name_edit.setText("it-tickets-v1")
     assert tab.use_model()
     spin_until(lambda: ctx.classifier is not None and ctx.active_job == "")  # loaded in a worker
     # 2) the model shown: finetuned tiny towers, more epochs
-    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("standard"))
-    tab.base_edit.setText(str(ckpt))
+    tab.settings_form.preset_combo.setCurrentIndex(tab.settings_form.preset_combo.findData("standard"))
+    tab.settings_form.base_edit.setText(str(ckpt))
     tab.config_overrides = {"patience": 6}
     for k, v in dict(batch_size=16, max_length=64, finetune_layers=-1, finetune_epochs=1).items():
-        tab.fields[k].setValue(v)
-    tab.fields["head_lr"].setValue(2e-2)
-    tab.fields["tower_lr"].setValue(1e-3)
+        tab.settings_form.fields[k].setValue(v)
+    tab.settings_form.fields["head_lr"].setValue(2e-2)
+    tab.settings_form.fields["tower_lr"].setValue(1e-3)
     run(30)
-    tab.name_edit.setText("it-tickets-v2")
+    tab.results_page.name_edit.setText("it-tickets-v2")
     if args.all_pages:
         d = Path(args.all_pages)
         d.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from triage_app.gui.train_tab import TrainTab, compare_predictions, label_counts  # noqa: E402
+from triage_app.gui.train import TrainTab, compare_predictions, label_counts  # noqa: E402
 
 CLASSES = 8
 
@@ -49,15 +49,15 @@ def load_sample(qtbot, tab, sample_csv):
 
 def tiny_settings(tab, checkpoint, head_epochs=6):
     """What an analyst would type for a quick run of the tiny model."""
-    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("quick"))
-    tab.base_edit.setText(str(checkpoint))
-    tab.fields["head_epochs"].setValue(head_epochs)
-    tab.fields["head_lr"].setValue(1e-2)
-    tab.fields["batch_size"].setValue(16)
-    tab.fields["max_length"].setValue(64)
-    tab.threshold_spin.setValue(5)
-    tab.val_spin.setValue(25)
-    tab.test_spin.setValue(0)
+    tab.settings_form.preset_combo.setCurrentIndex(tab.settings_form.preset_combo.findData("quick"))
+    tab.settings_form.base_edit.setText(str(checkpoint))
+    tab.settings_form.fields["head_epochs"].setValue(head_epochs)
+    tab.settings_form.fields["head_lr"].setValue(1e-2)
+    tab.settings_form.fields["batch_size"].setValue(16)
+    tab.settings_form.fields["max_length"].setValue(64)
+    tab.data_panel.threshold_spin.setValue(5)
+    tab.data_panel.val_spin.setValue(25)
+    tab.data_panel.test_spin.setValue(0)
     tab.config_overrides = {"patience": 0}
 
 
@@ -82,56 +82,56 @@ class FakeActive:
 
 # ---------------------------------------------------------------------------------------------
 def test_load_guess_columns_and_distribution(qtbot, tab, sample_csv):
-    assert not tab.start_btn.isEnabled()
+    assert not tab.run_bar.start_btn.isEnabled()
     load_sample(qtbot, tab, sample_csv)
-    assert tab.label_combo.currentText() == "category"
-    assert tab.mode_pair.isChecked()
-    assert tab.title_combo.currentData() == "title" and tab.body_combo.currentData() == "body"
-    assert tab.start_btn.isEnabled()
-    assert len(tab.dist_chart.bars) == CLASSES
+    assert tab.data_panel.label_combo.currentText() == "category"
+    assert tab.data_panel.mode_pair.isChecked()
+    assert tab.data_panel.title_combo.currentData() == "title" and tab.data_panel.body_combo.currentData() == "body"
+    assert tab.run_bar.start_btn.isEnabled()
+    assert len(tab.labels_page.dist_chart.bars) == CLASSES
     # the default threshold (30) marks every class of the small sample as rare
-    assert len(tab.dist_chart.rare) == CLASSES
-    counts = label_counts(tab._labels_raw())
-    assert sorted(counts) == sorted(c.get_text() for c in tab.dist_chart.ax.get_yticklabels())
+    assert len(tab.labels_page.dist_chart.rare) == CLASSES
+    counts = label_counts(tab.data_panel.labels_raw())
+    assert sorted(counts) == sorted(c.get_text() for c in tab.labels_page.dist_chart.ax.get_yticklabels())
     # merge map: one bar less, the target gets the sum; it is no longer rare at threshold 20
     tab.set_merge_map({"Storage": "Hardware"})
-    tab.threshold_spin.setValue(20)
-    assert len(tab.dist_chart.bars) == CLASSES - 1
-    assert tab.dist_chart.counts["Hardware"] == counts["Hardware"] + counts["Storage"]
-    assert "Hardware" not in tab.dist_chart.rare and len(tab.dist_chart.rare) == CLASSES - 2
-    colors = [tuple(b.get_facecolor()) for b in tab.dist_chart.bars]
+    tab.data_panel.threshold_spin.setValue(20)
+    assert len(tab.labels_page.dist_chart.bars) == CLASSES - 1
+    assert tab.labels_page.dist_chart.counts["Hardware"] == counts["Hardware"] + counts["Storage"]
+    assert "Hardware" not in tab.labels_page.dist_chart.rare and len(tab.labels_page.dist_chart.rare) == CLASSES - 2
+    colors = [tuple(b.get_facecolor()) for b in tab.labels_page.dist_chart.bars]
     assert len(set(colors)) == 2                 # warning colour for the rare bars
     assert colors.count(colors[0]) == 1          # the largest bar (Hardware) is the odd one out
     # the background data check explains what is wrong, then shows the DataReport lines
-    qtbot.waitUntil(lambda: "cannot be trained on yet" in tab.report_view.toPlainText(), timeout=60000)
-    assert "at least 2 classes" in tab.report_view.toPlainText()
-    tab.threshold_spin.setValue(10)
-    qtbot.waitUntil(lambda: "rows read" in tab.report_view.toPlainText(), timeout=60000)
-    assert "ready to train" in tab.report_view.toPlainText()
+    qtbot.waitUntil(lambda: "cannot be trained on yet" in tab.labels_page.report_view.toPlainText(), timeout=60000)
+    assert "at least 2 classes" in tab.labels_page.report_view.toPlainText()
+    tab.data_panel.threshold_spin.setValue(10)
+    qtbot.waitUntil(lambda: "rows read" in tab.labels_page.report_view.toPlainText(), timeout=60000)
+    assert "ready to train" in tab.labels_page.report_view.toPlainText()
     # one text column mode
-    tab.mode_one.setChecked(True)
-    assert not tab.title_combo.isVisible() and tab.text_combo.isVisible()
+    tab.data_panel.mode_one.setChecked(True)
+    assert not tab.data_panel.title_combo.isVisible() and tab.data_panel.text_combo.isVisible()
     # presets fill the form; the config is built from it
-    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("full"))
-    assert tab.fields["finetune_epochs"].value() == 3
-    assert tab.fields["finetune_layers"].text() == "all"
-    tab.fields["batch_size"].setValue(8)
-    assert "changed" in tab.preset_info.text()
+    tab.settings_form.preset_combo.setCurrentIndex(tab.settings_form.preset_combo.findData("full"))
+    assert tab.settings_form.fields["finetune_epochs"].value() == 3
+    assert tab.settings_form.fields["finetune_layers"].text() == "all"
+    tab.settings_form.fields["batch_size"].setValue(8)
+    assert "changed" in tab.settings_form.preset_info.text()
     cfg = tab.build_config()
     assert (cfg.preset, cfg.finetune_layers, cfg.batch_size, cfg.base_model) == ("full", -1, 8, "all-MiniLM-L6-v2")
-    assert tab.fields["tower_lr"].toolTip()
+    assert tab.settings_form.fields["tower_lr"].toolTip()
 
 
 def test_large_file_is_read_in_a_job(qtbot, tab, sample_csv, monkeypatch):
-    import triage_app.gui.train_tab as tt
+    import triage_app.gui.train.tab as tt
 
     monkeypatch.setattr(tt, "LARGE_FILE_BYTES", 0)
     with qtbot.waitSignal(tab.dataLoaded, timeout=60000):
         assert tab.load_file(sample_csv)
-        assert tab._load_job is not None and not tab.start_btn.isEnabled()
-    assert tab.label_combo.currentText() == "category"
+        assert tab._load_job is not None and not tab.run_bar.start_btn.isEnabled()
+    assert tab.data_panel.label_combo.currentText() == "category"
     qtbot.waitUntil(lambda: tab._load_job is None, timeout=10000)
-    assert tab.start_btn.isEnabled()
+    assert tab.run_bar.start_btn.isEnabled()
 
 
 def test_train_finish_save_and_use(qtbot, tab, ctx, sample_csv, tiny_checkpoint, data_dir):
@@ -139,54 +139,54 @@ def test_train_finish_save_and_use(qtbot, tab, ctx, sample_csv, tiny_checkpoint,
 
     load_sample(qtbot, tab, sample_csv)
     tiny_settings(tab, tiny_checkpoint)
-    tab.test_spin.setValue(15)                    # a test split: the export measures its file on it
-    labels = sorted(label_counts(tab._labels_raw()))
+    tab.data_panel.test_spin.setValue(15)                    # a test split: the export measures its file on it
+    labels = sorted(label_counts(tab.data_panel.labels_raw()))
     ctx.classifier = FakeActive(labels)
     states = []
     tab.stateChanged.connect(states.append)
     with qtbot.waitSignal(tab.trainingFinished, timeout=240000) as blocker:
         assert tab.start()
         assert tab.state == "running"
-        assert not tab.start_btn.isEnabled() and tab.cancel_btn.isEnabled()
+        assert not tab.run_bar.start_btn.isEnabled() and tab.run_bar.cancel_btn.isEnabled()
         assert not tab.start()                    # a second start is impossible while running
         assert not ctx.begin_job("train")         # the context knows the job
     outcome = blocker.args[0]
     assert tab.state == "finished" and "running" in states
     # live plot and metrics received data
-    assert len(tab.loss_plot.raw_line.get_xdata()) > 0
-    assert len(tab.loss_plot.ema_line.get_ydata()) == len(tab.loss_plot.losses)
-    assert len(tab.loss_plot.val_line.get_xdata()) > 0
-    lo, hi = tab.loss_plot.ax.get_xlim()          # the axes follow the data
-    assert lo <= min(tab.loss_plot.steps) and hi >= max(tab.loss_plot.steps)
-    tab.loss_plot.set_x_mode("epochs")
-    assert max(tab.loss_plot.val_line.get_xdata()) <= 6 + 1e-9
-    assert tab.metric_labels["val_accuracy"].text() != "—"
-    assert tab.metric_labels["val_macro_f1"].text() != "—"
-    assert tab.metric_labels["samples_s"].text() != "—"
+    assert len(tab.progress_page.loss_plot.raw_line.get_xdata()) > 0
+    assert len(tab.progress_page.loss_plot.ema_line.get_ydata()) == len(tab.progress_page.loss_plot.losses)
+    assert len(tab.progress_page.loss_plot.val_line.get_xdata()) > 0
+    lo, hi = tab.progress_page.loss_plot.ax.get_xlim()          # the axes follow the data
+    assert lo <= min(tab.progress_page.loss_plot.steps) and hi >= max(tab.progress_page.loss_plot.steps)
+    tab.progress_page.loss_plot.set_x_mode("epochs")
+    assert max(tab.progress_page.loss_plot.val_line.get_xdata()) <= 6 + 1e-9
+    assert tab.progress_page.metric_labels["val_accuracy"].text() != "—"
+    assert tab.progress_page.metric_labels["val_macro_f1"].text() != "—"
+    assert tab.progress_page.metric_labels["samples_s"].text() != "—"
     # results
-    assert tab.class_table.rowCount() == CLASSES
-    assert tab.confusion_chart.image is not None
+    assert tab.results_page.class_table.rowCount() == CLASSES
+    assert tab.results_page.confusion_chart.image is not None
     ex = outcome.metrics["test_exported"]        # the exported file measured on the test split
     assert ex["rows"] == outcome.metrics["test"]["n"] > 0
-    assert f"the exported file as the app runs it</b> ({outcome.export['precision']})" in tab.summary_label.text()
+    assert f"the exported file as the app runs it</b> ({outcome.export['precision']})" in tab.results_page.summary_label.text()
     cmp_ = outcome.comparison
     assert ctx.classifier.calls == 1
     assert set(cmp_["shared"]) == set(labels) - {"Storage"}
     assert cmp_["only_new"] == ["Storage"] and cmp_["only_active"] == ["Network"]
-    assert tab.compare_table.rowCount() == CLASSES - 1
-    assert "only the new model has: Storage" in tab.compare_label.text()
+    assert tab.results_page.compare_table.rowCount() == CLASSES - 1
+    assert "only the new model has: Storage" in tab.results_page.compare_label.text()
     # nothing is in the models folder until saved; the export waits in a hidden folder
     models = data_dir / "models"
     assert [p.name for p in models.iterdir() if not p.name.startswith(".")] == []
-    assert tab.save_btn.isEnabled() and tab.use_btn.isEnabled()
-    tab.name_edit.setText("my new model")
+    assert tab.results_page.save_btn.isEnabled() and tab.results_page.use_btn.isEnabled()
+    tab.results_page.name_edit.setText("my new model")
     with qtbot.waitSignal(tab.modelSaved, timeout=5000):
         path = tab.save_model()
     assert path == models / "my-new-model"
     b = load_bundle(path)
     assert b.name == "my-new-model" and sorted(b.labels) == labels
     assert [p.name for p in models.iterdir()] == ["my-new-model"]     # hidden folder gone
-    assert not tab.save_btn.isEnabled()
+    assert not tab.results_page.save_btn.isEnabled()
     # "Use this model" with a bundle that fails to load (in the worker): error, the previous
     # model stays, the button comes back
     from triage_app.bundle import BundleError
@@ -200,7 +200,7 @@ def test_train_finish_save_and_use(qtbot, tab, ctx, sample_csv, tiny_checkpoint,
     assert tab.use_model() is not None
     qtbot.waitUntil(lambda: tab.last_error is not None, timeout=10000)
     assert "broken on purpose" in tab.last_error[1]
-    assert ctx.classifier is prev and tab.use_btn.isEnabled()
+    assert ctx.classifier is prev and tab.results_page.use_btn.isEnabled()
     ctx.load_classifier = real_load
     qtbot.waitUntil(lambda: ctx.active_job == "", timeout=10000)
     # "Use this model": hot swap through the context, loaded in a worker
@@ -216,15 +216,15 @@ def test_cancel_leaves_nothing(qtbot, tab, ctx, sample_csv, tiny_checkpoint, dat
     load_sample(qtbot, tab, sample_csv)
     tiny_settings(tab, tiny_checkpoint, head_epochs=1000)
     assert tab.start()
-    qtbot.waitUntil(lambda: len(tab.loss_plot.losses) > 0, timeout=240000)
+    qtbot.waitUntil(lambda: len(tab.progress_page.loss_plot.losses) > 0, timeout=240000)
     tab.request_stop()
     assert tab.state == "cancelling"
-    assert not tab.cancel_btn.isEnabled() and not tab.start_btn.isEnabled()
+    assert not tab.run_bar.cancel_btn.isEnabled() and not tab.run_bar.start_btn.isEnabled()
     qtbot.waitUntil(lambda: tab.state == "idle" and not tab.busy(), timeout=240000)
-    assert "Cancelled — nothing saved" in tab.status_label.text()
-    assert tab._outcome is None and not tab.save_btn.isEnabled()
+    assert "Cancelled — nothing saved" in tab.run_bar.status_label.text()
+    assert tab._outcome is None and not tab.results_page.save_btn.isEnabled()
     assert list((data_dir / "models").iterdir()) == []
-    assert tab.start_btn.isEnabled()
+    assert tab.run_bar.start_btn.isEnabled()
     assert ctx.begin_job("train")
     ctx.end_job("train")
 
@@ -232,7 +232,7 @@ def test_cancel_leaves_nothing(qtbot, tab, ctx, sample_csv, tiny_checkpoint, dat
 def test_data_error_is_shown_and_state_failed(qtbot, tab, sample_csv, tiny_checkpoint):
     load_sample(qtbot, tab, sample_csv)
     tiny_settings(tab, tiny_checkpoint)
-    tab.threshold_spin.setValue(500)            # no label is frequent enough
+    tab.data_panel.threshold_spin.setValue(500)            # no label is frequent enough
     assert tab.start()
     qtbot.waitUntil(lambda: tab.state == "failed" and not tab.busy(), timeout=120000)
     title, msg = tab.last_error
@@ -241,7 +241,7 @@ def test_data_error_is_shown_and_state_failed(qtbot, tab, sample_csv, tiny_check
     assert tab._error_box is not None and tab._error_box.isVisible()
     assert "rare-label threshold" in tab._error_box.informativeText()
     tab._error_box.close()
-    assert tab.start_btn.isEnabled()           # failed -> can start again
+    assert tab.run_bar.start_btn.isEnabled()           # failed -> can start again
 
 
 def test_bad_file_and_busy_context(qtbot, tab, ctx, tmp_path, sample_csv):
@@ -277,14 +277,14 @@ def test_gui_stays_responsive_while_training(qtbot, tab, ctx, sample_csv, tiny_c
     CI machine does not fail it while a blocking GUI fails all three."""
     load_sample(qtbot, tab, sample_csv)
     tiny_settings(tab, tiny_checkpoint)
-    ctx.classifier = FakeActive(sorted(label_counts(tab._labels_raw())))
+    ctx.classifier = FakeActive(sorted(label_counts(tab.data_panel.labels_raw())))
     from tests.conftest import longest_gui_gaps
 
     def start():
         assert tab.start()
 
     def after(gaps):
-        assert len(tab.loss_plot.losses) > 0          # the live plot received points meanwhile
+        assert len(tab.progress_page.loss_plot.losses) > 0          # the live plot received points meanwhile
         tab.discard()
         qtbot.waitUntil(lambda: tab.state in ("finished", "idle"), timeout=10000)
 

@@ -26,7 +26,7 @@ from triage_app.gui.widgets import Banner, FileDropFilter, ask, dropped_table_pa
 log = logging.getLogger("triage.gui")
 
 try:
-    from triage_app.gui.train_tab import TrainTab
+    from triage_app.gui.train import TrainTab
     TRAIN_IMPORT_ERROR = None
 except ImportError as _e:  # written by another engineer; the app works without it
     TrainTab = None

@@ -1,0 +1,16 @@
+"""The Train tab (napari-style package: one widget per module, ``tab`` wires them).
+
+Importing this package imports matplotlib (the plots), so the main window imports it only when
+the tab is first opened."""
+from triage_app.gui.train.jobs import (
+    DataReady,
+    DataSpec,
+    FailureInfo,
+    TrainOutcome,
+    compare_predictions,
+    label_counts,
+)
+from triage_app.gui.train.tab import TrainTab
+
+__all__ = ["DataReady", "DataSpec", "FailureInfo", "TrainOutcome", "TrainTab", "compare_predictions",
+           "label_counts"]

@@ -1,0 +1,72 @@
+"""Texts and tiny helpers shared by the panels of the Train tab."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+
+FILE_FILTER = ("Ticket tables (*.csv *.tsv *.txt *.xlsx *.json *.jsonl);;"
+               "CSV / TSV (*.csv *.tsv *.txt);;Excel (*.xlsx);;JSON (*.json *.jsonl);;All files (*)")
+
+PRESET_TEXT = {
+    "quick": "Quick — towers frozen, only the classifier head trains (minutes on a CPU).",
+    "standard": "Standard — head first, then the top 3 layers of both towers for two epochs (frozen layers cached).",
+    "full": "Full — head first, then every layer fine-tuned (a GPU is recommended).",
+    "seed": "Seed — the reference study's recipe (pooler output, pad to 128, head only).",
+}
+PHASE_TEXT = {
+    "data": "Preparing the data", "prepare": "Loading the base model",
+    "features": "Caching tower features", "head": "Phase 1 · training the head",
+    "cache": "Caching the frozen layers",
+    "finetune": "Phase 2 · fine-tuning the towers", "calibrate": "Calibrating on validation",
+    "test": "Measuring on the test split", "export": "Exporting the model",
+    "compare": "Comparing with the active model",
+}
+HINTS = {
+    "table": "Check that the file is a CSV, TSV, XLSX, JSON or JSONL table with a header row, that "
+             "it is not open in another program, and that it is complete.",
+    "data": "Lower the rare-label threshold, merge small labels into bigger ones with the merge map, "
+            "or choose other label / text columns.",
+    "config": "Correct the value in Model settings, or pick a preset again.",
+    "model": "Choose a folder that holds a BERT checkpoint (config.json, model weights and "
+             "tokenizer.json), or type all-MiniLM-L6-v2 to use the installed default.",
+    "memory": "Lower the batch size or the max length, or use the quick preset.",
+    "device": "Set Device to 'Automatic' or 'CPU' in Model settings, or check the NVIDIA driver.",
+    "export": "The model trained but could not be exported. Try again; if it keeps failing, "
+              "send the details to support.",
+    "other": "Try the quick preset or a smaller batch size. The details below help support.",
+}
+
+FAILURE_TITLES = {"data": "The data cannot be used for training", "config": "Check the model settings",
+                  "model": "The base checkpoint cannot be loaded", "memory": "Training ran out of memory",
+                  "export": "The model could not be exported", "table": "Cannot read the file",
+                  "device": "The GPU cannot be used"}
+
+
+def muted(label: QLabel) -> QLabel:
+    """Secondary text: the app style sheet colours ``#muted``; the palette role otherwise."""
+    label.setObjectName("muted")
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return label
+
+
+def html(s: str) -> str:
+    return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\n", "<br>"))
+
+
+def open_error_box(parent: QWidget, title: str, message: str, hint: str = "",
+                   details: str = "") -> QMessageBox:
+    """A readable, non-blocking (window-modal) message box: what happened, what to do."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(title)
+    box.setText(f"<b>{title}</b>")
+    box.setInformativeText(f"{html(message)}<br><br>{html(hint)}" if hint else html(message))
+    if details:
+        box.setDetailedText(details)
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

@@ -1,0 +1,57 @@
+"""The run bar under the settings: Start / Cancel, the state of the run and a status line."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QWidget
+
+from triage_app.gui.style import colors
+
+STATE_COLOR = {"idle": "muted", "running": "accent", "cancelling": "warn", "finished": "good",
+               "failed": "bad"}
+
+
+class RunBar(QFrame):
+    startRequested = Signal()
+    cancelRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        lay = QGridLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        self.start_btn = QPushButton("Start training")
+        self.start_btn.setObjectName("primary")
+        self.start_btn.setDefault(True)
+        f = self.start_btn.font()
+        f.setBold(True)
+        self.start_btn.setFont(f)
+        self.start_btn.clicked.connect(self.startRequested)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setToolTip("Stop training; nothing is saved")
+        self.cancel_btn.clicked.connect(self.cancelRequested)
+        self.state_label = QLabel()
+        self.state_label.setTextFormat(Qt.TextFormat.RichText)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        lay.addWidget(self.start_btn, 0, 0)
+        lay.addWidget(self.cancel_btn, 0, 1)
+        lay.addWidget(self.state_label, 0, 2, Qt.AlignmentFlag.AlignRight)
+        lay.addWidget(self.status_label, 1, 0, 1, 3)
+        lay.setColumnStretch(2, 1)
+
+    def set_state(self, state: str, message: str = "") -> None:
+        """The coloured dot and name of the run's state; ``message`` replaces the status line."""
+        color = colors(self)[STATE_COLOR[state]]
+        self.state_label.setText(f"<span style='color:{color}'>●</span> <b>{state.capitalize()}</b>")
+        if message:
+            self.status_label.setText(message)
+
+    def set_can_start(self, ok: bool, why: str = "") -> None:
+        self.start_btn.setEnabled(ok)
+        self.start_btn.setToolTip(why or "Prepare the data and train a new model")
+
+    def set_cancel_enabled(self, on: bool) -> None:
+        self.cancel_btn.setEnabled(on)
+
+    def set_status(self, text: str) -> None:
+        self.status_label.setText(text)

@@ -1,0 +1,633 @@
+"""The retraining screen: load labelled tickets, check the labels, choose settings, train with a
+live loss curve, compare with the active model, then save the new model and (optionally) use it.
+
+This module is the state machine that wires the panels together; the panels are
+:class:`DataPanel` ("1 · Labelled data"), :class:`SettingsForm` ("2 · Model settings"),
+:class:`LabelsPage`, :class:`ProgressPage` and :class:`ResultsPage`.
+
+Threads: reading a large file, the data check and the training run are :class:`Job` s; their
+functions get plain data (a DataFrame, a config, the active classifier) and report plain events
+(trainer events plus :class:`DataReady` and :class:`FailureInfo`).  Widgets change only in slots.
+
+States of the training run: ``idle`` -> ``running`` -> (``cancelling``) -> ``finished`` |
+``failed`` | ``idle`` (cancelled).  The trained model is exported at the end of the job into a
+hidden ``.pending-*`` folder under :func:`paths.user_models_dir`; "Save as model" moves it into
+place under a chosen name, "Discard" (or a cancel) deletes it, so a cancelled run leaves nothing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from triage_app import paths
+from triage_app.bundle import clean_stale_work
+from triage_app.errors import Cancelled
+from triage_app.gui.train.common import FAILURE_TITLES, HINTS, open_error_box
+from triage_app.gui.train.data_panel import DataPanel
+from triage_app.gui.train.jobs import (
+    DataReady,
+    DataSpec,
+    FailureInfo,
+    TrainOutcome,
+    fmt_duration,
+    prepare,
+    safe_model_name,
+    training_job,
+)
+from triage_app.gui.train.labels_page import LabelsPage
+from triage_app.gui.train.progress_page import ProgressPage
+from triage_app.gui.train.results_page import ResultsPage
+from triage_app.gui.train.run_bar import RunBar
+from triage_app.gui.train.settings_form import FIELDS, SettingsForm
+from triage_app.gui.workers import Job
+
+LARGE_FILE_BYTES = 2 * 2**20          # read bigger files in a background job
+STATES = ("idle", "running", "cancelling", "finished", "failed")
+PAGE_LABELS, PAGE_TRAINING, PAGE_RESULTS = range(3)
+
+
+class TrainTab(QWidget):
+    """Retraining screen.  ``ctx``: the app context (``classifier``, ``corrections``,
+    ``begin_job``/``end_job``, ``activate``, ``modelChanged``)."""
+
+    stateChanged = Signal(str)
+    dataLoaded = Signal(int)              # rows
+    previewUpdated = Signal()             # data check finished (report lines shown)
+    trainingFinished = Signal(object)     # TrainOutcome
+    modelSaved = Signal(str)              # path of the saved bundle
+    modelActivated = Signal(str)
+
+    FIELDS = FIELDS
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("TrainTab")
+        self.ctx = ctx
+        self.config_overrides: dict = {}     # extra TrainConfig fields (tests, power users)
+        self.export_options: dict = {}       # extra export_result options (e.g. quantize=False)
+        self.last_error: tuple[str, str] | None = None
+        self.report_lines: list[str] = []
+        self._state = "idle"
+        self._jobs: set[Job] = set()
+        self._train_job: Job | None = None
+        self._load_job: Job | None = None
+        self._check_job: Job | None = None
+        self._check_again = False
+        self._outcome: TrainOutcome | None = None
+        self._saved_path: Path | None = None
+        self._failure: FailureInfo | None = None
+        self._error_box = None
+        self._closing = False
+        self._job_claimed = False
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(300)
+        self._check_timer.timeout.connect(self._run_check)
+        self._build()
+        self.refresh_corrections_count()
+        self._set_state("idle", "Load a labelled file to start.")
+        clean_stale_work(paths.user_models_dir())  # hidden work folders of a killed export
+
+    # ================================================================ construction
+    def _build(self) -> None:
+        root = QHBoxLayout(self)
+        root.setContentsMargins(8, 8, 8, 8)
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.setChildrenCollapsible(False)
+        root.addWidget(split)
+
+        # ---- left: settings (scrollable) + run bar ----
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 4, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        inner = QWidget()
+        iv = QVBoxLayout(inner)
+        iv.setContentsMargins(0, 0, 6, 0)
+        self.data_panel = DataPanel(self.ctx)
+        self.settings_form = SettingsForm()
+        iv.addWidget(self.data_panel)
+        iv.addWidget(self.settings_form)
+        iv.addStretch(1)
+        scroll.setWidget(inner)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        lv.addWidget(scroll, 1)
+        self.run_bar = RunBar()
+        lv.addWidget(self.run_bar)
+        left.setMinimumWidth(440)
+        split.addWidget(left)
+
+        # ---- right: pages ----
+        self.labels_page = LabelsPage()
+        self.progress_page = ProgressPage()
+        self.results_page = ResultsPage()
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.labels_page, "Labels")
+        self.pages.addTab(self.progress_page, "Training")
+        self.pages.addTab(self.results_page, "Results")
+        split.addWidget(self.pages)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([470, 970])
+
+        self.run_bar.startRequested.connect(self.start)
+        self.run_bar.cancelRequested.connect(self.request_stop)
+        self.data_panel.fileChosen.connect(self.load_file)
+        self.data_panel.sheetChosen.connect(self._reload_sheet)
+        self.data_panel.labelsChanged.connect(self._labels_changed)
+        self.results_page.saveRequested.connect(self.save_model)
+        self.results_page.useRequested.connect(self.use_model)
+        self.results_page.discardRequested.connect(self.discard)
+
+    # ================================================================ state
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def busy(self) -> bool:
+        """True while any job of this tab (training, file reading, data check) runs."""
+        return any(j.is_running() or j.thread.isRunning() for j in self._jobs)
+
+    def training(self) -> bool:
+        return self._state in ("running", "cancelling")
+
+    def has_unsaved_result(self) -> bool:
+        return self._outcome is not None and self._saved_path is None
+
+    def _can_start(self) -> tuple[bool, str]:
+        if self.training():
+            return False, "A training run is already in progress."
+        if not self.data_panel.has_data():
+            return False, "Load a labelled file first."
+        if self._load_job is not None:
+            return False, "The file is still being read."
+        if not self.data_panel.label_column():
+            return False, "Choose the label column."
+        if not any(self.data_panel.text_columns().values()):
+            return False, "Choose the ticket text column(s)."
+        return True, ""
+
+    def _set_state(self, state: str, message: str = "") -> None:
+        assert state in STATES, state
+        self._state = state
+        running = state in ("running", "cancelling")
+        self._refresh_start()
+        self.run_bar.set_cancel_enabled(state == "running")
+        self.data_panel.setEnabled(not running and self._load_job is None)
+        self.settings_form.setEnabled(not running)
+        self._update_result_buttons()
+        self.run_bar.set_state(state, message)
+        self.stateChanged.emit(state)
+
+    def _update_result_buttons(self) -> None:
+        self.results_page.set_actions(self._outcome is not None and not self.training(),
+                                      self._saved_path is not None)
+
+    def _refresh_start(self) -> None:
+        self.run_bar.set_can_start(*self._can_start())
+
+    # ================================================================ data loading
+    def _reload_sheet(self, sheet: str) -> None:
+        if self.data_panel.path is not None:
+            self.load_file(self.data_panel.path, sheet=sheet or None)
+
+    def load_file(self, path, sheet: str | None = None) -> bool:
+        """Read a labelled file (in a job when it is large).  ``dataLoaded`` fires when done."""
+        if self.training() or self._load_job is not None:
+            return False
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+        except OSError as e:
+            self._error("Cannot open the file", f"{p.name}: {e.strerror or e}", HINTS["table"])
+            return False
+
+        def read(emit=None, should_stop=None):
+            from triage_app.io import list_sheets, read_table
+
+            sheets = list_sheets(p) if p.suffix.lower() in (".xlsx", ".xlsm") else []
+            df, rep = read_table(p, sheet=sheet)
+            return df, rep, sheets
+
+        if size <= LARGE_FILE_BYTES:
+            try:
+                df, rep, sheets = read()
+            except Exception as e:  # noqa: BLE001
+                self._error("Cannot read the file", str(e), HINTS["table"])
+                return False
+            self._set_data(p, df, rep, sheets)
+            return True
+        self.data_panel.show_reading(p, size)
+        job = Job("train-load", read, self)
+        job.finished.connect(lambda res: self._set_data(p, *res))
+        job.failed.connect(lambda msg, det: self._error("Cannot read the file", msg, HINTS["table"], det))
+        job.done.connect(lambda: self._job_done(job))
+        self._load_job = job
+        self._start_job(job)
+        self._set_state(self._state)
+        return True
+
+    def _set_data(self, path: Path, df, rep, sheets: list[str]) -> None:
+        self.data_panel.set_data(path, df, rep, sheets)
+        self.pages.setCurrentIndex(PAGE_LABELS)
+        self.dataLoaded.emit(len(df))
+
+    def _job_done(self, job: Job) -> None:
+        self._jobs.discard(job)
+        if job is self._load_job:
+            self._load_job = None
+            self._set_state(self._state)
+        if job is self._check_job:
+            self._check_job = None
+            if self._check_again:
+                self._check_again = False
+                self._check_timer.start()
+        job.deleteLater()
+
+    def _start_job(self, job: Job) -> None:
+        self._jobs.add(job)
+        job.start()
+
+    # ================================================================ labels and the data check
+    def _labels_changed(self) -> None:
+        """Redraw the distribution chart now; schedule the (background) data check."""
+        self._refresh_start()
+        if not self.data_panel.has_data():
+            return
+        self.labels_page.set_counts(self.data_panel.label_counts(), self.data_panel.threshold())
+        self._check_timer.start()
+
+    def merge_map(self) -> dict:
+        return self.data_panel.merge_map()
+
+    def set_merge_map(self, mapping: dict) -> None:
+        self.data_panel.set_merge_map(mapping)
+
+    def refresh_corrections_count(self) -> bool:
+        """Re-read the number of stored corrections; True when it changed."""
+        return self.data_panel.refresh_corrections_count()
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        if not self.training() and self.refresh_corrections_count():
+            self._labels_changed()
+
+    def data_spec(self) -> DataSpec | None:
+        return self.data_panel.data_spec(routing=self.settings_form.routing(),
+                                         class_weights=self.settings_form.class_weights())
+
+    def _run_check(self) -> None:
+        """Run data preparation on the current settings in a job and show its report."""
+        if self.training() or self._closing:
+            return
+        if self._check_job is not None:
+            self._check_again = True
+            self._check_job.cancel()
+            return
+        spec = self.data_spec()
+        if spec is None or not spec.label_col or not (spec.title_col or spec.body_col or spec.text_col):
+            return
+        corrections = getattr(self.ctx, "corrections", None)
+
+        def check(emit, should_stop):
+            try:
+                data, _df = prepare(spec, corrections, should_stop)
+            except Cancelled:
+                raise Cancelled() from None
+            sizes = {"train": len(data.train), "val": len(data.val),
+                     "test": len(data.test) if data.test is not None else 0}
+            return DataReady(data.report.lines(), sizes, list(data.labels))
+
+        job = Job("train-check", check, self)
+        job.finished.connect(self._show_report)
+        job.failed.connect(self._show_check_error)
+        job.done.connect(lambda: self._job_done(job))
+        self._check_job = job
+        self._start_job(job)
+
+    def _set_report(self, ready: DataReady) -> None:
+        self.labels_page.show_report(ready, self.data_panel.corrections_note)
+        self.report_lines = list(ready.lines)
+
+    @Slot(object)
+    def _show_report(self, ready) -> None:
+        if self._check_again:
+            return
+        self._set_report(ready)
+        self.previewUpdated.emit()
+
+    @Slot(str, str)
+    def _show_check_error(self, msg: str, details: str) -> None:
+        if self._check_again:
+            return
+        self.labels_page.show_check_error(msg)
+        self.report_lines = []
+        self.previewUpdated.emit()
+
+    # ================================================================ settings
+    def form_values(self) -> dict:
+        return self.settings_form.form_values()
+
+    def build_config(self):
+        """The TrainConfig of the form (+ ``config_overrides``); raises ConfigError/ValueError."""
+        return self.settings_form.build_config(self.config_overrides)
+
+    # ================================================================ training
+    def _torch_available(self) -> bool:
+        """True when PyTorch can be imported; otherwise the user is told why training is off."""
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is not None:
+            return True
+        self._error("Training is not available here",
+                    "This installation of TicketTriage has no PyTorch, which training needs.",
+                    "Install PyTorch (pip install torch) in the app's environment to retrain "
+                    "models; classifying works without it.")
+        return False
+
+    def start(self) -> bool:
+        """Start a training run; returns False (and says why) when it cannot start now."""
+        ok, why = self._can_start()
+        if not ok:
+            if not self.training():
+                self.run_bar.set_status(why)
+            return False
+        if not self._torch_available():
+            return False
+        discarded = self.has_unsaved_result()
+        if discarded:
+            self._discard_pending()
+        try:
+            cfg = self.build_config()
+        except Exception as e:  # noqa: BLE001
+            self._error("Check the model settings", str(e), HINTS["config"])
+            return False
+        spec = self.data_spec()
+        if spec.routing == "split" and not (spec.title_col and spec.body_col):
+            self._error("Check the model settings",
+                        "'Title → tower A, body → tower B' needs both a title and a body column.",
+                        "Choose title and body columns, or send the same text to both towers.")
+            return False
+        begin = getattr(self.ctx, "begin_job", None)
+        if begin is not None and not begin("train"):
+            self._error("Another task is running",
+                        "The app is busy with another task (classifying, exporting or training).",
+                        "Wait until it has finished, or cancel it, then start training again.")
+            return False
+        self._job_claimed = True
+        self._check_timer.stop()
+        if self._check_job is not None:
+            self._check_job.cancel()
+        try:
+            root = paths.user_models_dir()
+        except OSError as e:
+            self._release_job()
+            self._error("Cannot write models", str(e), "Check the permissions of the app's data folder.")
+            return False
+        self._launch(spec, cfg, root, discarded)
+        return True
+
+    def _launch(self, spec: DataSpec, cfg, root: Path, discarded: bool) -> None:
+        """Create and start the training job (the "train" job of the context is already held)."""
+        stamp = time.strftime("%Y-%m-%d-%H%M")
+        stem = safe_model_name(Path(spec.source).stem) or "tickets"
+        name = safe_model_name(f"{stem}-{stamp}")
+        fn = training_job(spec, cfg, active=getattr(self.ctx, "classifier", None),
+                          corrections=getattr(self.ctx, "corrections", None), pending_root=root,
+                          name=name, version=time.strftime("%Y%m%d.%H%M%S"),
+                          export_options=dict(self.export_options))
+        self._reset_run_views()
+        self.results_page.set_model_name(name)
+        job = Job("train", fn, self)
+        job.event.connect(self._on_event)
+        job.finished.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        job.cancelled.connect(self._on_cancelled)
+        job.done.connect(lambda: self._on_done(job))
+        self._train_job = job
+        register = getattr(self.ctx, "register_job", None)
+        if register is not None:
+            register(job)
+        self.progress_page.start_run()
+        self._set_state("running", f"Training with the {cfg.preset} preset on {spec.source}…" +
+                        (" (the previous unsaved model was discarded)" if discarded else ""))
+        self.pages.setCurrentIndex(PAGE_TRAINING)
+        self._start_job(job)
+
+    def request_stop(self) -> None:
+        """Ask every job of this tab to stop (cooperative); the training run ends as cancelled."""
+        if self._train_job is not None and self._train_job.is_running() and self._state == "running":
+            self._train_job.cancel()
+            self._set_state("cancelling", "Cancelling… (the current batch finishes first)")
+        for j in list(self._jobs):
+            j.cancel()
+        self._check_timer.stop()
+
+    def wait(self, ms: int = 30000) -> bool:
+        """Wait until this tab's threads ended (after :meth:`request_stop`, e.g. on quit).
+
+        Events are processed meanwhile: a Job's thread only quits once its result signal has
+        been delivered on the GUI thread, so a plain ``QThread.wait`` here would deadlock."""
+        deadline = time.monotonic() + ms / 1000
+        while True:
+            running = [j for j in list(self._jobs) if j.thread.isRunning()]
+            if not running:
+                QCoreApplication.processEvents()
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            running[0].thread.wait(10)
+
+    def shutdown(self, ms: int = 30000) -> bool:
+        """On quit: stop and await the jobs, delete an unsaved trained model."""
+        self._closing = True
+        self.request_stop()
+        ok = self.wait(ms)
+        self._discard_pending()
+        return ok
+
+    def _reset_run_views(self) -> None:
+        self._outcome = None
+        self._saved_path = None
+        self._failure = None
+        self.progress_page.reset()
+        self.results_page.clear()
+        self._update_result_buttons()
+
+    @Slot(object)
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, DataReady):
+            self._set_report(ev)
+            self.progress_page.log("data: " + "; ".join(ev.lines))
+        elif isinstance(ev, FailureInfo):
+            self._failure = ev
+        else:
+            self.progress_page.on_event(ev)
+
+    def _release_job(self) -> None:
+        """Give the "train" job back to the context (once), as soon as the result is in."""
+        if self._job_claimed:
+            self._job_claimed = False
+            end = getattr(self.ctx, "end_job", None)
+            if end is not None:
+                end("train")
+
+    @Slot(object)
+    def _on_finished(self, outcome: TrainOutcome) -> None:
+        self._release_job()
+        if self._state == "cancelling":
+            shutil.rmtree(outcome.pending_dir, ignore_errors=True)
+            self._set_state("idle", "Cancelled — nothing saved.")
+            return
+        self._outcome = outcome
+        self._saved_path = None
+        self.results_page.set_model_name(outcome.name)
+        self.results_page.show_outcome(outcome)
+        self._update_result_buttons()
+        self.progress_page.show_finished(outcome)
+        acc = outcome.metrics.get("val", {}).get("accuracy", float("nan"))
+        f1 = outcome.metrics.get("val", {}).get("macro_f1", float("nan"))
+        self._set_state("finished", f"Finished in {fmt_duration(outcome.elapsed_s)}: validation accuracy "
+                        f"{acc:.3f}, macro-F1 {f1:.3f}. Save the model to keep it.")
+        self.pages.setCurrentIndex(PAGE_RESULTS)
+        self.trainingFinished.emit(outcome)
+
+    @Slot(str, str)
+    def _on_failed(self, msg: str, details: str) -> None:
+        self._release_job()
+        if self._state == "cancelling":
+            self._set_state("idle", "Cancelled — nothing saved.")
+            self.progress_page.log(f"(while cancelling: {msg})")
+            return
+        kind = self._failure.kind if self._failure else "other"
+        self.progress_page.show_failed(msg)
+        self._set_state("failed", f"Training failed: {msg}")
+        self._error(FAILURE_TITLES.get(kind, "Training failed"), msg, HINTS.get(kind, HINTS["other"]),
+                    details if kind in ("other", "export", "memory") else "")
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self._release_job()
+        self.progress_page.show_cancelled()
+        self._set_state("idle", "Cancelled — nothing saved.")
+
+    def _on_done(self, job: Job) -> None:
+        self._jobs.discard(job)
+        if job is self._train_job:
+            self._train_job = None
+            self.progress_page.stop_run()
+            self._release_job()
+            if self._state in ("running", "cancelling"):   # ended without a result signal
+                self._set_state("idle", "Cancelled — nothing saved.")
+            else:
+                self._set_state(self._state)
+        job.deleteLater()
+
+    # ================================================================ save / use / discard
+    def save_model(self) -> Path | None:
+        """Move the trained model out of its hidden folder into the models folder."""
+        o = self._outcome
+        if o is None or self.training():
+            return None
+        if self._saved_path is not None:
+            return self._saved_path
+        from triage_app.bundle import META_FILE, load_bundle, write_json_atomic
+
+        name = safe_model_name(self.results_page.model_name())
+        if not name:
+            self._error("Choose a model name", "The model needs a name (letters, digits, - _ .).",
+                        "Type a name next to 'Save as model'.")
+            return None
+        try:
+            dest = paths.user_models_dir() / name
+            if dest.exists():
+                self._error("Choose another name", f"A model called '{name}' already exists.",
+                            "Type a different name; existing models are never overwritten.")
+                return None
+            src = Path(o.bundle_path)
+            b = load_bundle(src, verify_hash=False)
+            meta = dict(b.meta)
+            meta["name"] = name
+            write_json_atomic(src / META_FILE, meta)
+            os.replace(src, dest)
+            shutil.rmtree(o.pending_dir, ignore_errors=True)
+            load_bundle(dest)
+        except Exception as e:  # noqa: BLE001
+            self._error("The model could not be saved", str(e),
+                        "Check free disk space and the permissions of the app's data folder.")
+            return None
+        self._saved_path = dest
+        self.results_page.set_model_name(name)
+        self._update_result_buttons()
+        self.run_bar.set_status(f"Saved as '{name}' in {dest.parent}. It is listed in Models.")
+        self.progress_page.log(f"saved as {dest}")
+        self.modelSaved.emit(str(dest))
+        listed = getattr(self.ctx, "modelsListChanged", None)
+        if listed is not None:
+            listed.emit()
+        return dest
+
+    def use_model(self):
+        """Save (if needed) and switch the app to the new model without a restart. The bundle is
+        loaded in a worker (the "activate" job the Models tab uses too); the swap happens on the
+        GUI thread when it is loaded. Returns the job, or None when nothing was started."""
+        path = self.save_model()
+        if path is None:
+            return None
+        from triage_app.gui.widgets import start_job
+
+        def ok(clf):
+            self.ctx.set_classifier(clf)
+            self.run_bar.set_status(f"Now using '{path.name}'. The previous model stays listed in "
+                                      "Models, so you can switch back at any time.")
+            self.modelActivated.emit(str(path))
+
+        def fail(msg, details):
+            self.results_page.set_use_enabled(True)
+            self._error("The new model could not be activated", msg,
+                        "The model is saved and the previous model is still active; see Models.", details)
+
+        self.results_page.set_use_enabled(False)
+        job = start_job(self.ctx, self, "activate", lambda emit, should_stop: self.ctx.load_classifier(path),
+                        "Activating the model failed", on_finished=ok, on_failed=fail)
+        if job is None:
+            self.results_page.set_use_enabled(True)
+        else:
+            self.run_bar.set_status(f"Loading '{path.name}'…")
+        return job
+
+    def _discard_pending(self) -> None:
+        o = self._outcome
+        if o is not None and self._saved_path is None:
+            shutil.rmtree(o.pending_dir, ignore_errors=True)
+        self._outcome = None
+
+    def discard(self) -> None:
+        if self._outcome is None or self.training():
+            return
+        self._discard_pending()
+        self._saved_path = None
+        self._update_result_buttons()
+        self._set_state("idle", "The new model was discarded.")
+
+    # ================================================================ errors
+    def _error(self, title: str, message: str, hint: str = "", details: str = "") -> None:
+        self.last_error = (title, message)
+        self._error_box = open_error_box(self, title, message, hint, details)
