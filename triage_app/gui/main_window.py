@@ -25,13 +25,6 @@ from triage_app.gui.widgets import Banner, FileDropFilter, ask, dropped_table_pa
 
 log = logging.getLogger("triage.gui")
 
-try:
-    from triage_app.gui.train import TrainTab
-    TRAIN_IMPORT_ERROR = None
-except ImportError as _e:  # written by another engineer; the app works without it
-    TrainTab = None
-    TRAIN_IMPORT_ERROR = str(_e)
-
 
 class LazyTab(QWidget):
     """Builds its content with ``factory()`` when first shown (or on ``ensure()``)."""
@@ -59,6 +52,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.ctx = ctx
         self._fallback_shown: set[str] = set()
+        self._train_tab = None               # the TrainTab once the Train tab was first opened
         # Workers run Python (text cleaning) next to the GUI thread: a short GIL switch interval
         # lets the GUI thread get the GIL back quickly for each Qt -> Python call (paint, data()).
         if sys.getswitchinterval() > 0.001:
@@ -105,23 +99,27 @@ class MainWindow(QMainWindow):
 
     # ---- construction --------------------------------------------------------------------------
     def _make_train_tab(self) -> QWidget:
-        """The Train tab is built the first time it is shown (its plots make start-up slower)."""
+        """The Train tab is built the first time it is shown: its package (and matplotlib, for
+        its plots) is imported only then, which keeps start-up fast."""
         return LazyTab(self._build_train_tab)
 
     def _build_train_tab(self) -> QWidget:
-        if TrainTab is None:
-            return self._placeholder(f"Training is not available in this build ({TRAIN_IMPORT_ERROR}).")
         try:
-            return TrainTab(self.ctx)
+            from triage_app.gui.train import TrainTab
+        except ImportError as e:  # e.g. a build without matplotlib: the rest of the app works
+            log.warning("Train tab unavailable: %s", e)
+            return self._placeholder(f"Training is not available in this build ({e}).")
+        try:
+            self._train_tab = TrainTab(self.ctx)
         except Exception as e:  # noqa: BLE001 - a broken Train tab must not take the app down
             log.exception("TrainTab failed")
             return self._placeholder(f"The Train tab could not start: {e}")
+        return self._train_tab
 
     @property
     def train_tab(self):
         """The real TrainTab once built (None before it was first shown or when unavailable)."""
-        w = self.train.widget
-        return w if w is not None and TrainTab is not None and isinstance(w, TrainTab) else None
+        return self._train_tab
 
     @staticmethod
     def _placeholder(text: str) -> QWidget:
