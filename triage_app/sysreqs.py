@@ -100,16 +100,8 @@ class GuiProblem:
         lines = ["TicketTriage cannot open its window."]
         if self.missing:
             lines += ["", "Qt's X11 platform plugin (xcb) needs system libraries that are not installed:",
-                      "    " + ", ".join(self.missing)]
-            apt = _unique(PACKAGES[s][0] for s in self.missing if s in PACKAGES)
-            dnf = _unique(PACKAGES[s][1] for s in self.missing if s in PACKAGES)
-            unknown = [s for s in self.missing if s not in PACKAGES]
-            if apt:
-                lines += ["Install them, then start TicketTriage again:",
-                          "    Debian/Ubuntu:  sudo apt-get install " + " ".join(apt),
-                          "    Fedora/RHEL:    sudo dnf install " + " ".join(dnf)]
-            for s in unknown:
-                lines.append(f"    {s}: find its package with `apt-file search {s}` or `dnf provides '*/{s}'`")
+                      "    " + ", ".join(self.missing), "Install them, then start TicketTriage again:"]
+            lines += install_lines(self.missing)
         if self.no_display:
             lines += ["", "There is no X11 display to open the window on: DISPLAY is not set."]
             if self.wayland_display:
@@ -123,6 +115,21 @@ class GuiProblem:
 
 def _unique(items) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def install_lines(missing: Sequence[str]) -> list[str]:
+    """The apt-get and dnf commands that install ``missing`` (sonames), indented; a search hint for
+    a soname whose package is not known here."""
+    apt = _unique(PACKAGES[s][0] for s in missing if s in PACKAGES)
+    dnf = _unique(PACKAGES[s][1] for s in missing if s in PACKAGES)
+    lines = []
+    if apt:
+        lines += ["    Debian/Ubuntu:  sudo apt-get install " + " ".join(apt),
+                  "    Fedora/RHEL:    sudo dnf install " + " ".join(dnf)]
+    for s in missing:
+        if s not in PACKAGES:
+            lines.append(f"    {s}: find its package with `apt-file search {s}` or `dnf provides '*/{s}'`")
+    return lines
 
 
 def _qt_arg(argv: Sequence[str], name: str) -> str | None:
