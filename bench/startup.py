@@ -135,6 +135,7 @@ def summarize(runs: list[dict]) -> dict:
         "in_process_to_model_loaded_s": med("model_loaded"),
         "in_process_to_window_shown_s": med("shown"),
         "imports_until_main_s": med("imported_app"),
+        "main_imports_and_setup_s": round(statistics.median(r["model_start"] - r["imported_app"] for r in runs), 3),
         "model_load_s": round(statistics.median(r["model_loaded"] - r["model_start"] for r in runs), 3),
         "window_build_and_show_s": round(statistics.median(r["shown"] - r["model_loaded"] for r in runs), 3),
         "heavy_modules_at_window_shown": list(mods("shown")),
