@@ -5,12 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QSettings
 
-pytest.importorskip("PySide6")
-
-from PySide6.QtCore import QSettings  # noqa: E402
-
-from triage_app.gui.train import TrainTab, compare_predictions, label_counts  # noqa: E402
+from trainer.pipeline import label_counts
+from triage_app.gui.train import TrainTab
 
 CLASSES = 8
 
@@ -258,19 +256,6 @@ def test_bad_file_and_busy_context(qtbot, tab, ctx, tmp_path, sample_csv):
     tab._error_box.close()
 
 
-def test_compare_predictions_on_shared_labels():
-    y = ["a", "a", "b", "b", "c", "c"]
-    new = ["a", "a", "b", "c", "c", "c"]
-    act = ["a", "b", "b", "b", "x", "x"]
-    c = compare_predictions(y, new, act, ["a", "b", "c"], ["a", "b", "x"])
-    assert c["shared"] == ["a", "b"] and c["only_new"] == ["c"] and c["only_active"] == ["x"]
-    assert c["rows"] == 4 and c["total_rows"] == 6
-    assert c["new"]["accuracy"] == pytest.approx(0.75)
-    assert c["active"]["accuracy"] == pytest.approx(0.75)
-    assert c["per_class"]["a"]["new"] == pytest.approx(1.0)
-    assert c["per_class"]["a"]["active"] == pytest.approx(2 / 3)
-
-
 def test_gui_stays_responsive_while_training(qtbot, tab, ctx, sample_csv, tiny_checkpoint, data_dir):
     """Longest gap of a 10 ms timer on the GUI thread during a real (tiny) training run, live plot
     included; best of up to three runs, like the batch test, so a scheduler hiccup on a shared
@@ -290,3 +275,81 @@ def test_gui_stays_responsive_while_training(qtbot, tab, ctx, sample_csv, tiny_c
 
     worst = longest_gui_gaps(qtbot, tab.trainingFinished, start, after)
     assert min(worst) < 0.25, f"GUI thread blocked for {[round(w * 1000) for w in worst]} ms"
+
+
+# ---- one pipeline, one training per machine ---------------------------------------------------
+def test_app_refuses_to_train_while_the_cli_trains(qtbot, tab, ctx, sample_csv, tiny_checkpoint, data_dir):
+    from triage_app.joblock import JobLock
+
+    load_sample(qtbot, tab, sample_csv)
+    tiny_settings(tab, tiny_checkpoint)
+    cli = JobLock("train").acquire("triage train tickets.csv (process 4242)")   # as `triage train` does
+    try:
+        assert not tab.start()
+    finally:
+        cli.release()
+    title, msg = tab.last_error
+    assert title == "Another training is running on this machine"
+    assert "tickets.csv" in msg and "4242" in msg
+    assert "Wait until the other one has finished" in tab._error_box.informativeText()
+    tab._error_box.close()
+    assert tab.state == "idle" and not tab.busy()
+    assert [p for p in (data_dir / "models").iterdir()] == []        # no pending folder was made
+    assert ctx.begin_job("train")                                      # the app's job slot is free
+    ctx.end_job("train")
+
+
+def test_cli_refuses_to_train_while_the_app_trains(qtbot, tab, sample_csv, tiny_checkpoint, tmp_path, capsys):
+    from triage_app.cli import main
+
+    load_sample(qtbot, tab, sample_csv)
+    tiny_settings(tab, tiny_checkpoint, head_epochs=1000)
+    assert tab.start()
+    qtbot.waitUntil(lambda: len(tab.progress_page.loss_plot.losses) > 0, timeout=240000)   # it holds the lock
+    rc = main(["train", str(sample_csv), "--label-col", "category", "--text-col", "body",
+               "--base-model", str(tiny_checkpoint), "--out", str(tmp_path / "cli-model")])
+    err = capsys.readouterr().err
+    tab.request_stop()
+    qtbot.waitUntil(lambda: tab.state == "idle" and not tab.busy(), timeout=240000)
+    assert rc == 2 and "another train job is running" in err and "Train tab" in err
+    assert not (tmp_path / "cli-model").exists()
+
+
+def test_cli_and_app_make_the_same_model_from_the_same_data(qtbot, tab, sample_csv, tiny_checkpoint, tmp_path,
+                                                            data_dir, capsys, one_torch_thread):
+    """Both front ends call trainer.pipeline.run: same data, settings and seed give the same bundle."""
+    import json
+
+    from triage_app.cli import main
+
+    load_sample(qtbot, tab, sample_csv)
+    form = tab.settings_form
+    form.preset_combo.setCurrentIndex(form.preset_combo.findData("quick"))
+    form.base_edit.setText(str(tiny_checkpoint))
+    form.fields["head_epochs"].setValue(3)
+    form.fields["head_lr"].setValue(1e-2)
+    form.fields["batch_size"].setValue(16)
+    form.fields["max_length"].setValue(32)
+    tab.data_panel.threshold_spin.setValue(5)
+    tab.data_panel.val_spin.setValue(20)
+    tab.data_panel.test_spin.setValue(10)
+    tab.export_options = {"quantize": False}
+    with qtbot.waitSignal(tab.trainingFinished, timeout=240000) as blocker:
+        assert tab.start()
+    app_meta = json.loads((Path(blocker.args[0].bundle_path) / "bundle.json").read_text())
+
+    out = tmp_path / "cli-model"
+    rc = main(["train", str(sample_csv), "--label-col", "category", "--title-col", "title", "--body-col", "body",
+               "--preset", "quick", "--base-model", str(tiny_checkpoint), "--epochs", "3", "--lr", "1e-2",
+               "--batch-size", "16", "--max-length", "32", "--min-per-class", "5", "--val-frac", "0.2",
+               "--test-frac", "0.1", "--no-int8", "-q", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    cli_meta = json.loads((out / "bundle.json").read_text())
+    assert cli_meta["train_config"] == app_meta["train_config"]
+    assert cli_meta["data_fingerprint"] == app_meta["data_fingerprint"]
+    assert cli_meta["labels"] == app_meta["labels"]
+    for split in ("val", "test"):
+        for k in ("n", "accuracy", "macro_f1"):
+            assert cli_meta["metrics"][split][k] == pytest.approx(app_meta["metrics"][split][k], abs=1e-6), (split, k)
+    assert cli_meta["temperature"] == pytest.approx(app_meta["temperature"], rel=1e-4)
+    assert cli_meta["onnx_sha256"] == app_meta["onnx_sha256"]

@@ -155,3 +155,15 @@ def test_summary_json_of_cli_train_names_the_comparison(tiny_checkpoint, tiny_bu
     assert s["compared_with_active"]["model"].startswith("tiny-test")
     assert s["compared_with_active"]["rows"] > 0
     assert "[export]" in cap.err and "[compare]" in cap.err
+
+
+def test_compare_predictions_per_class_f1():
+    y = ["a", "a", "b", "b", "c", "c"]
+    new = ["a", "a", "b", "c", "c", "c"]
+    act = ["a", "b", "b", "b", "x", "x"]
+    c = compare_predictions(y, new, act, ["a", "b", "c"], ["a", "b", "x"])
+    assert c["rows"] == 4 and c["total_rows"] == 6
+    assert c["new"]["accuracy"] == pytest.approx(0.75)
+    assert c["active"]["accuracy"] == pytest.approx(0.75)
+    assert c["per_class"]["a"]["new"] == pytest.approx(1.0)
+    assert c["per_class"]["a"]["active"] == pytest.approx(2 / 3)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from triage_app.errors import TriageError
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
+# Labels with fewer examples than this are too rare to learn well (dropped or merged into "Other").
+DEFAULT_MIN_PER_CLASS = 30
 PRESETS = ("quick", "standard", "full", "seed")
 
 

@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from trainer.config import DEFAULT_MIN_PER_CLASS
 from triage_app import text as textmod
 from triage_app.errors import Cancelled, TriageError
-
-# Labels with fewer examples than this are too rare to learn well (dropped or merged into "Other").
-DEFAULT_MIN_PER_CLASS = 30
 
 
 class DataError(TriageError, ValueError):

@@ -428,6 +428,8 @@ def _class_weights_default() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from trainer.config import DEFAULT_MIN_PER_CLASS  # stdlib only: classify stays torch-free
+
     p = argparse.ArgumentParser(prog="triage", description="Triage support tickets with a local transformer.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -522,8 +524,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"random seed of the data split, shuffling and initialisation ({_preset_default('seed')})")
     t.add_argument("--no-class-weights", action="store_true",
                    help=f"train without class weights in the loss ({_class_weights_default()})")
-    t.add_argument("--min-per-class", type=int, default=30, metavar="N",
+    t.add_argument("--min-per-class", type=int, default=DEFAULT_MIN_PER_CLASS, metavar="N",
                    help="labels with fewer rows are rare, see --rare (default: %(default)s)")
+    t.add_argument("--val-frac", type=float, default=0.1, metavar="SHARE",
+                   help="share of rows held out for validation, stratified by label; ignored when the "
+                        "file has a 'split' column (default: %(default)s)")
+    t.add_argument("--test-frac", type=float, default=0.1, metavar="SHARE",
+                   help="share of rows kept aside for the final test measurement; 0 for none "
+                        "(default: %(default)s)")
     t.add_argument("--rare", choices=["drop", "other"], default="drop",
                    help="rows of rare labels: drop: left out; other: merged into one 'Other' label "
                         "(default: %(default)s)")

@@ -44,6 +44,9 @@ def data_spec(args):
 
     if not (args.text_col or args.title_col or args.body_col):
         raise UserError("choose --text-col, or --title-col and/or --body-col")
+    if not (0 < args.val_frac < 1 and 0 <= args.test_frac < 1 and args.val_frac + args.test_frac < 1):
+        raise UserError(f"--val-frac ({args.val_frac}) must be in (0, 1), --test-frac ({args.test_frac}) in "
+                        "[0, 1), and together below 1")
     merge = {}
     if args.merge_map:
         try:
@@ -56,6 +59,7 @@ def data_spec(args):
     return DataSpec(source=str(args.data), sheet=args.sheet, label_col=args.label_col,
                     title_col=args.title_col, body_col=args.body_col, text_col=args.text_col,
                     merge_map=merge, min_per_class=args.min_per_class, rare=args.rare,
+                    val_frac=args.val_frac, test_frac=args.test_frac,
                     use_corrections=bool(args.corrections))
 
 

@@ -2,15 +2,6 @@
 
 Importing this package imports matplotlib (the plots), so the main window imports it only when
 the tab is first opened."""
-from triage_app.gui.train.jobs import (
-    DataReady,
-    DataSpec,
-    FailureInfo,
-    TrainOutcome,
-    compare_predictions,
-    label_counts,
-)
 from triage_app.gui.train.tab import TrainTab
 
-__all__ = ["DataReady", "DataSpec", "FailureInfo", "TrainOutcome", "TrainTab", "compare_predictions",
-           "label_counts"]
+__all__ = ["TrainTab"]

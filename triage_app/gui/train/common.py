@@ -1,9 +1,14 @@
 """Texts and tiny helpers shared by the panels of the Train tab."""
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+
+from trainer.config import DEFAULT_BASE
 
 FILE_FILTER = ("Ticket tables (*.csv *.tsv *.txt *.xlsx *.json *.jsonl);;"
                "CSV / TSV (*.csv *.tsv *.txt);;Excel (*.xlsx);;JSON (*.json *.jsonl);;All files (*)")
@@ -29,18 +34,41 @@ HINTS = {
             "or choose other label / text columns.",
     "config": "Correct the value in Model settings, or pick a preset again.",
     "model": "Choose a folder that holds a BERT checkpoint (config.json, model weights and "
-             "tokenizer.json), or type all-MiniLM-L6-v2 to use the installed default.",
+            f"tokenizer.json), or type {DEFAULT_BASE} to use the installed default.",
     "memory": "Lower the batch size or the max length, or use the quick preset.",
     "device": "Set Device to 'Automatic' or 'CPU' in Model settings, or check the NVIDIA driver.",
     "export": "The model trained but could not be exported. Try again; if it keeps failing, "
               "send the details to support.",
+    "busy": "Only one training runs on a machine at a time. Wait until the other one has finished "
+            "(or stop it), then start again.",
+    "input": "Check the file and the settings named in the message.",
     "other": "Try the quick preset or a smaller batch size. The details below help support.",
 }
 
 FAILURE_TITLES = {"data": "The data cannot be used for training", "config": "Check the model settings",
                   "model": "The base checkpoint cannot be loaded", "memory": "Training ran out of memory",
                   "export": "The model could not be exported", "table": "Cannot read the file",
-                  "device": "The GPU cannot be used"}
+                  "device": "The GPU cannot be used",
+                  "busy": "Another training is running on this machine",
+                  "input": "Check the input"}
+
+
+@dataclass
+class FailureInfo:
+    """Event from the training job: what kind of error ended it (a key of ``HINTS``)."""
+    kind: str
+    message: str
+
+
+def fmt_duration(s: float | None) -> str:
+    if s is None or not math.isfinite(s) or s < 0:
+        return "—"
+    s = int(round(s))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
 def muted(label: QLabel) -> QLabel:

@@ -32,8 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from trainer.data import DEFAULT_MIN_PER_CLASS
+from trainer.pipeline import DataSpec, label_counts
 from triage_app.gui.train.common import FILE_FILTER, muted
-from triage_app.gui.train.jobs import DataSpec, label_counts
 
 
 class _CompleterDelegate(QStyledItemDelegate):
@@ -144,7 +145,7 @@ class DataPanel(QGroupBox):
     def _build_label_rows(self, form: QFormLayout) -> None:
         self.threshold_spin = QSpinBox()
         self.threshold_spin.setRange(1, 100000)
-        self.threshold_spin.setValue(30)
+        self.threshold_spin.setValue(DEFAULT_MIN_PER_CLASS)
         self.threshold_spin.setSuffix(" tickets")
         self.threshold_spin.setToolTip("Labels with fewer tickets than this are too rare to learn well;\n"
                                        "they are dropped or merged into 'Other' (see below)")

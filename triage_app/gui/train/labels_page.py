@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QLabel, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget
 
+from trainer.pipeline import DataReady
 from triage_app.gui.train.common import HINTS
-from triage_app.gui.train.jobs import DataReady
 from triage_app.gui.train_plots import DistributionChart
 
 

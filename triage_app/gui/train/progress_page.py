@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.events import EpochEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
-from triage_app.gui.train.common import PHASE_TEXT, muted
-from triage_app.gui.train.jobs import TrainOutcome, fmt_duration
+from trainer.pipeline import TrainOutcome
+from triage_app.gui.train.common import PHASE_TEXT, fmt_duration, muted
 from triage_app.gui.train_plots import LossPlot
 
 PROGRESS_CAPTION = {"features": "Caching features", "cache": "Caching frozen layers",

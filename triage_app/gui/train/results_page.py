@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from trainer.pipeline import TrainOutcome
 from triage_app.gui.style import colors
-from triage_app.gui.train.jobs import TrainOutcome
 from triage_app.gui.train_plots import ConfusionChart
 
 EMPTY_SUMMARY = "Results appear here when training ends."

@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from trainer.config import DEFAULT_BASE
 from triage_app.gui.train.common import PRESET_TEXT, muted
-
-DEFAULT_BASE = "all-MiniLM-L6-v2"
 
 FIELDS = [
     # name, kind, label, (range / choices), tooltip
@@ -48,7 +47,7 @@ FIELDS = [
      "Tokens read per ticket and tower; longer tickets are cut. 128 covers most tickets."),
     ("pooling", "choice", "Pooling", [("mean", "Mean of the tokens"), ("pooler", "[CLS] pooler output")],
      "How a tower turns its token vectors into one vector. 'Mean' is usually better for\n"
-     "sentence-transformer checkpoints such as all-MiniLM-L6-v2."),
+     f"sentence-transformer checkpoints such as {DEFAULT_BASE}."),
     ("routing", "choice", "Tower inputs", [("same", "Same text to both towers"),
                                            ("split", "Title → tower A, body → tower B")],
      "Same: both towers read title + body. Split: tower A reads the title, tower B the body\n"
@@ -114,13 +113,13 @@ class SettingsForm(QGroupBox):
         form.addRow("", self.preset_info)
 
         self.base_edit = QLineEdit(DEFAULT_BASE)
-        self.base_edit.setToolTip("The pretrained BERT both towers start from: all-MiniLM-L6-v2 (installed\n"
+        self.base_edit.setToolTip(f"The pretrained BERT both towers start from: {DEFAULT_BASE} (installed\n"
                                   "with the app) or a folder with a Hugging Face BERT checkpoint")
         base_btn = QPushButton("Folder…")
         base_btn.setToolTip("Use a BERT checkpoint folder (config.json, weights, tokenizer.json)")
         base_btn.clicked.connect(self._browse_base)
         reset_btn = QPushButton("Default")
-        reset_btn.setToolTip("Back to the installed all-MiniLM-L6-v2")
+        reset_btn.setToolTip(f"Back to the installed {DEFAULT_BASE}")
         reset_btn.clicked.connect(lambda: self.base_edit.setText(DEFAULT_BASE))
         brow = QHBoxLayout()
         brow.addWidget(self.base_edit, 1)

@@ -5,19 +5,21 @@ This module is the state machine that wires the panels together; the panels are
 :class:`DataPanel` ("1 · Labelled data"), :class:`SettingsForm` ("2 · Model settings"),
 :class:`LabelsPage`, :class:`ProgressPage` and :class:`ResultsPage`.
 
-Threads: reading a large file, the data check and the training run are :class:`Job` s; their
-functions get plain data (a DataFrame, a config, the active classifier) and report plain events
-(trainer events plus :class:`DataReady` and :class:`FailureInfo`).  Widgets change only in slots.
+Threads: reading a large file, the data check and the training run are :class:`Job` s.  The
+training job is :func:`trainer.pipeline.run` (the same path ``triage train`` takes, under the same
+machine-wide training lock); it gets plain data (a DataSpec, a config, the active classifier) and
+reports plain events (trainer events, :class:`DataReady`, :class:`FailureInfo`).  Widgets change
+only in slots.
 
 States of the training run: ``idle`` -> ``running`` -> (``cancelling``) -> ``finished`` |
-``failed`` | ``idle`` (cancelled).  The trained model is exported at the end of the job into a
-hidden ``.pending-*`` folder under :func:`paths.user_models_dir`; "Save as model" moves it into
-place under a chosen name, "Discard" (or a cancel) deletes it, so a cancelled run leaves nothing.
+``failed`` | ``idle`` (cancelled).  The trained model is exported into a hidden ``.pending-*``
+folder under :func:`paths.user_models_dir` (:func:`bundle.new_pending_dir`); "Save as model"
+publishes it under a chosen name (:func:`bundle.publish_bundle`), "Discard", a cancel or a failure
+deletes it, so a cancelled run leaves nothing.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -32,28 +34,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from trainer.pipeline import DataReady, DataSpec, TrainOutcome, data_ready, error_kind, prepare, run
 from triage_app import paths
-from triage_app.bundle import clean_stale_work
-from triage_app.errors import Cancelled
-from triage_app.gui.train.common import FAILURE_TITLES, HINTS, open_error_box
-from triage_app.gui.train.data_panel import DataPanel
-from triage_app.gui.train.jobs import (
-    DataReady,
-    DataSpec,
-    FailureInfo,
-    TrainOutcome,
-    fmt_duration,
-    prepare,
+from triage_app.bundle import (
+    clean_stale_work,
+    discard_pending,
+    new_pending_dir,
+    publish_bundle,
     safe_model_name,
-    training_job,
 )
+from triage_app.errors import Cancelled
+from triage_app.gui.train.common import FAILURE_TITLES, HINTS, FailureInfo, fmt_duration, open_error_box
+from triage_app.gui.train.data_panel import DataPanel
 from triage_app.gui.train.labels_page import LabelsPage
 from triage_app.gui.train.progress_page import ProgressPage
 from triage_app.gui.train.results_page import ResultsPage
 from triage_app.gui.train.run_bar import RunBar
 from triage_app.gui.train.settings_form import FIELDS, SettingsForm
 from triage_app.gui.workers import Job
+from triage_app.joblock import JobBusy, JobLock
 
+LOCK_OWNER = f"TicketTriage app, Train tab (process {os.getpid()})"
 LARGE_FILE_BYTES = 2 * 2**20          # read bigger files in a background job
 STATES = ("idle", "running", "cancelling", "finished", "failed")
 PAGE_LABELS, PAGE_TRAINING, PAGE_RESULTS = range(3)
@@ -89,6 +90,7 @@ class TrainTab(QWidget):
         self._outcome: TrainOutcome | None = None
         self._saved_path: Path | None = None
         self._failure: FailureInfo | None = None
+        self._pending: Path | None = None    # hidden folder of the current / unsaved run
         self._error_box = None
         self._closing = False
         self._job_claimed = False
@@ -258,6 +260,7 @@ class TrainTab(QWidget):
             if self._check_again:
                 self._check_again = False
                 self._check_timer.start()
+        job.done.disconnect()   # drop the lambda that holds the job before the job goes
         job.deleteLater()
 
     def _start_job(self, job: Job) -> None:
@@ -306,13 +309,8 @@ class TrainTab(QWidget):
         corrections = getattr(self.ctx, "corrections", None)
 
         def check(emit, should_stop):
-            try:
-                data, _df = prepare(spec, corrections, should_stop)
-            except Cancelled:
-                raise Cancelled() from None
-            sizes = {"train": len(data.train), "val": len(data.val),
-                     "test": len(data.test) if data.test is not None else 0}
-            return DataReady(data.report.lines(), sizes, list(data.labels))
+            data, _df = prepare(spec, corrections, should_stop)
+            return data_ready(data)
 
         job = Job("train-check", check, self)
         job.finished.connect(self._show_report)
@@ -395,22 +393,28 @@ class TrainTab(QWidget):
         if self._check_job is not None:
             self._check_job.cancel()
         try:
-            root = paths.user_models_dir()
+            JobLock("train").acquire(LOCK_OWNER).release()   # say it now, before the run starts
+            pending = new_pending_dir(paths.user_models_dir())
+        except JobBusy as e:
+            self._release_job()
+            self._error(FAILURE_TITLES["busy"], str(e), HINTS["busy"])
+            return False
         except OSError as e:
             self._release_job()
             self._error("Cannot write models", str(e), "Check the permissions of the app's data folder.")
             return False
-        self._launch(spec, cfg, root, discarded)
+        self._launch(spec, cfg, pending, discarded)
         return True
 
-    def _launch(self, spec: DataSpec, cfg, root: Path, discarded: bool) -> None:
+    def _launch(self, spec: DataSpec, cfg, pending: Path, discarded: bool) -> None:
         """Create and start the training job (the "train" job of the context is already held)."""
         stamp = time.strftime("%Y-%m-%d-%H%M")
         stem = safe_model_name(Path(spec.source).stem) or "tickets"
         name = safe_model_name(f"{stem}-{stamp}")
-        fn = training_job(spec, cfg, active=getattr(self.ctx, "classifier", None),
-                          corrections=getattr(self.ctx, "corrections", None), pending_root=root,
-                          name=name, version=time.strftime("%Y%m%d.%H%M%S"),
+        self._pending = pending
+        fn = training_job(spec, cfg, pending / "bundle", name=name, version=time.strftime("%Y%m%d.%H%M%S"),
+                          active=getattr(self.ctx, "classifier", None),
+                          corrections=getattr(self.ctx, "corrections", None),
                           export_options=dict(self.export_options))
         self._reset_run_views()
         self.results_page.set_model_name(name)
@@ -493,7 +497,7 @@ class TrainTab(QWidget):
     def _on_finished(self, outcome: TrainOutcome) -> None:
         self._release_job()
         if self._state == "cancelling":
-            shutil.rmtree(outcome.pending_dir, ignore_errors=True)
+            self._discard_pending()
             self._set_state("idle", "Cancelled — nothing saved.")
             return
         self._outcome = outcome
@@ -512,6 +516,7 @@ class TrainTab(QWidget):
     @Slot(str, str)
     def _on_failed(self, msg: str, details: str) -> None:
         self._release_job()
+        self._discard_pending()
         if self._state == "cancelling":
             self._set_state("idle", "Cancelled — nothing saved.")
             self.progress_page.log(f"(while cancelling: {msg})")
@@ -525,6 +530,7 @@ class TrainTab(QWidget):
     @Slot()
     def _on_cancelled(self) -> None:
         self._release_job()
+        self._discard_pending()
         self.progress_page.show_cancelled()
         self._set_state("idle", "Cancelled — nothing saved.")
 
@@ -535,9 +541,11 @@ class TrainTab(QWidget):
             self.progress_page.stop_run()
             self._release_job()
             if self._state in ("running", "cancelling"):   # ended without a result signal
+                self._discard_pending()
                 self._set_state("idle", "Cancelled — nothing saved.")
             else:
                 self._set_state(self._state)
+        job.done.disconnect()   # drop the lambda that holds the job before the job goes
         job.deleteLater()
 
     # ================================================================ save / use / discard
@@ -548,32 +556,23 @@ class TrainTab(QWidget):
             return None
         if self._saved_path is not None:
             return self._saved_path
-        from triage_app.bundle import META_FILE, load_bundle, write_json_atomic
-
         name = safe_model_name(self.results_page.model_name())
         if not name:
             self._error("Choose a model name", "The model needs a name (letters, digits, - _ .).",
                         "Type a name next to 'Save as model'.")
             return None
+        if (paths.user_models_dir() / name).exists():
+            self._error("Choose another name", f"A model called '{name}' already exists.",
+                        "Type a different name; existing models are never overwritten.")
+            return None
         try:
-            dest = paths.user_models_dir() / name
-            if dest.exists():
-                self._error("Choose another name", f"A model called '{name}' already exists.",
-                            "Type a different name; existing models are never overwritten.")
-                return None
-            src = Path(o.bundle_path)
-            b = load_bundle(src, verify_hash=False)
-            meta = dict(b.meta)
-            meta["name"] = name
-            write_json_atomic(src / META_FILE, meta)
-            os.replace(src, dest)
-            shutil.rmtree(o.pending_dir, ignore_errors=True)
-            load_bundle(dest)
-        except Exception as e:  # noqa: BLE001
+            dest = publish_bundle(o.bundle_path, paths.user_models_dir(), name).path
+        except Exception as e:  # noqa: BLE001 - shown to the user with what to check
             self._error("The model could not be saved", str(e),
                         "Check free disk space and the permissions of the app's data folder.")
             return None
         self._saved_path = dest
+        self._discard_pending()             # the now empty hidden folder of the run
         self.results_page.set_model_name(name)
         self._update_result_buttons()
         self.run_bar.set_status(f"Saved as '{name}' in {dest.parent}. It is listed in Models.")
@@ -614,10 +613,15 @@ class TrainTab(QWidget):
         return job
 
     def _discard_pending(self) -> None:
-        o = self._outcome
-        if o is not None and self._saved_path is None:
-            shutil.rmtree(o.pending_dir, ignore_errors=True)
-        self._outcome = None
+        """Delete the hidden folder of the last run (what is left in it after a save, or the
+        unsaved model)."""
+        pending, self._pending = self._pending, None
+        try:
+            discard_pending(pending)
+        except OSError:
+            pass   # a folder that cannot be removed now is cleaned by clean_stale_work later
+        if self._saved_path is None:
+            self._outcome = None
 
     def discard(self) -> None:
         if self._outcome is None or self.training():
@@ -631,3 +635,22 @@ class TrainTab(QWidget):
     def _error(self, title: str, message: str, hint: str = "", details: str = "") -> None:
         self.last_error = (title, message)
         self._error_box = open_error_box(self, title, message, hint, details)
+
+
+def training_job(spec: DataSpec, cfg, out_dir: Path, *, name: str, version: str, active=None,
+                 corrections=None, export_options: dict | None = None):
+    """The job function of a training run: :func:`trainer.pipeline.run`, plus a
+    :class:`FailureInfo` event that tells the tab which hint fits the error."""
+
+    def fn(emit, should_stop):
+        try:
+            return run(spec, cfg, out_dir, name=name, version=version, active=active,
+                       corrections=corrections, on_event=emit, should_stop=should_stop,
+                       export_options=export_options, lock_owner=LOCK_OWNER)
+        except Cancelled:
+            raise
+        except Exception as e:
+            emit(FailureInfo(error_kind(e), str(e) or type(e).__name__))
+            raise
+
+    return fn
