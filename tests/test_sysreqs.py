@@ -294,3 +294,13 @@ def test_real_x11_start_under_xvfb(tmp_path):
                        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "startup-probe: platform xcb" in r.stdout, r.stdout + r.stderr
+
+
+def test_app_entry_point_imports_no_qt_before_the_check():
+    """The `triage-app` script's module must load without Qt: a machine that lacks the libraries
+    cannot import PySide6.QtGui, and the check in main() has to run first to name them."""
+    code = ("import sys, triage_app.gui.app as a; "
+            "print(sorted(m for m in sys.modules if m.startswith('PySide6')))")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

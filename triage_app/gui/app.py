@@ -1,21 +1,28 @@
-"""Entry point of the desktop app: ``python -m triage_app.gui.app [--model PATH] [--dark|--light]``."""
+"""Entry point of the desktop app: ``python -m triage_app.gui.app [--model PATH] [--dark|--light]``.
+
+Qt is imported only inside the functions, after :func:`triage_app.sysreqs.require_gui` has
+checked the system libraries: importing ``PySide6.QtGui`` itself fails on a machine without them,
+and the check must get to say which ones are missing and how to install them first."""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 from pathlib import Path
-
-from PySide6.QtCore import QSettings
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from typing import TYPE_CHECKING
 
 from triage_app import paths, sysreqs
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
 
 log = logging.getLogger("triage.gui")
 
 
 def app_icon() -> QIcon:
+    from PySide6.QtGui import QIcon
+
     icon = QIcon()
     for name in ("app.svg", "app-256.png", "app-64.png", "app-32.png"):
         p = paths.resource_path("icons", name)
@@ -36,6 +43,8 @@ def parse_args(argv):
 
 
 def create_app(qt_args: list[str], theme: str | None = None) -> QApplication:
+    from PySide6.QtWidgets import QApplication
+
     from triage_app.gui.style import apply_theme
 
     app = QApplication.instance() or QApplication(qt_args)
@@ -78,6 +87,8 @@ def main(argv=None) -> int:
     theme = "dark" if args.dark else "light" if args.light else None
     sysreqs.require_gui(qt_rest)  # missing X11 libraries: a clear message and exit 2, not Qt's abort
     app = create_app([sys.argv[0] if sys.argv else "tickettriage", *qt_rest], theme)
+
+    from PySide6.QtCore import QSettings
 
     from triage_app.gui.context import AppContext
     from triage_app.gui.main_window import MainWindow
