@@ -5,10 +5,11 @@ The function receives ``emit(obj)`` (progress/events, rate-limiting is the core'
 """
 from __future__ import annotations
 
+import time
 import traceback
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, Signal, Slot
 
 from triage_app.errors import Cancelled
 
@@ -117,3 +118,41 @@ class Job(QObject):
     def _on_thread_done(self):
         _RUNNING.discard(self)
         self.done.emit()
+
+
+class JobGroup:
+    """The jobs of one screen: started together, asked to stop together, awaited together."""
+
+    def __init__(self):
+        self._jobs: set[Job] = set()
+
+    def start(self, job: Job) -> Job:
+        self._jobs.add(job)
+        return job.start()
+
+    def forget(self, job: Job) -> None:
+        """Call from the job's ``done`` slot."""
+        self._jobs.discard(job)
+
+    def busy(self) -> bool:
+        return any(j.is_running() or j.thread.isRunning() for j in self._jobs)
+
+    def cancel_all(self) -> None:
+        for j in list(self._jobs):
+            j.cancel()
+
+    def wait(self, ms: int = 30000) -> bool:
+        """Wait until every thread has ended (after :meth:`cancel_all`, e.g. on quit).
+
+        Events are processed meanwhile: a Job's thread only quits once its result signal has
+        been delivered on the GUI thread, so a plain ``QThread.wait`` here would deadlock."""
+        deadline = time.monotonic() + ms / 1000
+        while True:
+            running = [j for j in list(self._jobs) if j.thread.isRunning()]
+            if not running:
+                QCoreApplication.processEvents()
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            running[0].thread.wait(10)

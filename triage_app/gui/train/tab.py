@@ -19,11 +19,10 @@ deletes it, so a cancelled run leaves nothing.
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -34,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from trainer.pipeline import DataReady, DataSpec, TrainOutcome, data_ready, error_kind, prepare, run
+from trainer.pipeline import DataReady, DataSpec, TrainOutcome, data_ready, prepare
 from triage_app import paths
 from triage_app.bundle import (
     clean_stale_work,
@@ -43,18 +42,17 @@ from triage_app.bundle import (
     publish_bundle,
     safe_model_name,
 )
-from triage_app.errors import Cancelled
 from triage_app.gui.train.common import FAILURE_TITLES, HINTS, FailureInfo, fmt_duration, open_error_box
 from triage_app.gui.train.data_panel import DataPanel
+from triage_app.gui.train.job import LOCK_OWNER, training_job
 from triage_app.gui.train.labels_page import LabelsPage
 from triage_app.gui.train.progress_page import ProgressPage
 from triage_app.gui.train.results_page import ResultsPage
 from triage_app.gui.train.run_bar import RunBar
 from triage_app.gui.train.settings_form import FIELDS, SettingsForm
-from triage_app.gui.workers import Job
+from triage_app.gui.workers import Job, JobGroup
 from triage_app.joblock import JobBusy, JobLock
 
-LOCK_OWNER = f"TicketTriage app, Train tab (process {os.getpid()})"
 LARGE_FILE_BYTES = 2 * 2**20          # read bigger files in a background job
 STATES = ("idle", "running", "cancelling", "finished", "failed")
 PAGE_LABELS, PAGE_TRAINING, PAGE_RESULTS = range(3)
@@ -82,7 +80,7 @@ class TrainTab(QWidget):
         self.last_error: tuple[str, str] | None = None
         self.report_lines: list[str] = []
         self._state = "idle"
-        self._jobs: set[Job] = set()
+        self._jobs = JobGroup()
         self._train_job: Job | None = None
         self._load_job: Job | None = None
         self._check_job: Job | None = None
@@ -164,7 +162,7 @@ class TrainTab(QWidget):
 
     def busy(self) -> bool:
         """True while any job of this tab (training, file reading, data check) runs."""
-        return any(j.is_running() or j.thread.isRunning() for j in self._jobs)
+        return self._jobs.busy()
 
     def training(self) -> bool:
         return self._state in ("running", "cancelling")
@@ -241,7 +239,7 @@ class TrainTab(QWidget):
         job.failed.connect(lambda msg, det: self._error("Cannot read the file", msg, HINTS["table"], det))
         job.done.connect(lambda: self._job_done(job))
         self._load_job = job
-        self._start_job(job)
+        self._jobs.start(job)
         self._set_state(self._state)
         return True
 
@@ -251,7 +249,7 @@ class TrainTab(QWidget):
         self.dataLoaded.emit(len(df))
 
     def _job_done(self, job: Job) -> None:
-        self._jobs.discard(job)
+        self._jobs.forget(job)
         if job is self._load_job:
             self._load_job = None
             self._set_state(self._state)
@@ -262,10 +260,6 @@ class TrainTab(QWidget):
                 self._check_timer.start()
         job.done.disconnect()   # drop the lambda that holds the job before the job goes
         job.deleteLater()
-
-    def _start_job(self, job: Job) -> None:
-        self._jobs.add(job)
-        job.start()
 
     # ================================================================ labels and the data check
     def _labels_changed(self) -> None:
@@ -317,7 +311,7 @@ class TrainTab(QWidget):
         job.failed.connect(self._show_check_error)
         job.done.connect(lambda: self._job_done(job))
         self._check_job = job
-        self._start_job(job)
+        self._jobs.start(job)
 
     def _set_report(self, ready: DataReady) -> None:
         self.labels_page.show_report(ready, self.data_panel.corrections_note)
@@ -432,32 +426,19 @@ class TrainTab(QWidget):
         self._set_state("running", f"Training with the {cfg.preset} preset on {spec.source}…" +
                         (" (the previous unsaved model was discarded)" if discarded else ""))
         self.pages.setCurrentIndex(PAGE_TRAINING)
-        self._start_job(job)
+        self._jobs.start(job)
 
     def request_stop(self) -> None:
         """Ask every job of this tab to stop (cooperative); the training run ends as cancelled."""
         if self._train_job is not None and self._train_job.is_running() and self._state == "running":
             self._train_job.cancel()
             self._set_state("cancelling", "Cancelling… (the current batch finishes first)")
-        for j in list(self._jobs):
-            j.cancel()
+        self._jobs.cancel_all()
         self._check_timer.stop()
 
     def wait(self, ms: int = 30000) -> bool:
-        """Wait until this tab's threads ended (after :meth:`request_stop`, e.g. on quit).
-
-        Events are processed meanwhile: a Job's thread only quits once its result signal has
-        been delivered on the GUI thread, so a plain ``QThread.wait`` here would deadlock."""
-        deadline = time.monotonic() + ms / 1000
-        while True:
-            running = [j for j in list(self._jobs) if j.thread.isRunning()]
-            if not running:
-                QCoreApplication.processEvents()
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            running[0].thread.wait(10)
+        """Wait until this tab's threads ended (after :meth:`request_stop`, e.g. on quit)."""
+        return self._jobs.wait(ms)
 
     def shutdown(self, ms: int = 30000) -> bool:
         """On quit: stop and await the jobs, delete an unsaved trained model."""
@@ -535,7 +516,7 @@ class TrainTab(QWidget):
         self._set_state("idle", "Cancelled — nothing saved.")
 
     def _on_done(self, job: Job) -> None:
-        self._jobs.discard(job)
+        self._jobs.forget(job)
         if job is self._train_job:
             self._train_job = None
             self.progress_page.stop_run()
@@ -636,21 +617,3 @@ class TrainTab(QWidget):
         self.last_error = (title, message)
         self._error_box = open_error_box(self, title, message, hint, details)
 
-
-def training_job(spec: DataSpec, cfg, out_dir: Path, *, name: str, version: str, active=None,
-                 corrections=None, export_options: dict | None = None):
-    """The job function of a training run: :func:`trainer.pipeline.run`, plus a
-    :class:`FailureInfo` event that tells the tab which hint fits the error."""
-
-    def fn(emit, should_stop):
-        try:
-            return run(spec, cfg, out_dir, name=name, version=version, active=active,
-                       corrections=corrections, on_event=emit, should_stop=should_stop,
-                       export_options=export_options, lock_owner=LOCK_OWNER)
-        except Cancelled:
-            raise
-        except Exception as e:
-            emit(FailureInfo(error_kind(e), str(e) or type(e).__name__))
-            raise
-
-    return fn
