@@ -106,7 +106,7 @@ def row_shipped_fp32():
 
     from soup import score
 
-    from trainer.loop import load_checkpoint
+    from trainer.checkpoint import load_checkpoint
     from triage_app.bundle import load_bundle
     ckpt = os.environ.get("TRIAGE_SHIPPED_CKPT", str(ROOT / "runs" / "default" / "ckpt"))
     b = load_bundle(SHIPPED)

@@ -22,9 +22,9 @@ def score(combos: list[str], splits: list[str], fp32: bool = False):
     import torch
     from accuracy import metrics_of, prepare_dataset
 
+    from trainer.checkpoint import load_checkpoint
     from trainer.evaluate import classification_report
     from trainer.export import torch_logits
-    from trainer.loop import load_checkpoint
     from trainer.model import DualBertClassifier, tokenizer_file
     from triage_app.tokens import load_tokenizer
 

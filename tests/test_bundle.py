@@ -278,8 +278,8 @@ def test_export_and_checkpoint_clean_their_stale_leftovers(tiny_result, tmp_path
     import os
     import time
 
+    from trainer.checkpoint import save_checkpoint
     from trainer.export import export_result
-    from trainer.loop import save_checkpoint
 
     old = time.time() - 3 * 24 * 3600
     for d in (tmp_path / ".export-k1l2m3n4", tmp_path / "ck" / ".tmp-999"):

@@ -13,6 +13,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.data import prepare_frame
 from trainer.events import (
@@ -24,7 +25,7 @@ from trainer.events import (
     ProgressEvent,
     StepEvent,
 )
-from trainer.loop import load_checkpoint, train
+from trainer.loop import train
 from trainer.model import DualBertClassifier
 
 VOCAB = {

@@ -7,16 +7,14 @@ AdamW without weight decay on biases and LayerNorm, warmup then linear decay, gr
 bf16 autocast on CPUs that support it (fp16/bf16 on CUDA), dynamic padding, length buckets.
 
 Early stopping on validation macro-F1 with patience, best weights restored; a checkpoint
-(safetensors + JSON) after every epoch; ``resume=`` continues from one.  ``should_stop()`` is
-polled every batch.  Nothing here knows about Qt.
+(safetensors + JSON, :mod:`trainer.checkpoint`) after every epoch; ``resume=`` continues from
+one.  ``should_stop()`` is polled every batch.  Nothing here knows about Qt.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
-import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,12 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer.checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.data import PreparedData, Split
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tokenizer_file
-from triage_app.atomic import fsync_dir
-from triage_app.bundle import clean_stale_work
 from triage_app.errors import Cancelled
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
@@ -191,93 +188,6 @@ def _memory_budget() -> int:
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         phys = 8 << 30
     return min(phys // 3, 8 << 30)
-
-
-# ---- checkpoints ------------------------------------------------------------------------------
-def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, state: dict, cfg: TrainConfig,
-                    labels, best_state: dict | None) -> None:
-    """Weights and optimizer state as safetensors, the rest as JSON, in ``ckpt_dir/last``.
-
-    Atomic as a folder (the pattern of :func:`triage_app.bundle.publish_bundle`): every file is
-    written plainly into a hidden ``.tmp-<pid>`` folder that nothing reads, which then replaces
-    ``last`` by renames; on an error the previous ``last`` is put back and the temporary folder
-    removed.  A process killed between the two renames leaves the previous checkpoint as a hidden
-    ``.old-<pid>`` folder; :func:`~triage_app.bundle.clean_stale_work` removes leftovers later.
-    """
-    from safetensors.torch import save_file
-
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale_work(ckpt_dir)  # left by a process killed while saving, days ago
-    tmp = ckpt_dir / f".tmp-{os.getpid()}"
-    old = ckpt_dir / f".old-{os.getpid()}"
-    final = ckpt_dir / "last"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(sd, str(tmp / "model.safetensors"))
-        if best_state is not None:
-            save_file({k: v.contiguous() for k, v in best_state.items()}, str(tmp / "best.safetensors"))
-        opt_tensors, opt_meta = {}, {"param_groups": [], "state_keys": []}
-        if optimizer is not None:
-            osd = optimizer.state_dict()
-            for pid, st in osd["state"].items():
-                for k, v in st.items():
-                    if torch.is_tensor(v):
-                        opt_tensors[f"{pid}.{k}"] = v.detach().cpu().contiguous()
-                    else:
-                        opt_meta["state_keys"].append([pid, k, v])
-            opt_meta["param_groups"] = osd["param_groups"]
-            if opt_tensors:
-                save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
-        full = {"state": state, "config": cfg.to_dict(), "labels": list(labels), "optimizer": opt_meta,
-                "scheduler": scheduler.state_dict() if scheduler is not None else None}
-        (tmp / "state.json").write_text(json.dumps(full, indent=2, default=float), encoding="utf-8")
-        fsync_dir(tmp)
-        moved = False
-        if final.exists():
-            os.replace(final, old)
-            moved = True
-        try:
-            os.replace(tmp, final)
-        except BaseException:
-            if moved:  # put the previous checkpoint back where it was
-                os.replace(old, final)
-            raise
-        fsync_dir(ckpt_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    from safetensors.torch import load_file
-
-    p = Path(path)
-    if (p / "last").is_dir():
-        p = p / "last"
-    st = p / "state.json"
-    if not st.is_file():
-        raise FileNotFoundError(f"{p}: no checkpoint (state.json missing)")
-    full = json.loads(st.read_text(encoding="utf-8"))
-    full["model"] = load_file(str(p / "model.safetensors"))
-    full["best"] = load_file(str(p / "best.safetensors")) if (p / "best.safetensors").is_file() else None
-    full["opt_tensors"] = load_file(str(p / "optimizer.safetensors")) if (p / "optimizer.safetensors").is_file() else {}
-    full["path"] = str(p)
-    return full
-
-
-def _restore_optimizer(optimizer, ck: dict) -> None:
-    meta = ck["optimizer"]
-    state: dict = {}
-    for key, v in ck["opt_tensors"].items():
-        pid, k = key.split(".", 1)
-        state.setdefault(int(pid), {})[k] = v
-    for pid, k, v in meta["state_keys"]:
-        state.setdefault(int(pid), {})[k] = v
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
 # ---- the loop ---------------------------------------------------------------------------------
@@ -478,7 +388,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
         warm = int(head_steps * cfg.warmup_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(warm, head_steps))
         if ck is not None and ck["state"]["phase"] == "head" and ck["optimizer"]["param_groups"]:
-            _restore_optimizer(optimizer, ck)
+            restore_optimizer(optimizer, ck)
             scheduler.load_state_dict(ck["scheduler"])
         t_phase = time.perf_counter()
         n = len(data.train)
@@ -554,7 +464,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
         warm = int(ft_steps * cfg.warmup_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(warm, ft_steps))
         if ck is not None and ck["state"]["phase"] == "finetune" and ck["optimizer"]["param_groups"]:
-            _restore_optimizer(optimizer, ck)
+            restore_optimizer(optimizer, ck)
             scheduler.load_state_dict(ck["scheduler"])
         # Layers below the trained ones are frozen: cache their outputs once (train and val).
         start = 0 if cfg.finetune_layers == -1 else max(0, model.n_layers - cfg.finetune_layers)
