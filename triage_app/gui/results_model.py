@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QStyledItemDelegate
 
 from triage_app import review
@@ -37,7 +37,7 @@ class FrameModel(QAbstractTableModel):
         else:
             head = df.head(max_rows)
             self._cols = [str(c) for c in head.columns]
-            self._data = [["" if v is None else str(v) for v in head[c].tolist()] for c in head.columns]
+            self._data = input_strings(head)
             self._n = len(head)
         self.endResetModel()
 
@@ -67,7 +67,7 @@ class ResultsModel(QAbstractTableModel):
     corrected = Signal(int, str)       # data row, corrected label
 
     def __init__(self, df: pd.DataFrame, labels: list[str], top_k: int = 3, parent=None,
-                 inputs: list[list[str]] | None = None, lazy_inputs: bool = False):
+                 lazy_inputs: bool = False):
         super().__init__(parent)
         self.df = df.reset_index(drop=True)
         self.labels = list(labels)
@@ -91,14 +91,12 @@ class ResultsModel(QAbstractTableModel):
         self._corrected: list[str] = [""] * self.total
         # lazy_inputs: display strings of the input columns are made per appended chunk (keeps the
         # GUI thread's work per chunk small instead of one long conversion up front)
-        self._lazy = lazy_inputs and inputs is None
-        self._inputs = inputs if inputs is not None else (
-            [[] for _ in self.df.columns] if self._lazy else input_strings(self.df))
+        self._lazy = lazy_inputs
+        self._inputs = [[] for _ in self.df.columns] if lazy_inputs else input_strings(self.df)
         self._disp = [self._pred_str, self._conf_str, self._review_str, self._corrected] + self._inputs + \
             [self._top_str]
         self._thresholds = (0.5, {})
         self._mask: np.ndarray | None = None
-        self._sort = ("input", True)
         self._review_bg = style.qcolor("warn", 70)
         self._corr_fg = style.qcolor("good")
         self._align_right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -108,8 +106,10 @@ class ResultsModel(QAbstractTableModel):
         self._thresholds = (float(global_t), dict(class_t or {}))
         if self.n:
             self._recompute_review(0, self.n)
+        shown = self.rowCount()
+        if shown:     # the rows on display (a filter may hide some): one ranged change
             col = PRED_COLUMNS.index("Review")
-            self.dataChanged.emit(self.index(0, col), self.index(self.n - 1, col))
+            self.dataChanged.emit(self.index(0, col), self.index(shown - 1, col))
 
     def _recompute_review(self, a: int, b: int) -> None:
         g, ct = self._thresholds
@@ -212,8 +212,7 @@ class ResultsModel(QAbstractTableModel):
             return False
         self._corrected[data_row] = label
         if display_row is None:
-            hit = np.flatnonzero(self._order == data_row)
-            display_row = int(hit[0]) if len(hit) else None
+            display_row = self.display_row(data_row)
         if display_row is not None:
             ix = self.index(display_row, 3)
             self.dataChanged.emit(ix, ix)
@@ -274,7 +273,6 @@ class ResultsModel(QAbstractTableModel):
         """``key``: "input", "confidence", "uncertainty", a column name or index."""
         if key is None or key == -1:
             key = "input"
-        self._sort = (key, ascending)
         if not self.n:
             return
         keys = self._keys(key)
@@ -309,9 +307,6 @@ class ResultsModel(QAbstractTableModel):
         order = self._sorted[: self.n]
         return order if self._mask is None else order[self._mask[order]]
 
-    def resort(self) -> None:
-        self.sort_by(*self._sort)
-
     def _filter_mask(self, a: int, b: int) -> np.ndarray:
         text, review_only = self._filter
         mask = self.review[a:b].copy() if review_only else np.ones(b - a, dtype=bool)
@@ -336,9 +331,6 @@ class ResultsModel(QAbstractTableModel):
         self._order = self._visible()
         self._order_list = self._order.tolist()
         self.endResetModel()
-
-    def visible_count(self) -> int:
-        return len(self._order_list)
 
     # ---- export -------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -411,4 +403,4 @@ class LabelDelegate(QStyledItemDelegate):
         model.setData(index, editor.currentText(), EDIT)
 
 
-__all__ = ["FrameModel", "ResultsModel", "ResultsProxy", "LabelDelegate", "QPersistentModelIndex"]
+__all__ = ["FrameModel", "ResultsModel", "ResultsProxy", "LabelDelegate"]
