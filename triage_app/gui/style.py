@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 LIGHT = {
@@ -185,9 +185,3 @@ def apply_theme(app: QApplication, mode: str | None = None) -> str:
         app.setFont(f)
     app.setStyleSheet(stylesheet(mode))
     return mode
-
-
-def mono_font() -> QFont:
-    f = QFont("monospace")
-    f.setStyleHint(QFont.StyleHint.Monospace)
-    return f
