@@ -83,3 +83,20 @@ def run_batch(qtbot, win, timeout=60000):
     with qtbot.waitSignal(win.batch.runFinished, timeout=timeout) as blocker:
         assert win.batch.classify() is not None
     return blocker.args[0]
+
+
+def test_error_hints_are_chosen_by_class():
+    import errno
+
+    from triage_app.bundle import BundleError
+    from triage_app.gui.widgets import hint_for
+    from triage_app.io import TableError
+
+    assert "Models" in hint_for(BundleError("x"))
+    assert "mapping panel" in hint_for(TableError("x"))
+    assert "free some disk space" in hint_for(OSError(errno.ENOSPC, "No space left on device"))
+    assert "free some disk space" in hint_for(PermissionError("x"))
+    assert "still exists" in hint_for(FileNotFoundError("x"))
+    # the words of a message do not decide: a ValueError mentioning a model gets the general hint
+    assert "Show Details" in hint_for(ValueError("the model column is bad"))
+    assert "Show Details" in hint_for(None)

@@ -151,6 +151,7 @@ def train_smoke(out: Callable[[str], None], checkpoint=None, max_steps: int = 3,
 
     from trainer.config import DEFAULT_BASE, TrainConfig
     from trainer.data import prepare_frame
+    from trainer.events import StepEvent
     from trainer.export import export_result
     from trainer.loop import train
     from trainer.model import load_bert, save_tiny_checkpoint
@@ -186,7 +187,7 @@ def train_smoke(out: Callable[[str], None], checkpoint=None, max_steps: int = 3,
             raise SelfTestError("the training run did not finish")
         val = res.metrics.get("val", {}) if isinstance(res.metrics, dict) else {}
         out(f"train-smoke: {len(data.train)} train / {len(data.val)} val tickets, {len(data.labels)} labels, "
-            f"{sum(1 for e in events if type(e).__name__ == 'StepEvent')} step events, "
+            f"{sum(1 for e in events if isinstance(e, StepEvent))} step events, "
             f"val accuracy {val.get('accuracy', float('nan')):.2f} (random tiny model), {timings['train_s']:.1f} s")
         t0 = time.perf_counter()
         with _quiet_libraries():

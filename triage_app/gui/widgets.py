@@ -63,15 +63,20 @@ def show_error(parent: QWidget | None, what: str, message: str, todo: str = "",
     return box
 
 
-def hint_for(message: str) -> str:
-    m = message.lower()
-    if "bundle" in m or "model" in m or "onnx" in m or "sha256" in m:
+def hint_for(error: BaseException | None) -> str:
+    """What the user can do about ``error``, chosen by its class."""
+    import errno
+
+    from triage_app.bundle import BundleError
+    from triage_app.io import TableError
+
+    if isinstance(error, BundleError):
         return "Check the model folder or import it again in Models; the previous model stays active."
-    if "column" in m:
-        return "Choose the right columns in the mapping panel and try again."
-    if "permission" in m or "read-only" in m or "disk full" in m:
+    if isinstance(error, TableError):
+        return "Check the file and the columns chosen in the mapping panel, then try again."
+    if isinstance(error, PermissionError) or (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS)):
         return "Choose another folder you can write to, or free some disk space."
-    if "not found" in m or "no such file" in m:
+    if isinstance(error, FileNotFoundError):
         return "Check that the file still exists and try again."
     return "Try again; if it keeps failing, use 'Show Details' and report the text."
 
@@ -106,7 +111,7 @@ def start_job(ctx, owner: QWidget, name: str, fn: Callable, what: str,
         if on_failed is not None:
             on_failed(msg, details)
         else:
-            show_error(owner, what, msg, hint_for(msg), details)
+            show_error(owner, what, msg, hint_for(job.error), details)
 
     job.failed.connect(failed)
     job.done.connect(lambda: ctx.end_job(name, job))

@@ -39,6 +39,7 @@ class _Worker(QObject):
         except Cancelled:
             self.cancelled.emit()
         except Exception as e:  # noqa: BLE001 - every error reaches the user as a message
+            self.job.error = e          # read on the GUI thread once `failed` has arrived
             self.failed.emit(str(e) or type(e).__name__, traceback.format_exc())
         else:
             if self.job.should_stop() and result is None:
@@ -66,6 +67,7 @@ class Job(QObject):
         super().__init__(parent)
         self.name = name
         self._stop = False
+        self.error: BaseException | None = None    # what ended a failed job (matched by class)
         self.state = "idle"
         self.thread = QThread()
         self.thread.setObjectName(f"job-{name}")
