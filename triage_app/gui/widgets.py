@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -46,7 +46,7 @@ def show_error(parent: QWidget | None, what: str, message: str, todo: str = "",
                details: str = "") -> QMessageBox:
     """Readable, non-blocking error box: what failed, why, what to do; traceback in "Show Details"."""
     text = f"<b>{html.escape(what)}</b>"
-    info = html.escape(message)
+    info = html.escape(message).replace("\n", "<br>")
     if todo:
         info += f"<br><br>{html.escape(todo)}"
     box = QMessageBox(QMessageBox.Icon.Warning, "TicketTriage", text, QMessageBox.StandardButton.Ok, parent)
@@ -364,8 +364,10 @@ class FileDropFilter(QObject):
 
 
 def muted_label(text: str = "", wrap: bool = True) -> QLabel:
+    """Secondary text: the app style sheet colours ``#muted``; the palette role otherwise."""
     lab = QLabel(text)
     lab.setObjectName("muted")
+    lab.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     lab.setWordWrap(wrap)
     return lab
 

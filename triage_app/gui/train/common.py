@@ -4,14 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
-
 from trainer.config import DEFAULT_BASE
-
-FILE_FILTER = ("Ticket tables (*.csv *.tsv *.txt *.xlsx *.json *.jsonl);;"
-               "CSV / TSV (*.csv *.tsv *.txt);;Excel (*.xlsx);;JSON (*.json *.jsonl);;All files (*)")
 
 PRESET_TEXT = {
     "quick": "Quick — towers frozen, only the classifier head trains (minutes on a CPU).",
@@ -69,32 +62,3 @@ def fmt_duration(s: float | None) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
-
-
-def muted(label: QLabel) -> QLabel:
-    """Secondary text: the app style sheet colours ``#muted``; the palette role otherwise."""
-    label.setObjectName("muted")
-    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-    return label
-
-
-def html(s: str) -> str:
-    return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\n", "<br>"))
-
-
-def open_error_box(parent: QWidget, title: str, message: str, hint: str = "",
-                   details: str = "") -> QMessageBox:
-    """A readable, non-blocking (window-modal) message box: what happened, what to do."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle(title)
-    box.setText(f"<b>{title}</b>")
-    box.setInformativeText(f"{html(message)}<br><br>{html(hint)}" if hint else html(message))
-    if details:
-        box.setDetailedText(details)
-    box.setStandardButtons(QMessageBox.StandardButton.Ok)
-    box.setWindowModality(Qt.WindowModality.WindowModal)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
-    return box

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from trainer.data import DEFAULT_MIN_PER_CLASS
 from trainer.pipeline import DataSpec, label_counts
-from triage_app.gui.train.common import FILE_FILTER, muted
+from triage_app.gui.widgets import TABLE_FILTER, muted_label
 
 
 class _CompleterDelegate(QStyledItemDelegate):
@@ -96,7 +96,7 @@ class DataPanel(QGroupBox):
         form.addRow(self.sheet_label, self.sheet_combo)
         self.sheet_label.hide()
         self.sheet_combo.hide()
-        self.read_info = muted(QLabel(""))
+        self.read_info = muted_label("", wrap=False)
         self.read_info.setWordWrap(True)
         form.addRow("", self.read_info)
 
@@ -210,7 +210,7 @@ class DataPanel(QGroupBox):
     # ---- file ----
     def _browse_file(self) -> None:
         start = str(self.path.parent) if self.path else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open labelled tickets", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open labelled tickets", start, TABLE_FILTER)
         if path:
             self.fileChosen.emit(path)
 

@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 
 from trainer.events import EpochEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.pipeline import TrainOutcome
-from triage_app.gui.train.common import PHASE_TEXT, fmt_duration, muted
+from triage_app.gui.train.common import PHASE_TEXT, fmt_duration
 from triage_app.gui.train_plots import LossPlot
+from triage_app.gui.widgets import muted_label
 
 PROGRESS_CAPTION = {"features": "Caching features", "cache": "Caching frozen layers",
                     "calibrate": "Calibrating", "test": "Test split",
@@ -40,7 +41,7 @@ TILES = [  # key, column, row, caption, tooltip
 
 
 def _tile(grid: QGridLayout, col: int, row: int, caption: str, tip: str) -> QLabel:
-    cap = muted(QLabel(caption))
+    cap = muted_label(caption, wrap=False)
     cap.setToolTip(tip)
     val = QLabel("—")
     f = val.font()
@@ -73,7 +74,7 @@ class ProgressPage(QWidget):
             grid.setColumnStretch(c, 1)
         v.addLayout(grid)
         prow = QHBoxLayout()
-        self.progress_caption = muted(QLabel("Progress"))
+        self.progress_caption = muted_label("Progress", wrap=False)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)

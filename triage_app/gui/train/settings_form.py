@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.config import DEFAULT_BASE
-from triage_app.gui.train.common import PRESET_TEXT, muted
+from triage_app.gui.train.common import PRESET_TEXT
+from triage_app.gui.widgets import muted_label
 
 FIELDS = [
     # name, kind, label, (range / choices), tooltip
@@ -108,7 +109,7 @@ class SettingsForm(QGroupBox):
         self.preset_combo.currentIndexChanged.connect(
             lambda _i: self.apply_preset(self.preset_combo.currentData()))
         form.addRow("Preset", self.preset_combo)
-        self.preset_info = muted(QLabel(""))
+        self.preset_info = muted_label("", wrap=False)
         self.preset_info.setWordWrap(True)
         form.addRow("", self.preset_info)
 

@@ -42,7 +42,7 @@ from triage_app.bundle import (
     publish_bundle,
     safe_model_name,
 )
-from triage_app.gui.train.common import FAILURE_TITLES, HINTS, FailureInfo, fmt_duration, open_error_box
+from triage_app.gui.train.common import FAILURE_TITLES, HINTS, FailureInfo, fmt_duration
 from triage_app.gui.train.data_panel import DataPanel
 from triage_app.gui.train.job import LOCK_OWNER, training_job
 from triage_app.gui.train.labels_page import LabelsPage
@@ -50,6 +50,7 @@ from triage_app.gui.train.progress_page import ProgressPage
 from triage_app.gui.train.results_page import ResultsPage
 from triage_app.gui.train.run_bar import RunBar
 from triage_app.gui.train.settings_form import FIELDS, SettingsForm
+from triage_app.gui.widgets import show_error
 from triage_app.gui.workers import Job, JobGroup
 from triage_app.joblock import JobBusy, JobLock
 
@@ -615,5 +616,5 @@ class TrainTab(QWidget):
     # ================================================================ errors
     def _error(self, title: str, message: str, hint: str = "", details: str = "") -> None:
         self.last_error = (title, message)
-        self._error_box = open_error_box(self, title, message, hint, details)
+        self._error_box = show_error(self, title, message, hint, details)
 
