@@ -109,7 +109,7 @@ def _train_args(*extra: str):
 def _configs(*extra: str) -> dict:
     """What `triage train --preset P ...extra` really trains with, per preset."""
     from trainer.config import PRESETS
-    from triage_app.train_cli import train_config
+    from triage_app.cli.train import train_config
 
     return {p: train_config(_train_args("--preset", p, *extra)) for p in PRESETS}
 

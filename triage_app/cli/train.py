@@ -12,8 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+from triage_app.cli.common import progress_bar, progress_enabled, resolve_model
 from triage_app.errors import Cancelled, UserError
 
+# The presets whose main phase (--epochs, --lr) fine-tunes the towers; the others train the head.
+MAIN_PHASE_TUNES_TOWERS = ("standard", "full")
 # Flags that set one TrainConfig field each, under the same name.
 CONFIG_FLAGS = ("max_length", "batch_size", "seed", "pooling", "routing", "device", "max_steps",
                 "finetune_layers", "finetune_epochs", "head_epochs", "tower_lr", "head_lr")
@@ -24,7 +27,7 @@ def train_config(args):
     from trainer.config import TrainConfig
 
     kw = {name: getattr(args, name) for name in CONFIG_FLAGS if getattr(args, name, None) is not None}
-    main_phase_tunes_towers = args.preset in ("standard", "full")
+    main_phase_tunes_towers = args.preset in MAIN_PHASE_TUNES_TOWERS
     if args.epochs is not None:
         kw["finetune_epochs" if main_phase_tunes_towers else "head_epochs"] = args.epochs
     if args.lr is not None:
@@ -75,8 +78,6 @@ class TrainPrinter:
         self.last_line = 0.0
 
     def _bar(self, phase: str, total: int, unit: str):
-        from triage_app.cli import progress_bar
-
         if self.bar_phase != phase or self.bar is None or self.bar.total != total:
             self.close()
             self.bar = progress_bar(total, phase, enabled=self.bars, unit=unit)
@@ -144,9 +145,8 @@ class TrainPrinter:
                        f"lr {ev.lr:.1e} {ev.samples_per_s:.0f} samples/s")
 
 
-def train_command(args) -> int:
-    from trainer.pipeline import run
-    from triage_app.cli import progress_enabled, resolve_model
+def cmd_train(args) -> int:
+    from trainer.pipeline import run  # the trainer (torch) is imported only when `train` runs
 
     cfg = train_config(args)
     spec = data_spec(args)

@@ -1,0 +1,117 @@
+"""``triage classify``: one ticket from the command line, or a whole file streamed in chunks
+(read, classified and written a chunk at a time, so memory stays flat).  Never imports torch."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from triage_app.cli.common import (
+    advance_bar,
+    column_mapping,
+    finish_bar,
+    progress_bar,
+    progress_enabled,
+    resolve_model,
+)
+from triage_app.errors import UserError
+
+PRED_COLUMNS = ["predicted_label", "confidence", "top2_label", "top2_confidence",
+                "top3_label", "top3_confidence", "needs_review"]
+
+
+def _count_rows_estimate(path: Path) -> int | None:
+    """Fast line count of a text table (minus the header) for the progress bar."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson"):
+        return None
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 22)
+            if not b:
+                break
+            n += b.count(b"\n")
+    return max(n - (0 if path.suffix.lower() in (".jsonl", ".ndjson") else 1), 0)
+
+
+
+def _add_predictions(df, preds):
+    import pandas as pd
+
+    cols = {c: [] for c in PRED_COLUMNS}
+    for p in preds:
+        top = p.top + [("", float("nan"))] * (3 - len(p.top))
+        cols["predicted_label"].append(p.label)
+        cols["confidence"].append(round(p.confidence, 4))
+        cols["top2_label"].append(top[1][0])
+        cols["top2_confidence"].append(round(top[1][1], 4))
+        cols["top3_label"].append(top[2][0])
+        cols["top3_confidence"].append(round(top[2][1], 4))
+        cols["needs_review"].append(bool(p.needs_review))
+    out = df.copy()
+    for c in PRED_COLUMNS:
+        name = c if c not in out.columns else f"{c}_pred"
+        out[name] = pd.Series(cols[c], index=out.index)
+    return out
+
+
+def cmd_classify(args) -> int:
+    from triage_app.engine import TicketClassifier, tickets_from_frame
+    from triage_app.io import TableWriter, iter_table_chunks
+
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1 (got {args.batch_size})")
+    clf = TicketClassifier.load(resolve_model(args.model), device=args.device, threads=args.threads)
+    if clf.fallback_message and not args.quiet:
+        print(f"note: {clf.fallback_message}", file=sys.stderr)
+    if args.text is not None or args.title is not None or args.body is not None:
+        ticket = {"title": args.title, "body": args.body, "text": args.text}
+        p = clf.predict(ticket, top_k=args.top_k, threshold=args.threshold)
+        if args.json:
+            print(json.dumps(p.as_dict()))
+        else:
+            flag = "  [needs review]" if p.needs_review else ""
+            print(f"{p.label}  {p.confidence:.1%}{flag}")
+            for lab, pr in p.top[1:]:
+                print(f"  {lab}  {pr:.1%}")
+        return 0
+    if not args.input:
+        raise UserError("give an input file, or --text/--title/--body for one ticket")
+    src = Path(args.input)
+    if not src.exists():
+        raise UserError(f"{src}: file not found")
+    out = Path(args.output) if args.output else src.with_name(src.name.split(".")[0] + ".triaged.csv")
+    if out.resolve() == src.resolve():
+        raise UserError(f"{out}: output would overwrite the input file")
+    show = progress_enabled(args)
+    # the extra pass over the file that counts lines is only worth it when a bar is shown
+    bar = progress_bar(_count_rows_estimate(src) if show else None, f"classify {src.name}", show)
+    done = 0
+    mapping = None
+    t0 = time.perf_counter()
+    chunks = iter_table_chunks(src, chunksize=args.chunk_size, sheet=args.sheet)
+    try:
+        with TableWriter(out) as writer:
+            for chunk in chunks:
+                if mapping is None:
+                    mapping = column_mapping(args, list(chunk.columns), src, chunk, clf.bundle.meta)
+                tickets = tickets_from_frame(chunk, mapping)
+                base = done
+                probs = clf.predict_proba(tickets, batch_size=args.batch_size,
+                                          on_progress=lambda d, n: advance_bar(bar, base + d))
+                preds = clf.to_predictions(probs, top_k=3, threshold=args.threshold)
+                writer.write(_add_predictions(chunk, preds))
+                done += len(chunk)
+                advance_bar(bar, done)
+            if mapping is None:
+                raise UserError(f"{src}: no rows to classify")
+            writer.commit()
+            finish_bar(bar, done)
+    finally:
+        bar.close()
+    dt = time.perf_counter() - t0
+    if not args.quiet:
+        print(f"{done:,} tickets classified in {dt:.1f}s ({done / max(dt, 1e-9):,.0f}/s) on "
+              f"{clf.provider_label} -> {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,77 @@
+"""``triage eval``: accuracy, F1 per class and calibration of a bundle on a labeled file,
+optionally beside a TF-IDF + logistic regression baseline and with a confusion-matrix PNG."""
+from __future__ import annotations
+
+import json
+
+from triage_app.cli.common import advance_bar, column_mapping, progress_bar, progress_enabled, resolve_model
+from triage_app.errors import UserError
+
+
+def cmd_eval(args) -> int:
+    import numpy as np
+
+    from trainer.evaluate import classification_report, confusion_png, ece, tfidf_baseline
+    from triage_app.engine import TicketClassifier, tickets_from_frame
+    from triage_app.io import read_table, require_columns
+
+    clf = TicketClassifier.load(resolve_model(args.bundle), device=args.device)
+    df, _ = read_table(args.data, sheet=args.sheet)
+    require_columns(list(df.columns), {"label": args.label_col}, args.data)
+    if args.split:
+        if "split" not in df.columns:
+            raise UserError(f"{args.data}: --split given but there is no 'split' column")
+        full = df
+        df = df[df["split"].str.strip().str.lower() == args.split].reset_index(drop=True)
+        if df.empty:
+            raise UserError(f"{args.data}: no rows with split == {args.split!r}")
+    mapping = column_mapping(args, list(df.columns), args.data, df, clf.bundle.meta)
+    y_raw = df[args.label_col].astype(str).str.strip().tolist()
+    known = {lab: i for i, lab in enumerate(clf.labels)}
+    keep = [i for i, v in enumerate(y_raw) if v in known]
+    unknown = sorted({v for v in y_raw if v not in known})
+    if not keep:
+        raise UserError(f"{args.data}: none of the labels in {args.label_col!r} are known to the model "
+                        f"(model labels: {', '.join(clf.labels)})")
+    sub = df.iloc[keep].reset_index(drop=True)
+    y = np.array([known[y_raw[i]] for i in keep])
+    bar = progress_bar(len(sub), "eval", progress_enabled(args))
+    try:
+        probs = clf.predict_proba(tickets_from_frame(sub, mapping), on_progress=lambda d, n: advance_bar(bar, d))
+    finally:
+        bar.close()
+    rep = classification_report(y, probs.argmax(1), clf.labels)
+    logits = np.log(np.clip(probs, 1e-12, None))
+    rep["ece"] = ece(logits, y, 1.0)
+    result = {"bundle": str(clf.bundle.path), "rows": len(sub), "skipped_unknown_labels": len(df) - len(sub),
+              "unknown_labels": unknown[:20], "model": rep}
+    if args.baseline:
+        if args.split and "split" in full.columns:
+            tr = full[full["split"].str.strip().str.lower() != args.split]
+            tr = tr[tr[args.label_col].astype(str).str.strip().isin(known)]
+        else:
+            raise UserError("--baseline needs --split (train the baseline on the other rows)")
+        from triage_app.text import compose
+        def texts(frame):
+            return [compose(*[r.get(k) for k in ("title", "body", "text")], "same")[0]
+                    for r in tickets_from_frame(frame, mapping)]
+        ytr = np.array([known[v] for v in tr[args.label_col].astype(str).str.strip()])
+        result["baseline_tfidf"] = tfidf_baseline(texts(tr), ytr, texts(sub), y, clf.labels)
+    if args.confusion:
+        confusion_png(rep["confusion"], clf.labels, args.confusion, title=f"{clf.name} v{clf.version}")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{clf.name} v{clf.version} on {len(sub):,} rows of {args.data}"
+              + (f" (skipped {result['skipped_unknown_labels']} with unknown labels)" if result["skipped_unknown_labels"] else ""))
+        print(f"accuracy {rep['accuracy']:.4f}  weighted F1 {rep['weighted_f1']:.4f}  macro F1 {rep['macro_f1']:.4f}  ECE {rep['ece']:.4f}")
+        w = max(len(lab) for lab in clf.labels)
+        print(f"{'class':<{w}}  precision  recall     f1  support")
+        for lab, r in rep["per_class"].items():
+            print(f"{lab:<{w}}  {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f} {r['support']:8d}")
+        if "baseline_tfidf" in result:
+            b = result["baseline_tfidf"]
+            print(f"TF-IDF + LR baseline: accuracy {b['accuracy']:.4f} weighted F1 {b['weighted_f1']:.4f} macro F1 {b['macro_f1']:.4f}")
+        if args.confusion:
+            print(f"confusion matrix -> {args.confusion}")
+    return 0
