@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from triage_app.gui.batch_tab import BatchTab
+from triage_app.gui.batch import BatchTab
 from triage_app.gui.models_tab import ModelsTab
 from triage_app.gui.triage_tab import TriageTab
 from triage_app.gui.widgets import Banner, FileDropFilter, ask, dropped_table_path, muted_label
