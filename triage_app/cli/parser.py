@@ -67,6 +67,8 @@ def _add_column_options(sp, default: str = COLUMN_GUESS) -> None:
 
 
 def _add_classify(sub) -> None:
+    from triage_app.io import DEFAULT_CHUNK_ROWS  # the reader's default; imports pandas (~0.3 s)
+
     c = sub.add_parser("classify", help="classify a file of tickets or one ticket")
     c.add_argument("input", nargs="?", metavar="INPUT",
                    help="ticket file: CSV, TSV, XLSX, JSON or JSONL (leave out with --text, --title or --body)")
@@ -89,7 +91,7 @@ def _add_classify(sub) -> None:
                         "needs_review (default: the bundle's, per label where it has them)")
     c.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="tickets per model call (default: 16 on the CPU, 64 on a GPU)")
-    c.add_argument("--chunk-size", type=int, default=5000, metavar="ROWS",
+    c.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_ROWS, metavar="ROWS",
                    help="rows read, classified and written at a time (default: %(default)s)")
     c.add_argument("--top-k", type=int, default=3, metavar="K",
                    help="labels printed for one ticket (default: %(default)s); files always get the top 3")

@@ -56,12 +56,12 @@ from .formats import (
     XLSX_MAX_COLS,
     XLSX_MAX_ROWS,
 )
-from .reading import TableChunks, iter_table_chunks, list_sheets, read_table
+from .reading import DEFAULT_CHUNK_ROWS, TableChunks, iter_table_chunks, list_sheets, read_table
 from .source import ReadReport
 from .writing import TableWriter, escape_formula, write_table
 
 __all__ = [
     "TableError", "ReadReport", "read_table", "iter_table_chunks", "TableChunks", "list_sheets",
-    "guess_columns", "require_columns", "escape_formula", "write_table", "TableWriter",
+    "DEFAULT_CHUNK_ROWS", "guess_columns", "require_columns", "escape_formula", "write_table", "TableWriter",
     "READ_EXTENSIONS", "WRITE_EXTENSIONS", "XLSX_MAX_ROWS", "XLSX_MAX_CELL_CHARS", "XLSX_MAX_COLS",
 ]

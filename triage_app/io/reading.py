@@ -18,6 +18,11 @@ from .jsonfiles import _JsonlSource, _JsonSource
 from .sniff import _preflight
 from .source import ReadReport, _Source
 
+# Rows per chunk of iter_table_chunks and the default of `triage classify --chunk-size`: memory
+# grows with it; `triage classify` of 100,000 rows with the shipped model, streamed in chunks of
+# this size, peaked at 332 MB RSS (BENCHMARKS.md, Memory).
+DEFAULT_CHUNK_ROWS = 5_000
+
 
 def _open_source(path, *, sheet=None, on_bad_lines="skip", skip_truncated_tail=False) -> _Source:
     if on_bad_lines not in ("skip", "error"):
@@ -85,7 +90,7 @@ class TableChunks:
     it, after the chunks before it.
     """
 
-    def __init__(self, path, chunksize: int = 10_000, *, sheet=None, on_bad_lines: str = "skip",
+    def __init__(self, path, chunksize: int = DEFAULT_CHUNK_ROWS, *, sheet=None, on_bad_lines: str = "skip",
                  skip_truncated_tail: bool = False, max_rows: int | None = None):
         if int(chunksize) < 1:
             raise ValueError("chunksize must be at least 1")
@@ -140,7 +145,7 @@ class TableChunks:
         self.close()
 
 
-def iter_table_chunks(path, chunksize: int = 10_000, **options) -> TableChunks:
+def iter_table_chunks(path, chunksize: int = DEFAULT_CHUNK_ROWS, **options) -> TableChunks:
     """Stream a table as DataFrames of at most ``chunksize`` rows.
 
     Same options as :func:`read_table`.  CSV/TSV/TXT, JSONL and XLSX are
