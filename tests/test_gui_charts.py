@@ -82,7 +82,6 @@ def test_colors_follow_the_theme(theme, qtbot):
 def test_unthemed_app_reads_the_palette(qapp, qtbot, monkeypatch):
     from PySide6.QtWidgets import QWidget
 
-    monkeypatch.setattr(style, "current_mode", lambda app=None: "light")
     app = QApplication.instance()
     prop = app.property("triageTheme")
     app.setProperty("triageTheme", None)

@@ -77,13 +77,6 @@ def system_prefers_dark() -> bool:
         return False
 
 
-def current_mode(app: QApplication | None = None) -> str:
-    """The theme set by :func:`apply_theme` ("light" when the app was never themed)."""
-    app = app or QApplication.instance()
-    mode = app.property("triageTheme") if app is not None else None
-    return mode if mode in ("light", "dark") else "light"
-
-
 def _palette(widget: QWidget) -> QPalette:
     """The palette ``widget`` is shown with.  A matplotlib canvas sets its own white palette, so
     for a canvas this is its parent's palette (or the application's)."""
