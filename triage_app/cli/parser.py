@@ -67,7 +67,7 @@ def _add_column_options(sp, default: str = COLUMN_GUESS) -> None:
 
 
 def _add_classify(sub) -> None:
-    from triage_app.io import DEFAULT_CHUNK_ROWS  # the reader's default; imports pandas (~0.3 s)
+    from triage_app.io.defaults import DEFAULT_CHUNK_ROWS  # stdlib only: no pandas for the parser
 
     c = sub.add_parser("classify", help="classify a file of tickets or one ticket")
     c.add_argument("input", nargs="?", metavar="INPUT",

@@ -43,25 +43,36 @@ Modules: :mod:`.sniff` (file type, gzip, binary content, encoding, delimiter),
 :mod:`.reading` (the public reading API), :mod:`.columns`, :mod:`.writing`,
 :mod:`.formats` (extensions and Excel limits), :mod:`.errors` (TableError).
 
-Imports only the standard library, numpy, pandas and openpyxl (lazily).
+Imports only the standard library, numpy, pandas and openpyxl.  The package loads its modules
+lazily: ``from triage_app.io.defaults import DEFAULT_CHUNK_ROWS`` (the command-line parser) costs
+no pandas import; the first use of a reader or writer loads what it needs.
 """
 from __future__ import annotations
 
-from .columns import guess_columns, require_columns
-from .errors import TableError
-from .formats import (
-    READ_EXTENSIONS,
-    WRITE_EXTENSIONS,
-    XLSX_MAX_CELL_CHARS,
-    XLSX_MAX_COLS,
-    XLSX_MAX_ROWS,
-)
-from .reading import DEFAULT_CHUNK_ROWS, TableChunks, iter_table_chunks, list_sheets, read_table
-from .source import ReadReport
-from .writing import TableWriter, escape_formula, write_table
+import importlib
 
-__all__ = [
-    "TableError", "ReadReport", "read_table", "iter_table_chunks", "TableChunks", "list_sheets",
-    "DEFAULT_CHUNK_ROWS", "guess_columns", "require_columns", "escape_formula", "write_table", "TableWriter",
-    "READ_EXTENSIONS", "WRITE_EXTENSIONS", "XLSX_MAX_ROWS", "XLSX_MAX_CELL_CHARS", "XLSX_MAX_COLS",
-]
+# public name -> the module of this package that defines it
+_WHERE = {
+    "TableError": "errors", "ReadReport": "source",
+    "read_table": "reading", "iter_table_chunks": "reading", "TableChunks": "reading",
+    "list_sheets": "reading", "DEFAULT_CHUNK_ROWS": "defaults",
+    "guess_columns": "columns", "require_columns": "columns",
+    "escape_formula": "writing", "write_table": "writing", "TableWriter": "writing",
+    "READ_EXTENSIONS": "formats", "WRITE_EXTENSIONS": "formats", "XLSX_MAX_ROWS": "formats",
+    "XLSX_MAX_CELL_CHARS": "formats", "XLSX_MAX_COLS": "formats",
+}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    """Load the module that defines ``name`` on first use (PEP 562)."""
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -12,8 +12,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .errors import _err
-from .formats import _NUMBER, _is_missing
+from .errors import table_error
+from .formats import PLAIN_NUMBER, is_missing
 from .source import ReadReport
 
 
@@ -22,7 +22,7 @@ def _normalise_name(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
 
 
-def _dedupe_columns(names: Iterable[Any], report: ReadReport | None, clean: bool = True) -> list[str]:
+def dedupe_columns(names: Iterable[Any], report: ReadReport | None, clean: bool = True) -> list[str]:
     """Unique column names: ``a, a`` -> ``a, a.1``; with ``clean`` also strip
     spaces and name empty headers ``column_N``."""
     if not clean:
@@ -37,7 +37,7 @@ def _dedupe_columns(names: Iterable[Any], report: ReadReport | None, clean: bool
             seen.add(name)
             out.append(name)
         return out
-    raw = ["" if _is_missing(n) else str(n).strip() for n in names]
+    raw = ["" if is_missing(n) else str(n).strip() for n in names]
     taken = set(n for n in raw if n)
     out: list[str] = []
     seen: set[str] = set()
@@ -143,7 +143,7 @@ def guess_columns(columns, df: pd.DataFrame | None = None) -> dict:
             if not vals:
                 continue
             avg = sum(len(v) for v in vals) / len(vals)
-            if avg > best_len and not all(_NUMBER.fullmatch(v.strip() or "0") for v in vals):
+            if avg > best_len and not all(PLAIN_NUMBER.fullmatch(v.strip() or "0") for v in vals):
                 best, best_len = c, avg
         result["text"] = best
     return result
@@ -175,5 +175,5 @@ def require_columns(df_columns, wanted: dict, path=None) -> None:
         shown = ", ".join(repr(c) for c in cols[:50])
         if len(cols) > 50:
             shown += f", ... ({len(cols) - 50} more)"
-        raise _err(path, "; ".join(problems) + f". The file's columns are: {shown or '(none)'}",
+        raise table_error(path, "; ".join(problems) + f". The file's columns are: {shown or '(none)'}",
                    column=None)

@@ -11,10 +11,10 @@ import re
 import sys
 from typing import Iterable, Iterator
 
-from .columns import _dedupe_columns
-from .errors import _err
-from .sniff import _SAMPLE_CHARS, _blank, _open_read, _sniff_delimiter, _text_preflight
-from .source import _Source
+from .columns import dedupe_columns
+from .errors import table_error
+from .sniff import SAMPLE_CHARS, is_blank_row, open_read, sniff_delimiter, text_preflight
+from .source import Source
 
 
 def _raise_csv_field_limit() -> None:
@@ -57,15 +57,15 @@ def _scan_unclosed_quote(lines: Iterable[str], first_line: int, delim: str, quot
     return qline if state == QUOTED else None
 
 
-class _CsvSource(_Source):
+class CsvSource(Source):
     def __init__(self, p, ext, head, report, on_bad_lines, skip_truncated_tail):
         super().__init__(p, report, on_bad_lines, skip_truncated_tail)
         _raise_csv_field_limit()
-        self.codec, self.errors = _text_preflight(p, head, report)
+        self.codec, self.errors = text_preflight(p, head, report)
         with self._open() as f:
-            sample = f.read(_SAMPLE_CHARS)
+            sample = f.read(SAMPLE_CHARS)
             cut = bool(f.read(1))
-        self.delim = _sniff_delimiter(sample, ext, cut)
+        self.delim = sniff_delimiter(sample, ext, cut)
         report.delimiter = self.delim
         self._f = self._open()
         self._closers.append(self._f.close)
@@ -75,12 +75,12 @@ class _CsvSource(_Source):
             self.close()
             if self.truncated_line is not None:
                 raise self.no_rows_error()
-            raise _err(p, "file is empty (it contains only blank lines)")
+            raise table_error(p, "file is empty (it contains only blank lines)")
         self.header_line = header[0]
-        self.columns = _dedupe_columns(header[1], report)
+        self.columns = dedupe_columns(header[1], report)
 
     def _open(self):
-        return _open_read(self.p, "r", encoding=self.codec, errors=self.errors, newline="")
+        return open_read(self.p, "r", encoding=self.codec, errors=self.errors, newline="")
 
     def _iter_records(self) -> Iterator[tuple[int, list[str]]]:
         reader = csv.reader(self._f, delimiter=self.delim, quotechar='"', doublequote=True,
@@ -91,15 +91,15 @@ class _CsvSource(_Source):
             for fields in reader:
                 start, done = done + 1, reader.line_num
                 last_start = start
-                if _blank(fields):
+                if is_blank_row(fields):
                     continue
                 if pending is not None:
                     yield pending
                 pending = (start, fields)
         except csv.Error as e:
-            raise _err(self.p, f"line {done + 1}: cannot parse the row ({e})", line=done + 1) from None
+            raise table_error(self.p, f"line {done + 1}: cannot parse the row ({e})", line=done + 1) from None
         except UnicodeDecodeError:
-            raise _err(self.p, f"near line {done + 1}: bytes that are not valid "
+            raise table_error(self.p, f"near line {done + 1}: bytes that are not valid "
                                f"{self.report.encoding}", line=done + 1) from None
         if last_start:
             with self._open() as f:

@@ -26,6 +26,6 @@ class TableError(TriageError, ValueError):
         self.column = column
 
 
-def _err(path, msg: str, **kw) -> TableError:
+def table_error(path, msg: str, **kw) -> TableError:
     name = Path(path).name if path is not None else "table"
     return TableError(f"{name}: {msg}", path=None if path is None else str(path), **kw)

@@ -12,10 +12,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from .columns import _dedupe_columns
-from .errors import TableError, _err
-from .sniff import _binary_kind
-from .source import _Source
+from .columns import dedupe_columns
+from .errors import TableError, table_error
+from .sniff import binary_kind
+from .source import Source
 
 
 def _excel_str(v: Any) -> str:
@@ -40,29 +40,29 @@ def _excel_str(v: Any) -> str:
     return str(v)
 
 
-def _open_workbook(p: Path, head: bytes):
+def open_workbook(p: Path, head: bytes):
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     if not head.startswith(b"PK"):
         if head.startswith(b"\xd0\xcf\x11\xe0"):
-            raise _err(p, "is a password-protected or old-format (.xls) workbook; save it in Excel "
+            raise table_error(p, "is a password-protected or old-format (.xls) workbook; save it in Excel "
                           "as .xlsx without a password, or as CSV")
-        if _binary_kind(head) is None:
-            raise _err(p, "is not an Excel workbook: it looks like a text file (rename it to .csv)")
-        raise _err(p, "is not a valid .xlsx workbook")
+        if binary_kind(head) is None:
+            raise table_error(p, "is not an Excel workbook: it looks like a text file (rename it to .csv)")
+        raise table_error(p, "is not a valid .xlsx workbook")
     try:
         return openpyxl.load_workbook(p, read_only=True, data_only=True)
     except PermissionError:
-        raise _err(p, "permission denied: you are not allowed to read this file") from None
+        raise table_error(p, "permission denied: you are not allowed to read this file") from None
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, EOFError) as e:
-        raise _err(p, f"is not a valid .xlsx workbook ({e})") from None
+        raise table_error(p, f"is not a valid .xlsx workbook ({e})") from None
 
 
-class _XlsxSource(_Source):
+class XlsxSource(Source):
     def __init__(self, p, ext, head, report, on_bad_lines, skip_truncated_tail, sheet):
         super().__init__(p, report, on_bad_lines, skip_truncated_tail)
-        self.wb = _open_workbook(p, head)
+        self.wb = open_workbook(p, head)
         self._closers.append(self.wb.close)
         try:
             ws = self._pick_sheet(sheet)
@@ -76,10 +76,10 @@ class _XlsxSource(_Source):
                     header = cells
                     break
             if header is None:
-                raise _err(p, f"sheet {ws.title!r} is empty")
+                raise table_error(p, f"sheet {ws.title!r} is empty")
             while header and not header[-1].strip():
                 header.pop()
-            self.columns = _dedupe_columns(header, report)
+            self.columns = dedupe_columns(header, report)
         except BaseException:
             self.close()
             raise
@@ -88,13 +88,13 @@ class _XlsxSource(_Source):
         sheets = self.wb.worksheets
         names = [ws.title for ws in sheets]
         if not sheets:
-            raise _err(self.p, "the workbook has no worksheets")
+            raise table_error(self.p, "the workbook has no worksheets")
         if sheet is None or sheet == "":
             return sheets[0]
         if isinstance(sheet, int) and not isinstance(sheet, bool):
             if 0 <= sheet < len(sheets):
                 return sheets[sheet]
-            raise _err(self.p, f"there is no sheet number {sheet} (the workbook has "
+            raise table_error(self.p, f"there is no sheet number {sheet} (the workbook has "
                                f"{len(sheets)}: {', '.join(names)})")
         for ws in sheets:
             if ws.title == str(sheet):
@@ -102,7 +102,7 @@ class _XlsxSource(_Source):
         for ws in sheets:
             if ws.title.casefold() == str(sheet).strip().casefold():
                 return ws
-        raise _err(self.p, f"no sheet named {str(sheet)!r}; the workbook has: {', '.join(names)}")
+        raise table_error(self.p, f"no sheet named {str(sheet)!r}; the workbook has: {', '.join(names)}")
 
     def rows(self) -> Iterator[list[str]]:
         n = len(self.columns)
@@ -126,7 +126,7 @@ class _XlsxSource(_Source):
             except TableError:
                 raise
             except Exception as e:  # corrupt sheet XML etc.
-                raise _err(self.p, f"cannot read the workbook ({type(e).__name__}: {e})") from None
+                raise table_error(self.p, f"cannot read the workbook ({type(e).__name__}: {e})") from None
             self._finish()
         finally:
             self.close()

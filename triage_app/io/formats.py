@@ -12,18 +12,18 @@ XLSX_MAX_ROWS = 1_048_575  # data rows: 1,048,576 sheet rows minus the header
 XLSX_MAX_COLS = 16_384
 XLSX_MAX_CELL_CHARS = 32_767
 
-_TEXT_EXTS = (".csv", ".tsv", ".txt")
-_EXCEL_EXTS = (".xlsx", ".xlsm")
-_JSON_EXTS = (".json",)
-_JSONL_EXTS = (".jsonl", ".ndjson")
-READ_EXTENSIONS = _TEXT_EXTS + _EXCEL_EXTS + _JSON_EXTS + _JSONL_EXTS
+TEXT_EXTS = (".csv", ".tsv", ".txt")
+EXCEL_EXTS = (".xlsx", ".xlsm")
+JSON_EXTS = (".json",)
+JSONL_EXTS = (".jsonl", ".ndjson")
+READ_EXTENSIONS = TEXT_EXTS + EXCEL_EXTS + JSON_EXTS + JSONL_EXTS
 WRITE_EXTENSIONS = (".csv", ".tsv", ".xlsx", ".json", ".jsonl")
 
 # a cell that is a plain number: never formula-escaped, never a ticket text
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 
 
-def _is_missing(v: Any) -> bool:
+def is_missing(v: Any) -> bool:
     if v is None or v is pd.NA or v is pd.NaT:
         return True
     if isinstance(v, (float, np.floating)):

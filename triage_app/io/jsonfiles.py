@@ -13,15 +13,15 @@ import json
 import re
 from typing import Any, Iterator
 
-from .errors import _err
-from .sniff import _open_read, _text_preflight
-from .source import _Source
+from .errors import table_error
+from .sniff import open_read, text_preflight
+from .source import Source
 
 
-class _JsonlSource(_Source):
+class JsonlSource(Source):
     def __init__(self, p, ext, head, report, on_bad_lines, skip_truncated_tail):
         super().__init__(p, report, on_bad_lines, skip_truncated_tail)
-        self.codec, self.errors = _text_preflight(p, head, report)
+        self.codec, self.errors = text_preflight(p, head, report)
         # first pass: the union of (flattened) keys, so every chunk has the same columns
         keys: dict[str, None] = {}
         for _line, obj, _problem in self._iter_objects(quiet=True):
@@ -30,7 +30,7 @@ class _JsonlSource(_Source):
         if not keys:
             if self.truncated_line is not None:
                 raise self.no_rows_error()
-            raise _err(p, "has no JSON records (every non-blank line must be a JSON object)")
+            raise table_error(p, "has no JSON records (every non-blank line must be a JSON object)")
         self.columns = list(keys)
         self.truncated_line = None
 
@@ -38,7 +38,7 @@ class _JsonlSource(_Source):
         return "the last JSON record"
 
     def _open(self):
-        return _open_read(self.p, "r", encoding=self.codec, errors=self.errors)
+        return open_read(self.p, "r", encoding=self.codec, errors=self.errors)
 
     def _iter_objects(self, quiet: bool) -> Iterator[tuple[int, dict | None, str | None]]:
         """Yield (line, flattened record or None, problem)."""
@@ -146,16 +146,16 @@ def _json_records(data: Any) -> list | None:
     return None
 
 
-class _JsonSource(_Source):
+class JsonSource(Source):
     """Whole-file JSON (loaded at once, then sliced)."""
 
     def __init__(self, p, ext, head, report, on_bad_lines, skip_truncated_tail):
         super().__init__(p, report, on_bad_lines, skip_truncated_tail)
-        codec, errors = _text_preflight(p, head, report)
-        with _open_read(p, "r", encoding=codec, errors=errors) as f:
+        codec, errors = text_preflight(p, head, report)
+        with open_read(p, "r", encoding=codec, errors=errors) as f:
             text = f.read()
         if not text.strip():
-            raise _err(p, "file is empty (it contains only blank space)")
+            raise table_error(p, "file is empty (it contains only blank space)")
         dec = json.JSONDecoder(**_JSON_DECODER)
         try:
             data = dec.decode(text)
@@ -163,7 +163,7 @@ class _JsonSource(_Source):
             data = self._truncated_array(dec, text, e)
         records = _json_records(data)
         if records is None:
-            raise _err(p, "the JSON must be an array of records (objects) or an object holding "
+            raise table_error(p, "the JSON must be an array of records (objects) or an object holding "
                           'one, such as {"hits": {"hits": [...]}}')
         self._records = records
         if records and not any(isinstance(r, dict) for r in records):
@@ -184,7 +184,7 @@ class _JsonSource(_Source):
         if not keys:
             if self.truncated_line is not None:
                 raise self.no_rows_error()
-            raise _err(p, "has no records (the JSON array is empty)")
+            raise table_error(p, "has no records (the JSON array is empty)")
         self.columns = list(keys)
 
     def _truncation_what(self) -> str:
@@ -195,7 +195,7 @@ class _JsonSource(_Source):
         lead = len(text) - len(text.lstrip())
         base = f"line {e.lineno}, column {e.colno}: invalid JSON ({e.msg})"
         if not stripped.startswith("[") or stripped.endswith("]"):
-            raise _err(self.p, base, line=e.lineno) from None
+            raise table_error(self.p, base, line=e.lineno) from None
         # a top-level array without its closing bracket: keep the complete records
         items: list = []
         ws = re.compile(r"\s*")
@@ -212,7 +212,7 @@ class _JsonSource(_Source):
             if i < len(text) and text[i] == ",":
                 i = ws.match(text, i + 1).end()
             elif i < len(text):
-                raise _err(self.p, base, line=e.lineno) from None
+                raise table_error(self.p, base, line=e.lineno) from None
         self.truncated_line = text.count("\n", 0, min(i, len(text))) + 1
         return items
 

@@ -11,34 +11,30 @@ import itertools
 
 import pandas as pd
 
-from .delimited import _CsvSource
-from .excel import _open_workbook, _XlsxSource
-from .formats import _EXCEL_EXTS, _JSON_EXTS, _TEXT_EXTS
-from .jsonfiles import _JsonlSource, _JsonSource
-from .sniff import _preflight
-from .source import ReadReport, _Source
-
-# Rows per chunk of iter_table_chunks and the default of `triage classify --chunk-size`: memory
-# grows with it; `triage classify` of 100,000 rows with the shipped model, streamed in chunks of
-# this size, peaked at 332 MB RSS (BENCHMARKS.md, Memory).
-DEFAULT_CHUNK_ROWS = 5_000
+from .defaults import DEFAULT_CHUNK_ROWS
+from .delimited import CsvSource
+from .excel import XlsxSource, open_workbook
+from .formats import EXCEL_EXTS, JSON_EXTS, TEXT_EXTS
+from .jsonfiles import JsonlSource, JsonSource
+from .sniff import preflight
+from .source import ReadReport, Source
 
 
-def _open_source(path, *, sheet=None, on_bad_lines="skip", skip_truncated_tail=False) -> _Source:
+def _open_source(path, *, sheet=None, on_bad_lines="skip", skip_truncated_tail=False) -> Source:
     if on_bad_lines not in ("skip", "error"):
         raise ValueError(f"on_bad_lines must be 'skip' or 'error', not {on_bad_lines!r}")
-    p, ext, head = _preflight(path)
+    p, ext, head = preflight(path)
     report = ReadReport(path=str(p))
-    if sheet is not None and ext not in _EXCEL_EXTS:
+    if sheet is not None and ext not in EXCEL_EXTS:
         report.warnings.append(f"sheet={sheet!r} was ignored: {ext} files have no sheets")
     args = (p, ext, head, report, on_bad_lines, bool(skip_truncated_tail))
-    if ext in _TEXT_EXTS:
-        return _CsvSource(*args)
-    if ext in _EXCEL_EXTS:
-        return _XlsxSource(*args, sheet=sheet)
-    if ext in _JSON_EXTS:
-        return _JsonSource(*args)
-    return _JsonlSource(*args)
+    if ext in TEXT_EXTS:
+        return CsvSource(*args)
+    if ext in EXCEL_EXTS:
+        return XlsxSource(*args, sheet=sheet)
+    if ext in JSON_EXTS:
+        return JsonSource(*args)
+    return JsonlSource(*args)
 
 
 def _frame(rows: list[list[str]], columns: list[str]) -> pd.DataFrame:
@@ -158,10 +154,10 @@ def iter_table_chunks(path, chunksize: int = DEFAULT_CHUNK_ROWS, **options) -> T
 
 def list_sheets(path) -> list[str]:
     """Worksheet names of an XLSX file in workbook order; ``[]`` for other file types."""
-    p, ext, head = _preflight(path)
-    if ext not in _EXCEL_EXTS:
+    p, ext, head = preflight(path)
+    if ext not in EXCEL_EXTS:
         return []
-    wb = _open_workbook(p, head)
+    wb = open_workbook(p, head)
     try:
         return [ws.title for ws in wb.worksheets]
     finally:

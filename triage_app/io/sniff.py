@@ -21,12 +21,12 @@ import stat
 import zlib
 from pathlib import Path
 
-from .errors import TableError, _err
-from .formats import _JSON_EXTS, _JSONL_EXTS, _TEXT_EXTS, READ_EXTENSIONS
+from .errors import TableError, table_error
+from .formats import JSON_EXTS, JSONL_EXTS, READ_EXTENSIONS, TEXT_EXTS
 from .source import ReadReport
 
 _HEAD_BYTES = 8192
-_SAMPLE_CHARS = 65536
+SAMPLE_CHARS = 65536
 _BLOCK = 1 << 20
 
 _MAGIC = [
@@ -58,14 +58,14 @@ def _is_gz(p: Path) -> bool:
     return p.suffix.lower() == ".gz"
 
 
-def _open_read(p: Path, mode: str = "rb", **kw):
+def open_read(p: Path, mode: str = "rb", **kw):
     """``open`` for reading; a ``.gz`` file is decompressed on the fly."""
     if _is_gz(p):
         return gzip.open(p, mode if "b" in mode else mode.replace("r", "rt"), **kw)
     return open(p, mode, **kw)
 
 
-def _preflight(path) -> tuple[Path, str, bytes]:
+def preflight(path) -> tuple[Path, str, bytes]:
     """Check that ``path`` is a readable, non-empty file of a known type.
 
     Returns (path, extension, first bytes); for ``name.csv.gz`` the extension is
@@ -78,43 +78,43 @@ def _preflight(path) -> tuple[Path, str, bytes]:
     ext = p.suffix.lower()
     if ext == ".gz":
         ext = Path(p.stem).suffix.lower()
-        if ext not in _TEXT_EXTS + _JSON_EXTS + _JSONL_EXTS:
-            raise _err(p, "unsupported compressed file; .gz works for "
-                          + ", ".join(_TEXT_EXTS + _JSON_EXTS + _JSONL_EXTS))
+        if ext not in TEXT_EXTS + JSON_EXTS + JSONL_EXTS:
+            raise table_error(p, "unsupported compressed file; .gz works for "
+                          + ", ".join(TEXT_EXTS + JSON_EXTS + JSONL_EXTS))
     if ext == ".xls":
-        raise _err(p, "old Excel .xls files are not supported; open it in Excel and save it as "
+        raise table_error(p, "old Excel .xls files are not supported; open it in Excel and save it as "
                       ".xlsx or CSV")
     if ext not in READ_EXTENSIONS:
-        raise _err(p, f"unsupported file type {ext or '(no extension)'!r}; use "
+        raise table_error(p, f"unsupported file type {ext or '(no extension)'!r}; use "
                       + ", ".join(READ_EXTENSIONS))
     try:
         st = os.stat(p)
     except FileNotFoundError:
-        raise _err(p, f"file not found ({p})") from None
+        raise table_error(p, f"file not found ({p})") from None
     except PermissionError:
-        raise _err(p, f"permission denied: cannot open {p}") from None
+        raise table_error(p, f"permission denied: cannot open {p}") from None
     except OSError as e:
-        raise _err(p, f"cannot open the file ({e.strerror or e})") from None
+        raise table_error(p, f"cannot open the file ({e.strerror or e})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise _err(p, f"is a folder, not a file ({p})")
+        raise table_error(p, f"is a folder, not a file ({p})")
     try:
         with open(p, "rb") as f:
             head = f.read(_HEAD_BYTES)
         if head and _is_gz(p):
             if not head.startswith(b"\x1f\x8b"):
-                raise _err(p, "is not a gzip file although its name ends in .gz")
-            with _open_read(p) as f:
+                raise table_error(p, "is not a gzip file although its name ends in .gz")
+            with open_read(p) as f:
                 head = f.read(_HEAD_BYTES)
     except PermissionError:
-        raise _err(p, "permission denied: you are not allowed to read this file") from None
+        raise table_error(p, "permission denied: you are not allowed to read this file") from None
     except IsADirectoryError:
-        raise _err(p, f"is a folder, not a file ({p})") from None
+        raise table_error(p, f"is a folder, not a file ({p})") from None
     except (EOFError, gzip.BadGzipFile) as e:
-        raise _err(p, f"the gzip data is damaged or cut off ({e})") from None
+        raise table_error(p, f"the gzip data is damaged or cut off ({e})") from None
     except OSError as e:
-        raise _err(p, f"cannot read the file ({e.strerror or e})") from None
+        raise table_error(p, f"cannot read the file ({e.strerror or e})") from None
     if not head:
-        raise _err(p, "file is empty (0 bytes)")
+        raise table_error(p, "file is empty (0 bytes)")
     return p, ext, head
 
 
@@ -137,7 +137,7 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def _binary_kind(head: bytes) -> str | None:
+def binary_kind(head: bytes) -> str | None:
     """Describe ``head`` if it is not text, else None."""
     for magic, what in _MAGIC:
         if head.startswith(magic):
@@ -159,7 +159,7 @@ def _binary_kind(head: bytes) -> str | None:
 def _decodes(p: Path, codec: str) -> bool:
     dec = codecs.getincrementaldecoder(codec)(errors="strict")
     try:
-        with _open_read(p) as f:
+        with open_read(p) as f:
             while True:
                 block = f.read(_BLOCK)
                 if not block:
@@ -169,7 +169,7 @@ def _decodes(p: Path, codec: str) -> bool:
     except UnicodeDecodeError:
         return False
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-        raise _err(p, f"the gzip data is damaged or cut off ({e})") from None
+        raise table_error(p, f"the gzip data is damaged or cut off ({e})") from None
 
 
 def _detect_encoding(p: Path, head: bytes) -> tuple[str, str, str, list[str]]:
@@ -193,10 +193,10 @@ def _detect_encoding(p: Path, head: bytes) -> tuple[str, str, str, list[str]]:
     return "latin-1", "latin-1", "strict", ["the file is not UTF-8; it was read as Latin-1"]
 
 
-def _text_preflight(p: Path, head: bytes, report: ReadReport) -> tuple[str, str]:
-    kind = _binary_kind(head)
+def text_preflight(p: Path, head: bytes, report: ReadReport) -> tuple[str, str]:
+    kind = binary_kind(head)
     if kind is not None:
-        raise _err(p, f"does not look like a text table: it looks like {kind}")
+        raise table_error(p, f"does not look like a text table: it looks like {kind}")
     codec, name, errors, warns = _detect_encoding(p, head)
     report.encoding = name
     report.warnings.extend(warns)
@@ -206,17 +206,17 @@ def _text_preflight(p: Path, head: bytes, report: ReadReport) -> tuple[str, str]
 _DELIM_PREFS = {".tsv": "\t,;|", ".csv": ",;\t|", ".txt": "\t,;|"}
 
 
-def _blank(fields: list[str]) -> bool:
+def is_blank_row(fields: list[str]) -> bool:
     return not fields or (len(fields) == 1 and not fields[0].strip())
 
 
-def _sniff_delimiter(sample: str, ext: str, cut: bool) -> str:
+def sniff_delimiter(sample: str, ext: str, cut: bool) -> str:
     prefs = _DELIM_PREFS.get(ext, ",;\t|")
     scored = []
     for rank, d in enumerate(prefs):
         try:
             rows = [r for r in csv.reader(_stdio.StringIO(sample, newline=""), delimiter=d)
-                    if not _blank(r)]
+                    if not is_blank_row(r)]
         except csv.Error:
             continue
         if cut and len(rows) > 1:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .errors import TableError, _err
+from .errors import TableError, table_error
 
 _MAX_LISTED = 1000  # skipped line numbers kept in a report
 
@@ -57,7 +57,7 @@ def _list_some(items: list, n: int = 10) -> str:
     return shown + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
-class _Source:
+class Source:
     """A table being read: ``columns`` plus a generator of validated rows."""
 
     columns: list[str]
@@ -75,7 +75,7 @@ class _Source:
     def _bad(self, line: int | None, reason: str) -> None:
         where = f"line {line}: " if line is not None else ""
         if self.on_bad_lines == "error":
-            raise _err(self.p, where + reason, line=line)
+            raise table_error(self.p, where + reason, line=line)
         self.report.skipped_rows += 1
         if line is not None and len(self.report.skipped_lines) < _MAX_LISTED:
             self.report.skipped_lines.append(line)
@@ -96,7 +96,7 @@ class _Source:
             if r.rows == 0:
                 raise self.no_rows_error()
             if not self.skip_truncated_tail:
-                raise _err(
+                raise table_error(
                     self.p,
                     f"line {self.truncated_line}: {self._truncation_what()} starts here but is "
                     f"never closed before the end of the file, so the file looks cut off "
@@ -118,15 +118,15 @@ class _Source:
     def no_rows_error(self) -> TableError:
         r = self.report
         if self.truncated_line is not None:
-            return _err(self.p, f"line {self.truncated_line}: {self._truncation_what()} starts "
+            return table_error(self.p, f"line {self.truncated_line}: {self._truncation_what()} starts "
                                 f"here but is never closed before the end of the file (the file "
                                 f"looks cut off), and no complete row comes before it",
                         line=self.truncated_line)
         if r.skipped_rows:
             first = f" (first at line {r.skipped_lines[0]})" if r.skipped_lines else ""
-            return _err(self.p, f"has no usable rows: all {r.skipped_rows:,} data rows were "
+            return table_error(self.p, f"has no usable rows: all {r.skipped_rows:,} data rows were "
                                 f"skipped as bad rows{first}; {'; '.join(self._bad_reasons)}")
-        return _err(self.p, "has a header but no rows")
+        return table_error(self.p, "has a header but no rows")
 
     def close(self) -> None:
         for c in self._closers:

@@ -27,15 +27,15 @@ import pandas as pd
 
 from triage_app.atomic import replace_into, temp_sibling
 
-from .columns import _dedupe_columns
-from .errors import TableError, _err
+from .columns import dedupe_columns
+from .errors import TableError, table_error
 from .formats import (
-    _NUMBER,
+    PLAIN_NUMBER,
     WRITE_EXTENSIONS,
     XLSX_MAX_CELL_CHARS,
     XLSX_MAX_COLS,
     XLSX_MAX_ROWS,
-    _is_missing,
+    is_missing,
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -52,7 +52,7 @@ def escape_formula(value: Any) -> Any:
     ``"-1e5"``), which a spreadsheet cannot run.
     """
     if isinstance(value, str) and value and value[0] in _FORMULA_START:
-        if _NUMBER.fullmatch(value):
+        if PLAIN_NUMBER.fullmatch(value):
             return value
         return "'" + value
     return value
@@ -60,27 +60,27 @@ def escape_formula(value: Any) -> Any:
 
 def _write_error(p: Path, e: BaseException) -> TableError:
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return _err(p, "disk full: there is not enough free space to write the file; nothing was "
+        return table_error(p, "disk full: there is not enough free space to write the file; nothing was "
                        "written (free some space or choose another drive)")
     if isinstance(e, PermissionError):
-        return _err(p, "permission denied: cannot write the file here (is it open in Excel or "
+        return table_error(p, "permission denied: cannot write the file here (is it open in Excel or "
                        "another program, or is the folder read-only?)")
     if isinstance(e, OSError):
-        return _err(p, f"could not write the file ({e.strerror or e}); nothing was written")
-    return _err(p, f"could not write the file ({type(e).__name__}: {e}); nothing was written")
+        return table_error(p, f"could not write the file ({e.strerror or e}); nothing was written")
+    return table_error(p, f"could not write the file ({type(e).__name__}: {e}); nothing was written")
 
 
 def _check_target(path) -> tuple[Path, str]:
     p = Path(os.fspath(path))
     ext = p.suffix.lower()
     if ext not in WRITE_EXTENSIONS:
-        raise _err(p, f"cannot write {ext or 'files without an extension'!r} files; use "
+        raise table_error(p, f"cannot write {ext or 'files without an extension'!r} files; use "
                       + ", ".join(WRITE_EXTENSIONS))
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise _err(p, f"the folder {parent} does not exist")
+        raise table_error(p, f"the folder {parent} does not exist")
     if p.is_dir():
-        raise _err(p, f"is a folder, not a file ({p})")
+        raise table_error(p, f"is a folder, not a file ({p})")
     return p, ext
 
 
@@ -95,7 +95,7 @@ def _text_out(v: Any) -> str:
     """One CSV/TSV cell (formula-escaped)."""
     if isinstance(v, str):
         return escape_formula(v)
-    if _is_missing(v):
+    if is_missing(v):
         return ""
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
@@ -115,7 +115,7 @@ def _xlsx_out(v: Any, row: int, col: str, p: Path) -> Any:
     """One XLSX cell (formula-escaped; None for empty)."""
     if isinstance(v, str):
         s = escape_formula(_XLSX_ILLEGAL.sub("", v))
-    elif _is_missing(v):
+    elif is_missing(v):
         return None
     elif isinstance(v, (bool, np.bool_)):
         return bool(v)
@@ -133,14 +133,14 @@ def _xlsx_out(v: Any, row: int, col: str, p: Path) -> Any:
             pass
         s = escape_formula(_XLSX_ILLEGAL.sub("", str(v)))
     if len(s) > XLSX_MAX_CELL_CHARS:
-        raise _err(p, f"row {row}, column {col!r}: the cell has {len(s):,} characters but Excel "
+        raise table_error(p, f"row {row}, column {col!r}: the cell has {len(s):,} characters but Excel "
                       f"allows at most {XLSX_MAX_CELL_CHARS:,}; split the export or use CSV",
                    line=row, column=col)
     return s
 
 
 def _json_out(v: Any) -> Any:
-    if _is_missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, np.generic):
         v = v.item()
@@ -215,7 +215,7 @@ class TableWriter:
             self._csv.writerow([escape_formula(c) for c in cols])
         elif self.ext == ".xlsx":
             if len(cols) > XLSX_MAX_COLS:
-                raise _err(self.path, f"{len(cols):,} columns do not fit in an Excel sheet (at most "
+                raise table_error(self.path, f"{len(cols):,} columns do not fit in an Excel sheet (at most "
                                       f"{XLSX_MAX_COLS:,}); split the export or use CSV")
             self._ws.append([_xlsx_out(c, 1, c, self.path) for c in cols])
         elif self.ext == ".json":
@@ -225,11 +225,11 @@ class TableWriter:
     def write(self, chunk) -> None:
         """Append the rows of ``chunk`` (a DataFrame, or anything DataFrame() accepts)."""
         if self._state != "open":
-            raise _err(self.path, f"the writer is already {self._state}")
+            raise table_error(self.path, f"the writer is already {self._state}")
         try:
             if not isinstance(chunk, pd.DataFrame):
                 chunk = pd.DataFrame(chunk)
-            cols = _dedupe_columns(chunk.columns, None, clean=False)
+            cols = dedupe_columns(chunk.columns, None, clean=False)
             if self.columns is None:
                 self.columns = cols
             if not self._header_done:
@@ -239,12 +239,12 @@ class TableWriter:
             if cols != self.columns:
                 extra = [c for c in cols if c not in self.columns]
                 if extra:
-                    raise _err(self.path, "a chunk has columns that are not in the output: "
+                    raise table_error(self.path, "a chunk has columns that are not in the output: "
                                           + ", ".join(map(repr, extra)))
                 chunk = chunk.reindex(columns=self.columns)
             n = len(chunk)
             if self.ext == ".xlsx" and self.rows_written + n > XLSX_MAX_ROWS:
-                raise _err(self.path, f"more than {XLSX_MAX_ROWS:,} rows do not fit in one Excel "
+                raise table_error(self.path, f"more than {XLSX_MAX_ROWS:,} rows do not fit in one Excel "
                                       f"sheet; split the export or use CSV")
             tuples = chunk.itertuples(index=False, name=None)
             if self._csv is not None:
@@ -273,7 +273,7 @@ class TableWriter:
         if self._state == "committed":
             return self.path
         if self._state != "open":
-            raise _err(self.path, "the writer was aborted; nothing to commit")
+            raise table_error(self.path, "the writer was aborted; nothing to commit")
         try:
             if not self._header_done:
                 self._write_header()
@@ -356,10 +356,10 @@ def write_table(df: pd.DataFrame, path) -> None:
         df = pd.DataFrame(df)
     if ext == ".xlsx":
         if len(df) > XLSX_MAX_ROWS:
-            raise _err(p, f"{len(df):,} rows do not fit in one Excel sheet (at most "
+            raise table_error(p, f"{len(df):,} rows do not fit in one Excel sheet (at most "
                           f"{XLSX_MAX_ROWS:,} data rows); split the export or use CSV")
         if df.shape[1] > XLSX_MAX_COLS:
-            raise _err(p, f"{df.shape[1]:,} columns do not fit in an Excel sheet (at most "
+            raise table_error(p, f"{df.shape[1]:,} columns do not fit in an Excel sheet (at most "
                           f"{XLSX_MAX_COLS:,}); split the export or use CSV")
         for j, col in enumerate(df.columns):  # refuse before writing anything
             s = df.iloc[:, j]
@@ -367,7 +367,7 @@ def write_table(df: pd.DataFrame, path) -> None:
                 lens = s.map(lambda v: len(escape_formula(v)) if isinstance(v, str) else 0)
                 if len(lens) and int(lens.max()) > XLSX_MAX_CELL_CHARS:
                     i = int(np.argmax(lens.to_numpy()))
-                    raise _err(p, f"row {i + 2}, column {str(col)!r}: the cell has "
+                    raise table_error(p, f"row {i + 2}, column {str(col)!r}: the cell has "
                                   f"{int(lens.iloc[i]):,} characters but Excel allows at most "
                                   f"{XLSX_MAX_CELL_CHARS:,}; split the export or use CSV",
                                line=i + 2, column=str(col))
