@@ -172,11 +172,6 @@ ALLOWED_OS_REPLACE = {
     "triage_app/atomic.py",    # the one file-writing helper
     "triage_app/bundle.py",    # bundle folders: publish, install, import, rename, delete
     "trainer/checkpoint.py",   # checkpoint folder: .tmp-<pid> renamed to 'last'
-    # The Train tab moves the pending bundle folder to the models folder (the Train tab is being
-    # moved from train_tab.py to train/tab.py).  It repeats triage_app.bundle.publish_bundle and
-    # should call it; then these two entries go.
-    "triage_app/gui/train_tab.py",
-    "triage_app/gui/train/tab.py",
 }
 
 

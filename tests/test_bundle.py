@@ -335,3 +335,22 @@ def test_delete_interrupted_half_way_is_cleaned_up_later(bundle_copy, tmp_path, 
     assert len(left) == 1
     assert bundle_mod.clean_stale_work(models) == left   # removed at once, whatever its age
     assert sorted(p.name for p in models.iterdir()) == ["keep"]
+
+
+def test_pending_folder_of_a_running_app_is_never_cleaned(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from triage_app.bundle import clean_stale_work, new_pending_dir
+
+    mine = new_pending_dir(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    orphan = tmp_path / f".pending-{dead}-0123456789"
+    orphan.mkdir()
+    old = time.time() - 3 * 24 * 3600
+    for d in (mine, orphan):
+        os.utime(d, (old, old))
+    assert clean_stale_work(tmp_path) == [orphan.name]     # the ended process's folder only
+    assert mine.exists()

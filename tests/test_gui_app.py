@@ -78,3 +78,29 @@ def test_ctrl_o_action_opens_the_file_dialog(win, monkeypatch):
     assert act, "no action bound to Ctrl+O"
     act[0].trigger()
     assert calls == [1] and win.tabs.currentWidget() is win.batch
+
+
+def test_quit_with_an_unsaved_trained_model_asks_first_and_then_deletes_it(win, qtbot, monkeypatch, tiny_bundle):
+    import shutil
+
+    import triage_app.gui.main_window as mw
+    from trainer.pipeline import TrainOutcome
+    from triage_app import paths
+    from triage_app.bundle import new_pending_dir
+
+    win.tabs.setCurrentWidget(win.train)                 # builds the Train tab
+    qtbot.waitUntil(lambda: win.train_tab is not None, timeout=10000)
+    win.tabs.setCurrentWidget(win.triage)
+    tab = win.train_tab
+    pending = new_pending_dir(paths.user_models_dir())    # what a finished, unsaved run leaves
+    shutil.copytree(tiny_bundle, pending / "bundle")
+    tab._pending = pending
+    tab._outcome = TrainOutcome(str(pending / "bundle"), "x", "1", [], {}, {}, None, [], 1.0)
+    asked = []
+    monkeypatch.setattr(mw, "ask", lambda parent, title, text, **k: asked.append(title) or False)
+    assert not win.close()                               # "keep it": the window stays, on the Train tab
+    assert asked == ["Keep the trained model?"] and win.isVisible()
+    assert win.tabs.currentWidget() is win.train and pending.exists()
+    monkeypatch.setattr(mw, "ask", lambda *a, **k: True)
+    assert win.close()
+    assert not pending.exists()                          # deleted, not left for the day-old clean-up

@@ -1,4 +1,5 @@
-"""Data preparation: read a labeled file, choose columns, clean with the shared function, drop
+"""Data preparation of a labeled table (:func:`prepare_frame`; :func:`trainer.pipeline.prepare`
+reads the file and merges corrections first): choose columns, clean with the shared function, drop
 empties/duplicates/rare labels, merge labels, split, class weights, and a report."""
 from __future__ import annotations
 

@@ -220,6 +220,8 @@ def clean_stale_work(root: str | os.PathLike, max_age_s: float = STALE_WORK_S, f
             try:
                 if now - p.lstat().st_mtime <= max_age_s and not TRASH_NAME.match(p.name):
                     continue
+                if _owner_alive(p.name):  # an unsaved trained model the app still shows
+                    continue
                 if p.is_dir() and not p.is_symlink():
                     shutil.rmtree(p)
                 else:
@@ -230,6 +232,23 @@ def clean_stale_work(root: str | os.PathLike, max_age_s: float = STALE_WORK_S, f
     except OSError:
         pass
     return removed
+
+
+def _owner_alive(name: str) -> bool:
+    """True for a pending folder (``.pending-<pid>-<hex>``) whose process still runs."""
+    m = re.match(r"^\.pending-(\d+)-", name)
+    if not m:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:          # exists but belongs to someone else (or the platform cannot tell)
+        return True
+    return True
 
 
 def now_iso() -> str:
@@ -430,11 +449,12 @@ def safe_model_name(name: str) -> str:
 
 def new_pending_dir(root: str | os.PathLike) -> Path:
     """A hidden work folder in ``root`` for a bundle not yet published (e.g. a trained model
-    waiting for "Save"); removed by :func:`discard_pending` or, if the process dies, by
-    :func:`clean_stale_work` a day later."""
+    waiting for "Save"); removed by :func:`discard_pending` or, once its process has ended, by
+    :func:`clean_stale_work` a day later.  Its name carries the process id, so a model the app still
+    shows is never cleaned away under it, however long it waits."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    d = root / f"{PENDING_PREFIX}{uuid.uuid4().hex[:10]}"
+    d = root / f"{PENDING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:10]}"
     d.mkdir()
     return d
 
@@ -458,7 +478,10 @@ def publish_bundle(src: str | os.PathLike, models_dir: str | os.PathLike, name: 
     b = load_bundle(src, verify_hash=False)
     if b.meta.get("name") != clean:
         write_json_atomic(b.path / META_FILE, {**b.meta, "name": clean})
-    os.replace(b.path, dest)
+    try:
+        os.rename(b.path, dest)
+    except OSError as e:     # the name appeared meanwhile, or the folder cannot be written
+        raise BundleError(f"{dest}: the model could not be saved under this name ({e.strerror or e})") from e
     fsync_dir(dest.parent)
     return load_bundle(dest)
 

@@ -305,5 +305,13 @@ class MainWindow(QMainWindow):
                 return
             self.statusBar().showMessage("Stopping…")
             self.stop_all()
+        elif self.train_tab is not None and self.train_tab.has_unsaved_result():
+            if not ask(self, "Keep the trained model?", "The model trained in the Train tab has not been "
+                       "saved.\nQuit anyway and delete it?", yes="Delete and quit"):
+                self.tabs.setCurrentWidget(self.train)
+                e.ignore()
+                return
+        if self.train_tab is not None:
+            self.train_tab.shutdown()       # stops its jobs, deletes an unsaved model's hidden folder
         self.save_state()
         e.accept()

@@ -1,5 +1,5 @@
 """Small reusable widgets and helpers: banner, top-k bars, confusion heatmap, explanation view,
-error/confirm dialogs, and ``start_job`` (the one way tabs run background work)."""
+error/confirm dialogs, and ``start_job`` (a Job registered with the app context: one job of a name at a time)."""
 from __future__ import annotations
 
 import html
