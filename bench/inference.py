@@ -40,6 +40,7 @@ def main() -> int:
 
     import torch
 
+    from trainer.config import DEFAULT_BASE
     from trainer.export import INPUT_NAMES, export_onnx, optimize_onnx, quantize_int8
     from trainer.model import DualBertClassifier, tokenizer_file
     from triage_app.engine import TicketClassifier
@@ -49,11 +50,11 @@ def main() -> int:
     test = load_it("test").iloc[: args.rows]
     texts = [compose(None, None, t, "same")[0] for t in test["Document"]]
     n = len(texts)
-    tok = load_tokenizer(tokenizer_file("all-MiniLM-L6-v2"), 128)
+    tok = load_tokenizer(tokenizer_file(DEFAULT_BASE), 128)
     ids = encode(tok, texts)
     order = np.argsort([-len(x) for x in ids], kind="stable")
     batches = [order[i: i + 64] for i in range(0, n, 64)]
-    model = DualBertClassifier.from_pretrained("all-MiniLM-L6-v2", None, 8).eval()
+    model = DualBertClassifier.from_pretrained(DEFAULT_BASE, None, 8).eval()
     results = {}
 
     def timed(name, fn, bs=None):

@@ -25,6 +25,7 @@ def main() -> int:
 
     import torch
 
+    from trainer.config import DEFAULT_BASE
     from trainer.loop import bucketed_batches, cpu_supports_bf16
     from trainer.model import DualBertClassifier, tokenizer_file
     from triage_app.text import compose
@@ -32,7 +33,7 @@ def main() -> int:
 
     df = load_it("train")
     texts = [compose(None, None, t, "same")[0] for t in df["Document"]]
-    tok = load_tokenizer(tokenizer_file("all-MiniLM-L6-v2"), 128)
+    tok = load_tokenizer(tokenizer_file(DEFAULT_BASE), 128)
     ids = encode(tok, texts)
     lengths = np.array([len(x) for x in ids])
     y = torch.randint(0, 8, (len(ids),))
@@ -43,7 +44,7 @@ def main() -> int:
 
     def run(name, batches, pad_to, bf16):
         torch.manual_seed(0)
-        model = DualBertClassifier.from_pretrained("all-MiniLM-L6-v2", None, 8)
+        model = DualBertClassifier.from_pretrained(DEFAULT_BASE, None, 8)
         model.unfreeze_top(-1)
         model.train()
         opt = torch.optim.AdamW(model.parameters(), lr=5e-5)
