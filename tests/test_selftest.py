@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from triage_app.selftest import run_self_test, seconds_since_process_start
@@ -53,17 +52,14 @@ def test_broken_bundle_fails_with_one_line(bundle_copy):
 
 
 def test_train_smoke_trains_exports_and_classifies(tiny_bundle, tiny_checkpoint):
-    t0 = time.perf_counter()
     code, lines = _run(model=str(tiny_bundle), train_smoke=True, smoke_checkpoint=str(tiny_checkpoint),
                        check_base=False)
-    dt = time.perf_counter() - t0
     text = "\n".join(lines)
     assert code == 0, text
     assert any(ln.startswith("train-smoke: ") and "train /" in ln for ln in lines), text
     assert any(ln.startswith("export: ") for ln in lines), text
     assert any(ln.startswith("exported tiny model: selftest-tiny") for ln in lines), text
     assert sum(ln.startswith("provider: ") for ln in lines) == 2
-    assert dt < 30, f"train smoke took {dt:.1f} s"
 
 
 def test_process_uptime_is_plausible():
