@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from trainer import loop as trainer_loop
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.data import prepare_frame
@@ -25,7 +25,7 @@ from trainer.events import (
     ProgressEvent,
     StepEvent,
 )
-from trainer.loop import train
+from trainer.loop import _Emitter, train
 from trainer.model import DualBertClassifier
 
 VOCAB = {
@@ -65,11 +65,9 @@ def imbalanced():
 class Recorder:
     def __init__(self):
         self.events: list = []
-        self.times: list[float] = []
 
     def __call__(self, ev):
         self.events.append(ev)
-        self.times.append(time.perf_counter())
 
     def of(self, cls):
         return [e for e in self.events if isinstance(e, cls)]
@@ -151,11 +149,83 @@ def test_finetune_only_without_head_phase(tiny_checkpoint, sample_data):
 
 
 # ---- events -----------------------------------------------------------------------------------
-def test_event_sequence_and_step_rate(tiny_checkpoint, sample_data):
+class ManualClock:
+    """A fake clock that reads whatever the test set last."""
+
+    def __init__(self, t: float = 0.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class TickingClock:
+    """A fake clock that moves ``tick`` seconds on every read."""
+
+    def __init__(self, tick: float):
+        self.tick, self.reads = tick, 0
+
+    def __call__(self) -> float:
+        t = self.reads * self.tick
+        self.reads += 1
+        return t
+
+
+def test_emitter_rate_limits_step_events_by_its_clock():
+    clock = ManualClock(100.0)
+    rec = Recorder()
+    em = _Emitter(rec, per_s=4, clock=clock)          # at most one unforced step event per 0.25 s
+    # 33 steps 1/16 s apart (about 2 s of fake time), 8 samples each; step 10 ends an epoch
+    for s in range(1, 34):
+        clock.t = 100.0 + s / 16
+        em.step("head", s, 40, s / 10, float(s), 0.1, 8, force=s == 10)
+    assert all(isinstance(e, StepEvent) for e in rec.events)
+    # the first passes, then one every 4 ticks (0.25 s); the forced one passes and restarts the gap
+    assert [e.step for e in rec.events] == [1, 5, 9, 10, 14, 18, 22, 26, 30]
+    e5 = rec.events[1]
+    assert e5.loss == pytest.approx(np.mean([2, 3, 4, 5]))      # the loss averaged since the last event
+    assert e5.samples_per_s == pytest.approx(4 * 8 / (4 / 16))  # samples since the last event / its fake time
+    assert rec.events[0].samples_per_s == pytest.approx(8 / (1 / 16))
+    assert rec.events[3].loss == 10.0 and (rec.events[3].phase, rec.events[3].total_steps) == ("head", 40)
+    # forced: passes at once, even 0 s after the previous event; unforced at that instant does not
+    em.step("head", 34, 40, 3.4, 1.0, 0.1, 8, force=True)
+    em.step("head", 35, 40, 3.5, 1.0, 0.1, 8)
+    assert [e.step for e in rec.events][-2:] == [30, 34]
+    clock.t += 0.25
+    em.step("head", 36, 40, 3.6, 1.0, 0.1, 8)
+    assert rec.events[-1].step == 36
+
+
+def test_emitter_first_event_and_no_limit():
+    rec = Recorder()
+    em = _Emitter(rec, per_s=4, clock=ManualClock(0.0))
+    em.step("head", 1, 9, 0.1, 1.0, 0.1, 8)             # the first one passes even at time 0
+    em.step("head", 2, 9, 0.2, 1.0, 0.1, 8)
+    assert [e.step for e in rec.events] == [1]
+    rec = Recorder()
+    em = _Emitter(rec, per_s=0, clock=ManualClock(0.0))  # 0: no rate limit
+    for s in range(1, 6):
+        em.step("head", s, 9, s / 10, 1.0, 0.1, 8)
+    assert [e.step for e in rec.events] == [1, 2, 3, 4, 5]
+    ev = PhaseEvent("head", "x", 9)
+    em(ev)                                                # other events pass straight through
+    assert rec.events[-1] is ev
+
+
+def test_event_sequence_and_step_rate(tiny_checkpoint, sample_data, monkeypatch):
+    made = []
+
+    def emitter(on_event, per_s):
+        # the loop's emitter on a fake clock that moves 1/16 s per step: deterministic step events
+        made.append(per_s)
+        return _Emitter(on_event, per_s, clock=TickingClock(1 / 16))
+
+    monkeypatch.setattr(trainer_loop, "_Emitter", emitter)
     rec = Recorder()
     cfg = tiny_config(tiny_checkpoint, head_epochs=6, finetune_epochs=1, batch_size=4, max_length=32,
-                      step_events_per_s=5, precision="fp32")
+                      step_events_per_s=4, precision="fp32")
     res = train(cfg, sample_data, rec)
+    assert made == [4]                                    # the config's rate reaches the emitter
     ev = rec.events
     assert isinstance(ev[0], PhaseEvent) and ev[0].phase == "prepare"
     assert isinstance(ev[-1], FinishedEvent) and ev[-1].metrics is res.metrics
@@ -184,19 +254,19 @@ def test_event_sequence_and_step_rate(tiny_checkpoint, sample_data):
             seen.add(e.phase)
         elif isinstance(e, (StepEvent, EpochEvent)):
             assert e.phase in seen
-    # rate: 7 * 18 steps, but at most ~5 unforced step events a second (+ one per epoch end)
-    times = {id(e): t for e, t in zip(ev, rec.times)}
+    # rate: one step per 1/16 s at 4 events a second -> the first step, then every 4th step since
+    # the last event, plus the forced last step of each epoch
+    expected, last = [], None
+    for k in range(1, 7 * per_epoch + 1):
+        if k % per_epoch == 0 or last is None or k - last >= 4:
+            expected.append(k)
+            last = k
+    assert [s.step for s in steps] == expected
     assert len(steps) < 7 * per_epoch / 2
     forced = [s for s in steps if abs(s.epoch - round(s.epoch)) < 1e-9]
     unforced = [s for s in steps if abs(s.epoch - round(s.epoch)) >= 1e-9]
-    assert len(forced) == 7
-    assert unforced, "the fine-tuning epoch should have reported progress between epochs"
-    ut = np.array([times[id(s)] for s in unforced])
-    # (recorded times jitter a little on a busy machine: 6 in a window is still within the limit)
-    worst = max(int(((ut >= t0) & (ut < t0 + 1.0)).sum()) for t0 in ut)
-    assert worst <= 6
-    t_first, t_last = times[id(steps[0])], times[id(steps[-1])]
-    assert len(unforced) <= 5 * (t_last - t_first) + 2
+    assert [s.step for s in forced] == [i * per_epoch for i in range(1, 8)]
+    assert any(s.phase == "finetune" for s in unforced), "the fine-tuning epoch reports progress between epochs"
 
 
 # ---- cancel and resume ------------------------------------------------------------------------
@@ -215,20 +285,13 @@ def test_cancel_mid_epoch_then_resume(tiny_checkpoint, sample_data, tmp_path):
     cfg = tiny_config(tiny_checkpoint, head_epochs=2, finetune_epochs=2, max_length=64,
                       step_events_per_s=1000, precision="fp32")
     rec = Recorder()
-    state = {"t_stop": None}
 
     def should_stop():
         # stop after the second step event of the second fine-tuning epoch
-        n = sum(1 for e in rec.of(StepEvent) if e.phase == "finetune" and e.epoch > 1)
-        if n >= 2:
-            state["t_stop"] = state["t_stop"] or time.perf_counter()
-            return True
-        return False
+        return sum(1 for e in rec.of(StepEvent) if e.phase == "finetune" and e.epoch > 1) >= 2
 
     res = train(cfg, sample_data, rec, should_stop, checkpoint_dir=ckpt)
-    t_ret = time.perf_counter()
     assert res.status == "cancelled" and res.cancelled and res.model is None
-    assert t_ret - state["t_stop"] < 2.0
     assert isinstance(rec.events[-1], CancelledEvent)
     assert rec.events[-1].checkpoint_dir == str(ckpt)
     assert not rec.of(FinishedEvent)
