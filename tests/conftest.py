@@ -136,37 +136,3 @@ def _no_leaked_threads():
         if leaked or running:
             pytest.fail(f"test left threads running: {leaked + list(running)}")
 
-
-def longest_gui_gaps(qtbot, finished_signal, start, after=None, attempts=3, limit=0.25, timeout=240000):
-    """Longest gap (s) of a 10 ms QTimer on the GUI thread while ``start()`` runs a job until
-    ``finished_signal``; ``after(gaps)`` checks/cleans up each run.  Up to ``attempts`` runs, stopping
-    at the first under ``limit``, so one scheduler hiccup on a shared CI machine does not fail a GUI
-    that does not block (a blocking GUI fails every run).  Returns the worst gap of each run."""
-    import time
-
-    from PySide6.QtCore import QTimer
-
-    worst = []
-    for _ in range(attempts):
-        gaps, last = [], [time.perf_counter()]
-
-        def tick():
-            now = time.perf_counter()
-            gaps.append(now - last[0])
-            last[0] = now
-
-        timer = QTimer()
-        timer.setInterval(10)
-        timer.timeout.connect(tick)
-        with qtbot.waitSignal(finished_signal, timeout=timeout):
-            start()
-            last[0] = time.perf_counter()
-            timer.start()
-        timer.stop()
-        assert len(gaps) > 5
-        if after is not None:
-            after(gaps)
-        worst.append(max(gaps))
-        if worst[-1] < limit:
-            break
-    return worst
