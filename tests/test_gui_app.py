@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings
-from test_gui_helpers import gui_ctx, load_file, win, write_tickets  # noqa: F401, F811  (fixtures)
+
+from tests.conftest import load_file, write_tickets
 
 
 def test_start_without_model_shows_banner(qtbot, data_dir, tmp_path, monkeypatch):
@@ -104,3 +105,20 @@ def test_quit_with_an_unsaved_trained_model_asks_first_and_then_deletes_it(win, 
     monkeypatch.setattr(mw, "ask", lambda *a, **k: True)
     assert win.close()
     assert not pending.exists()                          # deleted, not left for the day-old clean-up
+
+
+def test_error_hints_are_chosen_by_class():
+    import errno
+
+    from triage_app.bundle import BundleError
+    from triage_app.gui.widgets import hint_for
+    from triage_app.io import TableError
+
+    assert "Models" in hint_for(BundleError("x"))
+    assert "mapping panel" in hint_for(TableError("x"))
+    assert "free some disk space" in hint_for(OSError(errno.ENOSPC, "No space left on device"))
+    assert "free some disk space" in hint_for(PermissionError("x"))
+    assert "still exists" in hint_for(FileNotFoundError("x"))
+    # the words of a message do not decide: a ValueError mentioning a model gets the general hint
+    assert "Show Details" in hint_for(ValueError("the model column is bad"))
+    assert "Show Details" in hint_for(None)

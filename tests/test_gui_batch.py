@@ -6,7 +6,8 @@ import csv
 import threading
 
 import pytest
-from test_gui_helpers import gui_ctx, load_file, run_batch, win, write_tickets  # noqa: F401, F811  (fixtures)
+
+from tests.conftest import load_file, run_batch, write_tickets
 
 EVIL = {"ticket_id": "TCK-9999", "title": "=HYPERLINK(\"http://x\")", "body": "+1 line one, \"quoted\"\nline two",
         "category": "Hardware", "priority": "-High"}

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_gui_helpers import gui_ctx, user_copy, win  # noqa: F401, F811  (fixtures)
-
+from tests.conftest import user_copy
 from triage_app import paths
 
 

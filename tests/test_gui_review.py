@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from test_gui_helpers import gui_ctx, load_file, run_batch, win  # noqa: F401, F811  (fixtures)
+
+from tests.conftest import load_file, run_batch
 
 
 def test_review_dialog_keyboard_path(win, qtbot, sample_csv):

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-from test_gui_helpers import gui_ctx, win  # noqa: F401, F811  (fixtures)
-
 from triage_app import paths
 
 

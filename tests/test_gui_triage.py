@@ -5,7 +5,6 @@ import json
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from test_gui_helpers import gui_ctx, win  # noqa: F401, F811  (fixtures)
 
 TITLE = "VPN disconnects every few minutes"
 BODY = "Since yesterday my VPN client drops the connection. I cannot reach the file share."

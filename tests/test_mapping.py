@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-from test_gui_helpers import gui_ctx, load_file, run_batch, win  # noqa: F401  (fixtures)
 
+from tests.conftest import load_file, run_batch
 from triage_app.cli import main
 from triage_app.mapping import check_mapping, suggest_mapping, trained_columns
 
