@@ -167,3 +167,16 @@ def test_compare_predictions_per_class_f1():
     assert c["active"]["accuracy"] == pytest.approx(0.75)
     assert c["per_class"]["a"]["new"] == pytest.approx(1.0)
     assert c["per_class"]["a"]["active"] == pytest.approx(2 / 3)
+
+
+def test_cli_summary_is_strict_json_when_the_models_share_no_label():
+    from trainer.pipeline import TrainOutcome
+    from triage_app.cli.train import summary
+
+    c = compare_predictions(["a", "b"], ["a", "b"], ["x", "x"], ["a", "b"], ["x"])
+    assert c["rows"] == 0 and np.isnan(c["new"]["accuracy"])
+    o = TrainOutcome("/m", "m", "1", ["a", "b"], {"val": {"accuracy": 1.0, "macro_f1": 1.0, "weighted_f1": 1.0}},
+                     {"precision": "fp32"}, {**c, "active_name": "old (version 1)"}, [], 1.0)
+    s = json.loads(json.dumps(summary(o), allow_nan=False))
+    assert s["compared_with_active"] == {"model": "old (version 1)", "rows": 0,
+                                         "note": "the two models share no label: nothing to compare"}

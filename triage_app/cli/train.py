@@ -7,6 +7,7 @@ terminal, one line per epoch and a line every 30 s otherwise) and the summary as
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -176,8 +177,19 @@ def cmd_train(args) -> int:
         return 130
     finally:
         printer.close()
-    print(json.dumps(summary(o), indent=2))
+    print(json.dumps(_finite(summary(o)), indent=2, allow_nan=False))
     return 0
+
+
+def _finite(x):
+    """The summary as strict JSON: a value that is not a finite number (no rows to measure) is null."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 def summary(o) -> dict:
@@ -194,7 +206,13 @@ def summary(o) -> dict:
            "ece_after": m.get("ece_after"), "elapsed_s": round(o.elapsed_s, 1)}
     if o.comparison is not None:
         c = o.comparison
-        out["compared_with_active"] = ({"error": c["error"]} if "error" in c else
-                                       {"model": c.get("active_name"), "rows": c["rows"],
-                                        "active": c["active"], "new": c["new"]})
+        if "error" in c:
+            out["compared_with_active"] = {"error": c["error"]}
+        elif not c["rows"]:
+            out["compared_with_active"] = {"model": c.get("active_name"), "rows": 0,
+                                           "note": "the two models share no label: nothing to compare"}
+        else:
+            out["compared_with_active"] = {"model": c.get("active_name"), "rows": c["rows"],
+                                           "shared_labels": len(c["shared"]), "active": c["active"],
+                                           "new": c["new"]}
     return out
