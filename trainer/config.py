@@ -41,6 +41,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     class_weights: bool = True
+    hybrid: bool = True                     # fit a TF-IDF model too and serve the blend validation picks
     precision: str = "auto"                 # "auto" (bf16 where supported) | "fp32" | "bf16" | "fp16"
     patience: int = 2                       # early stopping on val macro-F1 (epochs without gain)
     seed: int = 42
@@ -114,7 +115,7 @@ class TrainConfig:
         return cls(**{"preset": "seed", "routing": "same", "pooling": "pooler", "max_length": 128,
                       "pad_to_max": True, "batch_size": 64, "dropout": 0.1, "head_lr": 1e-4,
                       "head_epochs": 10, "finetune_epochs": 0, "class_weights": True,
-                      "precision": "fp32", "warmup_ratio": 0.0, "weight_decay": 0.0, **kw})
+                      "precision": "fp32", "warmup_ratio": 0.0, "weight_decay": 0.0, "hybrid": False, **kw})
 
     @classmethod
     def from_preset(cls, name: str, **kw) -> "TrainConfig":

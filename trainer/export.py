@@ -22,12 +22,14 @@ import torch
 
 from trainer.evaluate import softmax
 from triage_app import text as textmod
-from triage_app.bundle import CARD_FILE, META_FILE, VALIDATION_FILE, clean_stale_work, write_bundle
+from triage_app.bundle import CARD_FILE, LEXICAL_FILE, META_FILE, VALIDATION_FILE, clean_stale_work, write_bundle
 from triage_app.errors import Cancelled, TriageError
+from triage_app.hybrid import blend_logits
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
 FP32_TOL = 1e-3
+LEXICAL_TOL = 1e-4      # max |p_onnx - p_sklearn| of the lexical part (measured: ~1e-6)
 GATE_AGREEMENT = 0.99
 GATE_ACC_DROP = 0.005
 
@@ -46,6 +48,7 @@ class ExportReport:
     precision: str = "fp32"
     precision_note: str = ""
     sizes_mb: dict = field(default_factory=dict)
+    lexical: dict = field(default_factory=dict)   # parity of lexical.onnx with scikit-learn (hybrid)
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -212,7 +215,8 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                   should_stop: Callable[[], bool] | None = None,
                   on_progress: Callable[[str], None] | None = None, read_only: bool = False,
                   cleaning_options: dict | None = None,
-                  test_rows: tuple[list[str], list[str], np.ndarray] | None = None):
+                  test_rows: tuple[list[str], list[str], np.ndarray] | None = None,
+                  lexical: tuple[object, float] | None = None):
     """Export and write a bundle to ``out_dir``.  Returns ``(Bundle, ExportReport)``.
 
     ``val_rows`` = (text_a, text_b, y) of cleaned validation rows for the parity checks and the
@@ -221,6 +225,9 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
     training rows were cleaned with (recorded in ``bundle.json``; default: the defaults).
     ``test_rows`` (same form as ``val_rows``): the exported file is measured on them as the app
     serves it, stored as ``metrics["test_exported"]`` (see :func:`exported_metrics`).
+    ``lexical`` = (:class:`trainer.lexical.LexicalModel`, weight) of a hybrid model: written as
+    ``lexical.onnx`` after a parity check against scikit-learn on the validation rows, and served
+    blended with the transformer (``val_logits`` and ``temperature`` are then the blend's).
 
     An existing bundle at ``out_dir`` is replaced only once the new one is complete; an existing
     folder that is not a bundle is never replaced (:class:`ExportError`).
@@ -286,15 +293,22 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         else:
             rep.precision_note = "int8 not requested"
         rep.precision = precision
+        lex = None
+        if lexical is not None and lexical[1] > 0:
+            _check(should_stop)
+            say("exporting the lexical model (ONNX) and checking it against scikit-learn")
+            lex = (export_lexical(lexical[0], work / LEXICAL_FILE, rows_a, rows_b, rep), float(lexical[1]))
         metrics = dict(metrics or {})
         if test_rows is not None and len(test_rows[0]):
             _check(should_stop)
             say(f"measuring the exported model ({precision}) on the test split")
             metrics["test_exported"] = exported_metrics(chosen, tok, test_rows, labels, precision,
-                                                        should_stop)
+                                                        should_stop, lexical=lex)
         _check(should_stop)
         say("writing the bundle")
         files = {"model.onnx": chosen, "tokenizer.json": tokenizer_path}
+        if lex is not None:
+            files[LEXICAL_FILE] = lex[0]
         if val_logits is not None and val_y is not None:
             npz = work / VALIDATION_FILE
             probs = softmax(val_logits, temperature)
@@ -343,12 +357,15 @@ def _raise_if_disk_full(e: OSError, out: Path) -> None:
 
 def export_result(result, out_dir, *, name="ticket-model", version="1", quantize=True,
                   max_val_rows: int = 4096, should_stop=None, on_progress=None, card=None,
-                  review_threshold: float = 0.5, meta_extra=None):
+                  review_threshold: float = 0.5, meta_extra=None, hybrid=None):
     """Export a :class:`trainer.loop.TrainResult` (metrics, temperature, validation rows inside).
 
     The parity checks and the int8 gate use up to ``max_val_rows`` validation rows: at 1,024 rows
     one standard error of a 99 % agreement is 0.3 points, so a model at the border passed or failed
-    by the luck of the sample; 4,096 rows halve that (and cost about a minute more)."""
+    by the luck of the sample; 4,096 rows halve that (and cost about a minute more).
+
+    ``hybrid``: a :class:`trainer.hybrid.HybridChoice`; the bundle then serves its blend (its
+    validation scores and temperature replace the transformer's, its choice is in ``bundle.json``)."""
     data = result.data
     v = data.val
     k = min(len(v), max_val_rows)
@@ -360,26 +377,56 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
     cols = data.columns
     fields = ["text"] if cols.get("text") and not (cols.get("title") or cols.get("body")) else ["title", "body"]
     extra = {"columns": cols, "data_report": data.report.to_dict()}
+    val_logits, temperature, lexical = result.val_logits, result.temperature, None
+    if hybrid is not None:
+        extra["hybrid"] = hybrid.meta()
+        metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
+                             "candidates": hybrid.candidates, "temperature": hybrid.temperature}
+        val_logits, temperature, lexical = hybrid.val_logits, hybrid.temperature, (hybrid.model, hybrid.weight)
     extra.update(meta_extra or {})
     return export_bundle(result.model, result.tokenizer_path, result.labels, result.config, out_dir,
-                         val_rows=val_rows, temperature=result.temperature, metrics=metrics,
+                         val_rows=val_rows, temperature=temperature, metrics=metrics,
                          data_fingerprint=data.fingerprint, name=name, version=version,
-                         quantize=quantize, val_logits=result.val_logits, val_y=result.val_y,
+                         quantize=quantize, val_logits=val_logits, val_y=result.val_y, lexical=lexical,
                          input_fields=fields, meta_extra=extra, should_stop=should_stop,
                          on_progress=on_progress, card=card, review_threshold=review_threshold,
                          cleaning_options=getattr(data, "cleaning_options", None),
                          test_rows=(t.text_a, t.text_b, t.y) if (t := data.test) is not None and len(t) else None)
 
 
-def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None) -> dict:
+def export_lexical(model, path: Path, rows_a, rows_b, rep: ExportReport) -> Path:
+    """Write the lexical model as ONNX and check it against scikit-learn on the validation rows."""
+    from trainer.lexical import parity
+
+    model.to_onnx(path)
+    texts = [textmod.lexical_text(a, b) for a, b in zip(rows_a, rows_b)]
+    rep.lexical = parity(model, path, texts)
+    if rep.lexical["max_abs_diff"] > LEXICAL_TOL:   # (a top-1 flip within this is a tie, harmless)
+        raise ExportError(f"the lexical model in ONNX differs from scikit-learn (max |diff| "
+                          f"{rep.lexical['max_abs_diff']:.2e}, top-1 agreement {rep.lexical['top1_agreement']:.4f} "
+                          f"on {rep.lexical['rows']} validation rows); not exporting a model that disagrees")
+    rep.sizes_mb["lexical"] = round(path.stat().st_size / 2**20, 1)
+    return path
+
+
+def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
+                     lexical: tuple[Path, float] | None = None) -> dict:
     """Accuracy / F1 of an exported ONNX file as the app serves it on the CPU (:func:`onnx_logits`:
     the engine's session and default batch size).  The trainer's own test figures are PyTorch
     (bf16 autocast where the CPU has it) before export; int8 moves them by a few tenths."""
     from trainer.evaluate import classification_report
     from triage_app.engine import CPU_BATCH
 
-    logits = onnx_logits(path, tok, list(rows[0]), list(rows[1]), should_stop)
+    w = lexical[1] if lexical is not None else 0.0
+    logits = onnx_logits(path, tok, list(rows[0]), list(rows[1]), should_stop) if w < 1 else None
+    how = f"ONNX Runtime CPU, engine session, batches of {CPU_BATCH}"
+    if w > 0:
+        from trainer.lexical import onnx_proba
+
+        texts = [textmod.lexical_text(a, b) for a, b in zip(rows[0], rows[1])]
+        logits = blend_logits(logits, onnx_proba(lexical[0], texts), w)
+        how += f", blended with the lexical model (weight {w:g})"
     rep = classification_report(np.asarray(rows[2]), logits.argmax(1), list(labels))
     return {"accuracy": float(rep["accuracy"]), "weighted_f1": float(rep["weighted_f1"]),
             "macro_f1": float(rep["macro_f1"]), "rows": int(len(rows[2])), "precision": precision,
-            "how": f"ONNX Runtime CPU, engine session, batches of {CPU_BATCH}"}
+            "how": how}

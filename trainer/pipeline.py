@@ -1,5 +1,5 @@
 """The one path from a labeled file to a bundle: prepare -> train -> calibrate/evaluate ->
-compare with the active model -> export.  ``triage train`` and the app's Train tab both call
+lexical model and blend (hybrid, chosen on validation) -> compare with the active model -> export.  ``triage train`` and the app's Train tab both call
 :func:`run`; neither keeps a copy of any step.
 
 Inputs and outputs are plain data (:class:`DataSpec`, :class:`trainer.config.TrainConfig`,
@@ -190,8 +190,10 @@ def val_tickets(df, spec: DataSpec, data: PreparedData) -> list[dict]:
     return out
 
 
-def compare_with_active(active, df, spec: DataSpec, data: PreparedData, res, should_stop) -> dict:
-    """Run the active classifier on the validation rows and compare it with the trained model.
+def compare_with_active(active, df, spec: DataSpec, data: PreparedData, res, should_stop,
+                        new_val_logits=None) -> dict:
+    """Run the active classifier on the validation rows and compare it with the trained model
+    (its served validation scores ``new_val_logits``, default the transformer's).
     An error of the active model is reported in the result (``{"error": ...}``), not raised."""
     tickets = val_tickets(df, spec, data)
     try:
@@ -202,7 +204,8 @@ def compare_with_active(active, df, spec: DataSpec, data: PreparedData, res, sho
         return {"error": f"{type(e).__name__}: {e}"}
     act_labels = [str(x) for x in active.labels]
     act_pred = [act_labels[i] for i in np.asarray(probs).argmax(1)]
-    new_pred = [res.labels[i] for i in np.asarray(res.val_logits).argmax(1)]
+    new_logits = res.val_logits if new_val_logits is None else new_val_logits
+    new_pred = [res.labels[i] for i in np.asarray(new_logits).argmax(1)]
     y_true = [res.labels[i] for i in res.val_y]
     comparison = compare_predictions(y_true, new_pred, act_pred, res.labels, act_labels)
     ver = str(getattr(active, "version", "") or "")
@@ -276,17 +279,27 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         if res.cancelled:
             raise Cancelled("training cancelled")
         _check(stop)
+        hybrid = None
+        if cfg.hybrid:
+            from trainer.hybrid import fit_hybrid
+
+            emit(PhaseEvent("lexical", "fitting the lexical model (TF-IDF + logistic regression) and "
+                            "choosing the blend on validation"))
+            hybrid = fit_hybrid(res, data, stop)
+            emit(PhaseEvent("lexical", hybrid.summary()))
+            _check(stop)
         comparison = None
         if active is not None:
             emit(PhaseEvent("compare", f"running the active model ({getattr(active, 'name', '?')}) "
                             f"on {len(data.val)} validation rows"))
-            comparison = compare_with_active(active, df, spec, data, res, stop)
+            comparison = compare_with_active(active, df, spec, data, res, stop,
+                                             hybrid.val_logits if hybrid is not None else None)
             _check(stop)
         from trainer.export import export_result
 
         emit(PhaseEvent("export", "exporting the model (ONNX, parity and int8 checks)"))
         bundle, rep = export_result(res, out_dir, name=name, version=version, should_stop=stop,
-                                    on_progress=lambda s: emit(PhaseEvent("export", s)),
+                                    on_progress=lambda s: emit(PhaseEvent("export", s)), hybrid=hybrid,
                                     **(export_options or {}))
         if card:
             from trainer.card import write_model_card

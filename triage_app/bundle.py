@@ -26,7 +26,8 @@ TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "bundle.json"
 CARD_FILE = "MODEL_CARD.md"
 VALIDATION_FILE = "validation.npz"
-OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png")
+LEXICAL_FILE = "lexical.onnx"          # the TF-IDF + logistic regression part of a hybrid model
+OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png", LEXICAL_FILE)
 ALLOWED_FILES = (MODEL_FILE, TOKENIZER_FILE, META_FILE) + OPTIONAL_FILES
 REQUIRED_KEYS = (
     "format_version", "name", "version", "labels", "routing", "max_length", "cleaning",
@@ -93,6 +94,15 @@ class Bundle:
     @property
     def model_path(self) -> Path:
         return self.path / MODEL_FILE
+
+    @property
+    def lexical_weight(self) -> float:
+        """Weight of the lexical part in the served blend (0 for a transformer-only bundle)."""
+        return float((self.meta.get("hybrid") or {}).get("lexical_weight", 0.0))
+
+    @property
+    def lexical_path(self) -> Path:
+        return self.path / LEXICAL_FILE
 
     @property
     def tokenizer_path(self) -> Path:
@@ -192,7 +202,31 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
         if digest != meta["onnx_sha256"]:
             raise BundleError(f"{model}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
                               f"{str(meta['onnx_sha256'])[:12]}…); the file is corrupt or was replaced")
+    _check_hybrid(p, meta, meta_path, verify_hash)
     return Bundle(path=p, meta=meta)
+
+
+def _check_hybrid(p: Path, meta: dict, meta_path: Path, verify_hash: bool) -> None:
+    """A hybrid bundle (``"hybrid"`` in bundle.json) names its lexical weight and, when that is
+    above 0, carries ``lexical.onnx`` with the sha256 it records."""
+    hybrid = meta.get("hybrid")
+    if hybrid is None:
+        return
+    if not isinstance(hybrid, dict):
+        raise BundleError(f"{meta_path}: 'hybrid' must be an object")
+    w = hybrid.get("lexical_weight")
+    if not isinstance(w, (int, float)) or not 0 <= w <= 1:
+        raise BundleError(f"{meta_path}: hybrid.lexical_weight must be a number in [0, 1], got {w!r}")
+    if w == 0:
+        return
+    lex = p / LEXICAL_FILE
+    if not lex.is_file():
+        raise BundleError(f"{lex}: missing (bundle.json gives the lexical part a weight of {w})")
+    if verify_hash:
+        digest = sha256_file(lex)
+        if digest != hybrid.get("lexical_sha256"):
+            raise BundleError(f"{lex}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
+                              f"{str(hybrid.get('lexical_sha256'))[:12]}…); the file is corrupt or was replaced")
 
 
 # Hidden work folders and files this project creates beside bundles and checkpoints; a process
@@ -278,6 +312,8 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
         meta["format_version"] = FORMAT_VERSION
         meta.setdefault("created", now_iso())
         meta["onnx_sha256"] = sha256_file(tmp / MODEL_FILE)
+        if (tmp / LEXICAL_FILE).is_file() and isinstance(meta.get("hybrid"), dict):
+            meta["hybrid"] = {**meta["hybrid"], "lexical_sha256": sha256_file(tmp / LEXICAL_FILE)}
         write_json_atomic(tmp / META_FILE, meta)
         load_bundle(tmp)  # never publish something that would not load
         fsync_dir(tmp)

@@ -19,6 +19,7 @@ import numpy as np
 from triage_app import text as textmod
 from triage_app.bundle import Bundle, BundleError, load_bundle
 from triage_app.errors import Cancelled
+from triage_app.hybrid import blend_logits
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 log = logging.getLogger("triage.engine")
@@ -132,13 +133,38 @@ def ort_session(path: str, providers, threads: int | None, quiet: bool, spin: bo
             ort.set_default_logger_severity(2)
 
 
+# The lexical part of a hybrid bundle (trainer/lexical.py writes it): strings in, probabilities out.
+LEXICAL_INPUT, LEXICAL_OUTPUT = "text", "probabilities"
+LEXICAL_BATCH = 64    # its TF-IDF step makes a dense [batch, vocabulary] tensor: keep batches small
+
+
+def lexical_session(bundle: Bundle, threads: int | None, spin: bool):
+    """The ONNX Runtime session of a hybrid bundle's lexical part (always on the CPU: string
+    operators), or None for a transformer-only bundle."""
+    if bundle.lexical_weight <= 0:
+        return None
+    path = str(bundle.lexical_path)
+    try:
+        session = ort_session(path, ["CPUExecutionProvider"], threads, quiet=False, spin=spin)
+    except Exception as e:  # noqa: BLE001
+        raise BundleError(f"{path}: ONNX Runtime cannot load the lexical model ({e})") from e
+    names = [i.name for i in session.get_inputs()]
+    outs = [o.name for o in session.get_outputs()]
+    if names != [LEXICAL_INPUT] or LEXICAL_OUTPUT not in outs:
+        raise BundleError(f"{path}: unexpected lexical model inputs {names} / outputs {outs} "
+                          f"(expected {[LEXICAL_INPUT]} / {LEXICAL_OUTPUT!r})")
+    return session
+
+
 class TicketClassifier:
     """A loaded bundle ready to classify tickets."""
 
     def __init__(self, bundle: Bundle, session, provider: str, fallback_message: str | None,
-                 gpu: str | None = None):
+                 gpu: str | None = None, lexical_session=None):
         self.bundle = bundle
         self.session = session
+        self.lexical_session = lexical_session     # the TF-IDF part of a hybrid bundle (CPU)
+        self.lexical_weight = bundle.lexical_weight if lexical_session is not None else 0.0
         self.provider = provider
         self.fallback_message = fallback_message
         self.gpu = gpu
@@ -215,7 +241,7 @@ class TicketClassifier:
         provider = session.get_providers()[0]
         if fallback:
             log.info(fallback)  # callers (CLI, GUI) show `fallback_message` to the user once
-        return cls(bundle, session, provider, fallback, gpu)
+        return cls(bundle, session, provider, fallback, gpu, lexical_session(bundle, threads, spin))
 
     @property
     def default_batch_size(self) -> int:
@@ -255,6 +281,30 @@ class TicketClassifier:
     def _logits_for(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
                     should_stop: Callable[[], bool] | None = None,
                     on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """The served scores before calibration: the transformer's logits, blended with the
+        lexical part's log-probabilities in a hybrid bundle (:func:`triage_app.hybrid.blend_logits`)."""
+        w = self.lexical_weight
+        if w == 0.0:
+            return self._transformer_logits(pairs, batch_size, should_stop, on_progress)
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        lex = self._lexical_probs(pairs)
+        t = None if w == 1.0 else self._transformer_logits(pairs, batch_size, should_stop, on_progress)
+        if t is None and on_progress is not None:
+            on_progress(len(pairs), len(pairs))
+        return blend_logits(t, lex, w)
+
+    def _lexical_probs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        out = np.zeros((len(pairs), len(self.labels)), dtype=np.float32)
+        texts = [textmod.lexical_text(a, b) for a, b in pairs]
+        for start in range(0, len(texts), LEXICAL_BATCH):
+            chunk = np.array(texts[start:start + LEXICAL_BATCH], dtype=object).reshape(-1, 1)
+            out[start:start + len(chunk)] = self.lexical_session.run([LEXICAL_OUTPUT], {LEXICAL_INPUT: chunk})[0]
+        return out
+
+    def _transformer_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
+                            should_stop: Callable[[], bool] | None = None,
+                            on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         batch_size = batch_size or self.default_batch_size
         n = len(pairs)
         out = np.zeros((n, len(self.labels)), dtype=np.float32)

@@ -106,6 +106,13 @@ def compose(title: object, body: object, text: object, routing: str,
     raise ValueError(f"unknown routing {routing!r} (expected 'same' or 'split')")
 
 
+def lexical_text(a: str, b: str) -> str:
+    """What the lexical (TF-IDF) part of a hybrid model reads: the cleaned inputs of the two towers
+    (from :func:`compose`) as one text, lower-cased (in Python: ONNX Runtime's lower-casing differs
+    on a few letters such as the Turkish dotted I)."""
+    return (a if a == b or not b else f"{a} {b}" if a else b).lower()
+
+
 def cleaning_record(options: dict | None = None) -> dict:
     """What a bundle stores about cleaning."""
     return {"function": CLEANING_NAME, "version": CLEANING_VERSION,

@@ -198,6 +198,10 @@ def _add_training_options(t) -> None:
                    help=f"random seed of the data split, shuffling and initialisation ({_preset_default('seed')})")
     t.add_argument("--no-class-weights", action="store_true",
                    help=f"train without class weights in the loss ({_class_weights_default()})")
+    t.add_argument("--no-lexical", action="store_true",
+                   help="train the transformer alone: no TF-IDF + logistic regression model beside it "
+                        "(default: one is fitted and the blend that wins on validation is served; the "
+                        "seed preset never fits one)")
 
 
 def _add_eval(sub) -> None:

@@ -37,6 +37,8 @@ def train_config(args):
         kw["base_model"] = args.base_model
     if args.no_class_weights:
         kw["class_weights"] = False
+    if args.no_lexical:
+        kw["hybrid"] = False
     if args.precision:
         kw["precision"] = args.precision
     return TrainConfig.from_preset(args.preset, **kw)
@@ -204,6 +206,8 @@ def summary(o) -> dict:
            "test": pick(m.get("test")), "test_exported": m.get("test_exported"),
            "temperature": m.get("temperature"), "ece_before": m.get("ece_before"),
            "ece_after": m.get("ece_after"), "elapsed_s": round(o.elapsed_s, 1)}
+    if m.get("hybrid"):
+        out["hybrid"] = {k: m["hybrid"][k] for k in ("chosen", "lexical_weight", "candidates")}
     if o.comparison is not None:
         c = o.comparison
         if "error" in c:

@@ -19,6 +19,7 @@ PHASE_TEXT = {
     "finetune": "Phase 2 · fine-tuning the towers", "calibrate": "Calibrating on validation",
     "test": "Measuring on the test split", "export": "Exporting the model",
     "compare": "Comparing with the active model",
+    "lexical": "Fitting the TF-IDF model, choosing the blend",
 }
 HINTS = {
     "table": "Check that the file is a CSV, TSV, XLSX, JSON or JSONL table with a header row, that "

@@ -86,6 +86,12 @@ def summary_html(o: TrainOutcome) -> str:
     if test:
         parts.append(f"<b>Test</b> ({test.get('n', 0):,} tickets, never seen in training): accuracy "
                      f"<b>{test.get('accuracy', 0):.3f}</b>, macro-F1 <b>{test.get('macro_f1', 0):.3f}</b>")
+    h = o.metrics.get("hybrid")
+    if h:
+        how = {"transformer": "the transformer alone", "lexical": "the TF-IDF model alone",
+               "blend": f"a blend, {h['lexical_weight']:g} TF-IDF"}[h["chosen"]]
+        cands = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in h["candidates"].items())
+        parts.append(f"<b>Served</b>: {how} (chosen on validation macro-F1: {cands})")
     ex = o.metrics.get("test_exported")
     if ex:
         parts.append(f"<b>Test, the exported file as the app runs it</b> ({ex['precision']}): accuracy "

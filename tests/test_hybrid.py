@@ -1,0 +1,149 @@
+"""Hybrid models: the blend formula, the choice on validation, bundles with a lexical part, and
+the engine serving them (real tiny training, real ONNX Runtime)."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.conftest import tiny_config
+from trainer.hybrid import choose, score_weights
+from triage_app.bundle import BundleError, load_bundle
+from triage_app.hybrid import blend_logits, log_softmax
+from triage_app.text import lexical_text
+
+
+def test_blend_formula():
+    t = np.array([[2.0, 0.0, -1.0]])
+    p = np.array([[0.2, 0.5, 0.3]])
+    assert np.allclose(blend_logits(t, None, 0.0), t)
+    assert np.allclose(blend_logits(None, p, 1.0), np.log(p))
+    assert np.allclose(blend_logits(t, p, 0.25), 0.75 * log_softmax(t) + 0.25 * np.log(p), atol=1e-6)
+    assert np.isfinite(blend_logits(t, np.array([[1.0, 0.0, 0.0]]), 0.5)).all()   # a zero probability
+    with pytest.raises(ValueError):
+        blend_logits(t, p, 1.5)
+
+
+def test_lexical_text_joins_and_lowercases():
+    assert lexical_text("Drucker Größe", "Drucker Größe") == "drucker größe"
+    assert lexical_text("VPN", "Drops every HOUR") == "vpn drops every hour"
+    assert lexical_text("", "Body only") == "body only"
+    assert lexical_text("Title only", "") == "title only"
+
+
+def test_the_useless_part_gets_no_weight():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 400)
+    good_logits = np.eye(4)[y] * 5.0 + rng.normal(0, 0.1, (400, 4))
+    noise_logits = rng.normal(0, 1, (400, 4))
+    good_probs = np.eye(4)[y] * 0.9 + 0.025
+    noise_probs = rng.dirichlet(np.ones(4), 400)
+    # the transformer knows, the lexical model guesses: the transformer alone (a tie goes to the
+    # smaller lexical weight, so the tie between 0 and small weights picks 0)
+    assert choose(score_weights(good_logits, noise_probs, y, 4))["lexical_weight"] == 0.0
+    # the lexical model knows, the transformer guesses: mostly or only the lexical model
+    best = choose(score_weights(noise_logits, good_probs, y, 4))
+    assert best["lexical_weight"] >= 0.5 and best["macro_f1"] == 1.0
+
+
+def _train_hybrid(tiny_checkpoint, sample_csv, tmp_path, force_weight=None, monkeypatch=None):
+    from trainer import hybrid
+    from trainer.pipeline import DataSpec, run
+
+    if force_weight is not None:
+        monkeypatch.setattr(hybrid, "choose", lambda scores: next(
+            (s for s in scores if s["lexical_weight"] == force_weight), scores[0]))
+    spec = DataSpec(str(sample_csv), "category", title_col="title", body_col="body", min_per_class=5,
+                    val_frac=0.25, test_frac=0.15)
+    cfg = tiny_config(tiny_checkpoint, head_epochs=2, finetune_epochs=0, finetune_layers=0, preset="quick",
+                      max_length=32, precision="fp32")    # validation scores comparable with ONNX fp32
+    return run(spec, cfg, tmp_path / "m", name="hyb", export_options={"quantize": False})
+
+
+@pytest.mark.parametrize("weight,chosen", [(0.5, "blend"), (1.0, "lexical"), (0.0, "transformer")])
+def test_each_path_exports_loads_and_classifies(weight, chosen, tiny_checkpoint, sample_csv, tmp_path,
+                                                data_dir, monkeypatch, one_torch_thread):
+    from triage_app.engine import TicketClassifier
+
+    o = _train_hybrid(tiny_checkpoint, sample_csv, tmp_path, weight, monkeypatch)
+    b = load_bundle(o.bundle_path)
+    h = b.meta["hybrid"]
+    assert h["chosen"] == chosen and b.lexical_weight == weight
+    assert set(h["candidates"]) == {"transformer", "lexical", "blend"}
+    assert (b.lexical_path.is_file()) == (weight > 0)
+    clf = TicketClassifier.load(b, device="cpu")
+    assert (clf.lexical_session is not None) == (weight > 0)
+    preds = clf.predict(["Printer on floor 3 jams", {"title": "VPN", "body": "cannot connect from home"}])
+    assert all(p.label in b.labels and 0 < p.confidence <= 1 for p in preds)
+    # the validation scores stored in the bundle are what the engine serves for those rows
+    with np.load(b.validation_path) as z:
+        stored = z["probs"]
+    assert stored.shape[1] == len(b.labels)
+    ex = o.metrics["test_exported"]
+    assert ("blended with the lexical model" in ex["how"]) == (weight > 0)
+    if weight > 0:
+        assert b.meta["export"]["lexical"]["max_abs_diff"] < 1e-4
+    # explanations run through the served blend
+    assert clf.explain("printer jams on floor 3")
+
+
+def test_served_validation_probabilities_match_the_engine(tiny_checkpoint, sample_csv, tmp_path, data_dir,
+                                                          monkeypatch, one_torch_thread):
+    """validation.npz (threshold tools) holds the blend the engine serves, calibrated."""
+    from trainer.pipeline import DataSpec, prepare
+    from triage_app.engine import TicketClassifier
+
+    o = _train_hybrid(tiny_checkpoint, sample_csv, tmp_path, 0.5, monkeypatch)
+    b = load_bundle(o.bundle_path)
+    data, _ = prepare(DataSpec(str(sample_csv), "category", title_col="title", body_col="body",
+                               min_per_class=5, val_frac=0.25, test_frac=0.15))
+    clf = TicketClassifier.load(b, device="cpu")
+    pairs = list(zip(data.val.text_a, data.val.text_b))
+    served = clf.probabilities(clf._logits_for(pairs, None))
+    with np.load(b.validation_path) as z:
+        stored, y = z["probs"], z["y"]
+    assert np.array_equal(y, data.val.y)
+    # transformer: PyTorch fp32 at training time vs ONNX fp32 now; lexical: scikit-learn vs ONNX
+    assert np.abs(stored - served).max() < 2e-3
+    assert b.temperature == pytest.approx(o.metrics["hybrid"]["temperature"])
+
+
+def test_hybrid_bundle_is_validated(tiny_checkpoint, sample_csv, tmp_path, data_dir, monkeypatch, one_torch_thread):
+    o = _train_hybrid(tiny_checkpoint, sample_csv, tmp_path, 0.5, monkeypatch)
+    src = tmp_path / "m"
+    bad = tmp_path / "bad"
+
+    def variant(edit_meta=None, drop_lexical=False, corrupt=False):
+        shutil.rmtree(bad, ignore_errors=True)
+        shutil.copytree(src, bad)
+        if edit_meta:
+            meta = json.loads((bad / "bundle.json").read_text())
+            edit_meta(meta)
+            (bad / "bundle.json").write_text(json.dumps(meta))
+        if drop_lexical:
+            (bad / "lexical.onnx").unlink()
+        if corrupt:
+            with open(bad / "lexical.onnx", "ab") as f:
+                f.write(b"x")
+        return bad
+
+    assert load_bundle(o.bundle_path).lexical_weight == 0.5
+    with pytest.raises(BundleError, match="lexical_weight"):
+        load_bundle(variant(lambda m: m["hybrid"].update(lexical_weight=2)))
+    with pytest.raises(BundleError, match=r"lexical\.onnx: missing"):
+        load_bundle(variant(drop_lexical=True))
+    with pytest.raises(BundleError, match="sha256 mismatch"):
+        load_bundle(variant(corrupt=True))
+
+
+def test_a_bundle_without_a_lexical_part_loads_and_serves_unchanged(tiny_bundle):
+    from triage_app.engine import TicketClassifier
+
+    b = load_bundle(tiny_bundle)
+    assert "hybrid" not in b.meta and b.lexical_weight == 0.0
+    clf = TicketClassifier.load(b, device="cpu")
+    assert clf.lexical_session is None
+    pairs = [clf.compose("printer jams")]
+    assert np.array_equal(clf._logits_for(pairs, None), clf._transformer_logits(pairs, None))

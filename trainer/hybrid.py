@@ -1,0 +1,93 @@
+"""The hybrid step of training: fit the lexical model (TF-IDF + logistic regression) on the same
+training rows as the dual-BERT, score the candidates on validation (transformer alone, lexical
+alone, and blends of both) and keep the best by validation macro-F1.
+
+The blend itself is :func:`triage_app.hybrid.blend_logits` (the engine serves the same formula);
+the chosen blend is calibrated with its own temperature on the validation rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from trainer.evaluate import fit_temperature
+from trainer.loop import macro_f1
+from triage_app.hybrid import blend_logits
+from triage_app.text import lexical_text
+
+# Lexical weights tried on validation: 0 is the transformer alone, 1 the lexical model alone.
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+@dataclass
+class HybridChoice:
+    """What validation chose.  ``val_logits`` are the served scores of the validation rows (before
+    calibration) and ``temperature`` calibrates them; ``model`` is None when the lexical part is
+    not used (weight 0)."""
+    weight: float
+    chosen: str                          # "transformer" | "lexical" | "blend"
+    candidates: dict                     # name -> {"lexical_weight", "accuracy", "macro_f1"}
+    val_logits: np.ndarray
+    temperature: float
+    model: object = None                 # trainer.lexical.LexicalModel
+    lexical: dict = field(default_factory=dict)   # LexicalModel.info()
+
+    def meta(self) -> dict:
+        """What ``bundle.json`` records under ``"hybrid"`` (the export adds the file's sha256)."""
+        return {"lexical_weight": self.weight, "chosen": self.chosen, "candidates": self.candidates,
+                "lexical": self.lexical, "lexical_input": "triage_app.text.lexical_text of the two "
+                "towers' cleaned inputs, lower-cased"}
+
+    def summary(self) -> str:
+        """One line for people, e.g. ``chosen: blend, 0.2 lexical (val macro-F1 0.861 vs ...)``."""
+        c = self.candidates
+        parts = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in c.items())
+        how = "blend, " + f"{self.weight:g} lexical" if self.chosen == "blend" else self.chosen
+        return f"chosen: {how} (validation macro-F1: {parts})"
+
+
+def split_texts(split) -> list[str]:
+    """The lexical model's input for each row of a prepared split."""
+    return [lexical_text(a, b) for a, b in zip(split.text_a, split.text_b)]
+
+
+def score_weights(transformer_logits: np.ndarray, lexical_probs: np.ndarray, y: np.ndarray,
+                  n_labels: int, weights=WEIGHTS) -> list[dict]:
+    """Accuracy and macro-F1 on validation for each lexical weight."""
+    y = np.asarray(y)
+    out = []
+    for w in weights:
+        pred = blend_logits(transformer_logits, lexical_probs, w).argmax(1)
+        out.append({"lexical_weight": float(w), "accuracy": float(np.mean(pred == y)),
+                    "macro_f1": macro_f1(y, pred, n_labels)})
+    return out
+
+
+def choose(scores: list[dict]) -> dict:
+    """The best weight by validation macro-F1; a tie goes to the smaller lexical weight."""
+    return max(scores, key=lambda s: (round(s["macro_f1"], 12), -s["lexical_weight"]))
+
+
+def fit_hybrid(res, data, should_stop: Callable[[], bool] | None = None) -> HybridChoice:
+    """Fit the lexical model for a finished :class:`trainer.loop.TrainResult` and choose the blend."""
+    from trainer.lexical import fit_lexical
+
+    n = len(res.labels)
+    val_texts = split_texts(data.val)
+    model = fit_lexical(split_texts(data.train), data.train.y, val_texts, data.val.y, n,
+                        should_stop=should_stop)
+    lex_val = model.predict_proba(val_texts)
+    scores = score_weights(res.val_logits, lex_val, res.val_y, n)
+    by_weight = {s["lexical_weight"]: s for s in scores}
+    candidates = {"transformer": by_weight[0.0], "lexical": by_weight[1.0]}
+    inner = [s for s in scores if 0 < s["lexical_weight"] < 1]
+    if inner:
+        candidates["blend"] = choose(inner)
+    w = choose(scores)["lexical_weight"]
+    chosen = "transformer" if w == 0 else "lexical" if w == 1 else "blend"
+    served = blend_logits(res.val_logits, lex_val, w)
+    temperature = res.temperature if w == 0 else fit_temperature(served, res.val_y)
+    return HybridChoice(w, chosen, candidates, served, float(temperature),
+                        model if w > 0 else None, model.info())

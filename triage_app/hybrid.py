@@ -1,0 +1,30 @@
+"""How a hybrid model combines its parts (numpy only; the trainer chooses, the engine serves).
+
+The served score of class k is ``(1 - w) * log_softmax(transformer_logits)_k + w * log(p_lexical)_k``
+with ``w`` the lexical weight chosen on validation (0: the transformer alone, 1: the lexical model
+alone); the bundle's temperature then calibrates that score like plain logits.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+LOG_FLOOR = 1e-12        # lexical probabilities are clipped here before the log
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def blend_logits(transformer_logits: np.ndarray | None, lexical_probs: np.ndarray | None,
+                 weight: float) -> np.ndarray:
+    """The served scores (float32).  A part with weight 0 may be ``None`` (it is not run)."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"lexical weight must be in [0, 1], got {weight}")
+    if weight == 0.0:
+        return np.asarray(transformer_logits, dtype=np.float32)
+    lex = np.log(np.clip(np.asarray(lexical_probs, dtype=np.float64), LOG_FLOOR, None))
+    if weight == 1.0:
+        return lex.astype(np.float32)
+    return ((1.0 - weight) * log_softmax(transformer_logits) + weight * lex).astype(np.float32)
