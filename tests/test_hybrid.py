@@ -146,4 +146,49 @@ def test_a_bundle_without_a_lexical_part_loads_and_serves_unchanged(tiny_bundle)
     clf = TicketClassifier.load(b, device="cpu")
     assert clf.lexical_session is None
     pairs = [clf.compose("printer jams")]
-    assert np.array_equal(clf._logits_for(pairs, None), clf._transformer_logits(pairs, None))
+    assert np.array_equal(clf._logits_for(pairs, None), clf.transformer_logits(pairs, None))
+
+
+def test_hybrid_on_an_existing_transformer(tiny_bundle, sample_csv, tmp_path, data_dir, capsys):
+    """`triage train --transformer-from`: the bundle's ONNX transformer is kept byte for byte, only the
+    lexical model is fitted; the test figures are those of the served blend."""
+    from triage_app.bundle import sha256_file
+    from triage_app.cli import main
+    from triage_app.engine import TicketClassifier
+
+    out = tmp_path / "hyb"
+    extra = tmp_path / "extra.md"
+    extra.write_text("## Limits seen\n\nA hand-written section.\n")
+    rc = main(["train", str(sample_csv), "--label-col", "category", "--title-col", "title", "--body-col", "body",
+               "--min-per-class", "5", "--val-frac", "0.25", "--test-frac", "0.15", "--transformer-from",
+               str(tiny_bundle), "--card", "--card-extra", str(extra), "--version", "2", "-q", "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    s = json.loads(cap.out)
+    b = load_bundle(out)
+    base = load_bundle(tiny_bundle)
+    assert sha256_file(b.model_path) == sha256_file(base.model_path)
+    assert b.meta["metrics"]["hybrid"]["transformer_from"] == "tiny-test v1"
+    assert s["hybrid"]["chosen"] == b.meta["hybrid"]["chosen"]
+    assert set(s["hybrid"]["candidates"]) >= {"transformer", "lexical"}
+    assert s["test_exported"]["rows"] > 0 and b.version == "2"
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "A hand-written section." in card and card.index("Limits seen") < card.index("## Retraining")
+    clf = TicketClassifier.load(b, device="cpu")
+    assert clf.predict("printer jams on floor 3").label in b.labels
+
+
+def test_transformer_from_needs_the_same_labels(tiny_bundle, sample_csv, tmp_path, data_dir, capsys):
+    from triage_app.cli import main
+
+    rc = main(["train", str(sample_csv), "--label-col", "category", "--title-col", "title", "--body-col", "body",
+               "--min-per-class", "5", "--merge-map", str(_merge_map(tmp_path)), "--transformer-from",
+               str(tiny_bundle), "-q", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot be reused" in err and not (tmp_path / "x").exists()
+
+
+def _merge_map(tmp_path):
+    p = tmp_path / "merge.json"
+    p.write_text(json.dumps({"Storage": "Hardware"}))
+    return p

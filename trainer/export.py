@@ -430,3 +430,60 @@ def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
     return {"accuracy": float(rep["accuracy"]), "weighted_f1": float(rep["weighted_f1"]),
             "macro_f1": float(rep["macro_f1"]), "rows": int(len(rows[2])), "precision": precision,
             "how": how}
+
+
+def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str, version: str,
+                            should_stop=None, on_progress=None, meta_extra: dict | None = None):
+    """A new bundle that serves ``hybrid`` (a :class:`trainer.hybrid.HybridChoice`) on top of the
+    transformer of ``bundle`` (its ONNX file and tokenizer copied unchanged).  ``served`` holds that
+    transformer's logits on the validation and test rows of ``data`` as the engine serves them, so the
+    test figures are those of the served blend.  Returns ``(Bundle, ExportReport)``."""
+    from trainer.evaluate import classification_report
+    from trainer.lexical import onnx_proba
+    from triage_app.bundle import now_iso
+    from triage_app.engine import CPU_BATCH
+
+    say = on_progress or (lambda s: None)
+    rep = ExportReport(precision=bundle.precision, precision_note=bundle.meta.get("precision_note", ""))
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=str(out.parent)))
+    try:
+        files = {"model.onnx": bundle.model_path, "tokenizer.json": bundle.tokenizer_path}
+        lex = None
+        if hybrid.weight > 0:
+            _check(should_stop)
+            say("exporting the lexical model (ONNX) and checking it against scikit-learn")
+            lex = export_lexical(hybrid.model, work / LEXICAL_FILE, data.val.text_a, data.val.text_b, rep)
+            files[LEXICAL_FILE] = lex
+        npz = work / VALIDATION_FILE
+        np.savez(npz, probs=softmax(hybrid.val_logits, hybrid.temperature).astype(np.float32),
+                 y=np.asarray(data.val.y, dtype=np.int64))
+        files[VALIDATION_FILE] = npz
+        metrics = dict(bundle.meta.get("metrics", {}))
+        metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
+                             "candidates": hybrid.candidates, "temperature": hybrid.temperature,
+                             "transformer_from": f"{bundle.name} v{bundle.version}"}
+        t = data.test
+        if served.test_logits is not None and t is not None and len(t):
+            _check(should_stop)
+            say("measuring the served blend on the test split")
+            texts = [textmod.lexical_text(a, b) for a, b in zip(t.text_a, t.text_b)]
+            scores = blend_logits(served.test_logits, onnx_proba(lex, texts) if lex else None, hybrid.weight)
+            r = classification_report(np.asarray(t.y), scores.argmax(1), list(bundle.labels))
+            how = f"ONNX Runtime CPU, engine session, batches of {CPU_BATCH}"
+            if hybrid.weight > 0:
+                how += f", blended with the lexical model (weight {hybrid.weight:g})"
+            metrics["test_exported"] = {"accuracy": float(r["accuracy"]), "weighted_f1": float(r["weighted_f1"]),
+                                        "macro_f1": float(r["macro_f1"]), "rows": int(len(t.y)),
+                                        "precision": bundle.precision, "how": how}
+        say("writing the bundle")
+        meta = {k: v for k, v in bundle.meta.items() if k not in ("created", "onnx_sha256", "hybrid")}
+        meta.update({"name": name, "version": str(version), "temperature": float(hybrid.temperature),
+                     "metrics": metrics, "hybrid": hybrid.meta(), "created": now_iso(),
+                     "export": {**bundle.meta.get("export", {}), "lexical": rep.lexical}})
+        meta.update(meta_extra or {})
+        return write_bundle(files, meta, out_dir), rep
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+

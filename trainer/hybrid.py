@@ -91,3 +91,31 @@ def fit_hybrid(res, data, should_stop: Callable[[], bool] | None = None) -> Hybr
     temperature = res.temperature if w == 0 else fit_temperature(served, res.val_y)
     return HybridChoice(w, chosen, candidates, served, float(temperature),
                         model if w > 0 else None, model.info())
+
+
+# ---- a hybrid on top of an exported transformer ------------------------------------------------
+@dataclass
+class ServedTransformer:
+    """The transformer part of an existing bundle, scored as the engine serves it (ONNX Runtime,
+    its precision) on the prepared rows: what :func:`fit_hybrid` needs in place of a training result."""
+    labels: list
+    val_logits: np.ndarray
+    val_y: np.ndarray
+    temperature: float
+    test_logits: np.ndarray | None
+
+
+def served_transformer(bundle, data, should_stop=None) -> ServedTransformer:
+    from trainer.data import DataError
+    from triage_app.engine import TicketClassifier
+
+    if list(data.labels) != list(bundle.labels):
+        raise DataError(f"{data.report.source}: the labels of the data ({', '.join(data.labels)}) are not the "
+                        f"labels of {bundle.path.name} ({', '.join(bundle.labels)}); the transformer cannot be reused")
+    clf = TicketClassifier.load(bundle, device="cpu")
+
+    def logits(split):
+        return clf.transformer_logits(list(zip(split.text_a, split.text_b)), None, should_stop)
+
+    test = logits(data.test) if data.test is not None and len(data.test) else None
+    return ServedTransformer(list(bundle.labels), logits(data.val), data.val.y, bundle.temperature, test)

@@ -25,6 +25,7 @@ import numpy as np
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import DEFAULT_MIN_PER_CLASS, DataError, PreparedData, prepare_frame
 from trainer.events import PhaseEvent
+from triage_app import text as textmod
 from triage_app.errors import Cancelled, TriageError
 
 
@@ -254,16 +255,29 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         active=None, corrections=None, on_event: Callable | None = None,
         should_stop: Callable[[], bool] | None = None, export_options: dict | None = None,
         resume: str | None = None, checkpoint_dir=None, card: bool = False,
-        lock_owner: str | None = None) -> TrainOutcome:
+        lock_owner: str | None = None, transformer_from=None, card_extra: str = "") -> TrainOutcome:
     """Prepare ``spec``, train ``cfg``, compare with ``active`` (a classifier, optional) and export
     the bundle to ``out_dir``.  Raises ``Cancelled`` when stopped (nothing is written),
     :class:`triage_app.joblock.JobBusy` when another training runs on this machine, and the
-    step's own error otherwise.  ``export_options`` go to :func:`trainer.export.export_result`."""
+    step's own error otherwise.  ``export_options`` go to :func:`trainer.export.export_result`.
+
+    ``transformer_from`` (a bundle folder): reuse that bundle's exported transformer as it is
+    served instead of training one; only the lexical model is fitted and the blend chosen (the
+    data must have the bundle's labels; its routing and cleaning are used)."""
     from triage_app.joblock import JobLock
 
     emit = on_event or (lambda ev: None)
     stop = should_stop or (lambda: False)
     spec = spec.with_config(cfg)
+    base = None
+    if transformer_from is not None:
+        from triage_app.bundle import load_bundle
+
+        base = load_bundle(transformer_from)
+        if base.cleaning_options != textmod.DEFAULT_OPTIONS:
+            raise ConfigError(f"{base.path}: trained with other cleaning options than this app's defaults; "
+                              "its transformer cannot be reused")
+        spec = replace(spec, routing=base.routing)
     lock = JobLock("train").acquire(lock_owner)
     try:
         t0 = time.perf_counter()
@@ -272,6 +286,9 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         ready = data_ready(data)
         emit(ready)
         _check(stop)
+        if base is not None:
+            return _hybrid_of_bundle(base, data, out_dir, name, version, emit, stop, card, card_extra,
+                                     ready, t0, cfg, (export_options or {}).get("meta_extra"))
         from trainer.loop import train
 
         res = train(cfg, data, on_event=emit, should_stop=stop, resume=resume,
@@ -304,12 +321,40 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         if card:
             from trainer.card import write_model_card
 
-            write_model_card(bundle.path)
+            write_model_card(bundle.path, card_extra)
         return TrainOutcome(str(bundle.path), name, version, list(res.labels), bundle.meta["metrics"],
                             rep.to_dict(), comparison, ready.lines, time.perf_counter() - t0,
                             cfg.to_dict())
     finally:
         lock.release()
+
+
+def _hybrid_of_bundle(base, data, out_dir, name, version, emit, stop, card, card_extra, ready, t0, cfg,
+                      meta_extra):
+    """The ``transformer_from`` branch of :func:`run`: score the bundle's transformer as served,
+    fit the lexical model, choose the blend, write the new bundle."""
+    from trainer.export import export_hybrid_of_bundle
+    from trainer.hybrid import fit_hybrid, served_transformer
+
+    emit(PhaseEvent("prepare", f"scoring the transformer of {base.name} v{base.version} as served "
+                    f"({len(data.val)} validation, {len(data.test) if data.test is not None else 0} test rows)"))
+    served = served_transformer(base, data, stop)
+    _check(stop)
+    emit(PhaseEvent("lexical", "fitting the lexical model (TF-IDF + logistic regression) and "
+                    "choosing the blend on validation"))
+    hybrid = fit_hybrid(served, data, stop)
+    emit(PhaseEvent("lexical", hybrid.summary()))
+    _check(stop)
+    emit(PhaseEvent("export", "writing the hybrid bundle"))
+    bundle, rep = export_hybrid_of_bundle(base, served, hybrid, data, out_dir, name=name, version=version,
+                                          should_stop=stop, on_progress=lambda s: emit(PhaseEvent("export", s)),
+                                          meta_extra=meta_extra)
+    if card:
+        from trainer.card import write_model_card
+
+        write_model_card(bundle.path, card_extra)
+    return TrainOutcome(str(bundle.path), name, version, list(bundle.labels), bundle.meta["metrics"],
+                        rep.to_dict(), None, ready.lines, time.perf_counter() - t0, cfg.to_dict())
 
 
 def _check(stop) -> None:

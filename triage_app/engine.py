@@ -285,11 +285,11 @@ class TicketClassifier:
         lexical part's log-probabilities in a hybrid bundle (:func:`triage_app.hybrid.blend_logits`)."""
         w = self.lexical_weight
         if w == 0.0:
-            return self._transformer_logits(pairs, batch_size, should_stop, on_progress)
+            return self.transformer_logits(pairs, batch_size, should_stop, on_progress)
         if should_stop is not None and should_stop():
             raise Cancelled()
         lex = self._lexical_probs(pairs)
-        t = None if w == 1.0 else self._transformer_logits(pairs, batch_size, should_stop, on_progress)
+        t = None if w == 1.0 else self.transformer_logits(pairs, batch_size, should_stop, on_progress)
         if t is None and on_progress is not None:
             on_progress(len(pairs), len(pairs))
         return blend_logits(t, lex, w)
@@ -302,7 +302,7 @@ class TicketClassifier:
             out[start:start + len(chunk)] = self.lexical_session.run([LEXICAL_OUTPUT], {LEXICAL_INPUT: chunk})[0]
         return out
 
-    def _transformer_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
+    def transformer_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
                             should_stop: Callable[[], bool] | None = None,
                             on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         batch_size = batch_size or self.default_batch_size

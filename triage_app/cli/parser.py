@@ -139,6 +139,13 @@ def _add_train(sub) -> None:
                    help="mark the bundle read-only, for shipped models (default: editable)")
     t.add_argument("--card", action="store_true",
                    help="write MODEL_CARD.md and confusion.png into the bundle (default: not written)")
+    t.add_argument("--card-extra", metavar="FILE",
+                   help="markdown appended to MODEL_CARD.md before its Retraining section, with --card "
+                        "(default: none)")
+    t.add_argument("--transformer-from", metavar="BUNDLE",
+                   help="reuse this bundle's exported transformer as it is served instead of training one: "
+                        "only the lexical model is fitted and the blend chosen on validation (the data must "
+                        "have the bundle's labels; default: train a transformer)")
     t.add_argument("--progress", action="store_true",
                    help="show progress bars even when stderr is not a terminal (default: only on a terminal)")
     t.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)")

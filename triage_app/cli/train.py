@@ -169,7 +169,8 @@ def cmd_train(args) -> int:
     try:
         o = run(spec, cfg, out, name=args.name or out.name, version=args.version, active=active,
                 corrections=corrections, on_event=printer, resume=args.resume,
-                checkpoint_dir=args.checkpoint_dir, card=args.card,
+                checkpoint_dir=args.checkpoint_dir, card=args.card, card_extra=card_extra(args),
+                transformer_from=resolve_model(args.transformer_from) if args.transformer_from else None,
                 export_options={"quantize": not args.no_int8,
                                 "meta_extra": {"read_only": bool(args.read_only)}},
                 lock_owner=f"triage train {Path(args.data).name} (process {os.getpid()})")
@@ -192,6 +193,15 @@ def _finite(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def card_extra(args) -> str:
+    if not args.card_extra:
+        return ""
+    try:
+        return Path(args.card_extra).read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{args.card_extra}: cannot read the card text ({e.strerror or e})") from e
 
 
 def summary(o) -> dict:
