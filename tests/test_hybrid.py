@@ -174,6 +174,7 @@ def test_hybrid_on_an_existing_transformer(tiny_bundle, sample_csv, tmp_path, da
     assert s["test_exported"]["rows"] > 0 and b.version == "2"
     card = (out / "MODEL_CARD.md").read_text()
     assert "A hand-written section." in card and card.index("Limits seen") < card.index("## Retraining")
+    assert "## Hybrid" in card and "kept as exported" in card and "validation macro-F1" in card
     clf = TicketClassifier.load(b, device="cpu")
     assert clf.predict("printer jams on floor 3").label in b.labels
 

@@ -24,6 +24,28 @@ def _exported_line(m: dict) -> list[str]:
             f"macro F1 **{ex['macro_f1']:.4f}**.", ""]
 
 
+def _hybrid_section(meta: dict) -> list[str]:
+    h = meta.get("hybrid")
+    if not h:
+        return []
+    lex = h.get("lexical", {})
+    how = {"transformer": "the transformer alone (the lexical model did not help on validation)",
+           "lexical": "the lexical model alone",
+           "blend": f"a blend: {1 - h['lexical_weight']:g} x transformer log-probabilities + "
+                    f"{h['lexical_weight']:g} x lexical log-probabilities"}[h["chosen"]]
+    rows = [["candidate", "lexical weight", "validation accuracy", "validation macro-F1"]]
+    for name, c in h.get("candidates", {}).items():
+        rows.append([name, f"{c['lexical_weight']:g}", f"{c['accuracy']:.4f}", f"{c['macro_f1']:.4f}"])
+    src = meta.get("metrics", {}).get("hybrid", {}).get("transformer_from")
+    out = ["## Hybrid", "",
+           f"Served: {how}, chosen by validation macro-F1; calibrated with its own temperature. "
+           f"Lexical model: TF-IDF of word {lex.get('ngram_range', [1, 2])[0]}-{lex.get('ngram_range', [1, 2])[1]} "
+           f"grams (sublinear tf, min_df {lex.get('min_df', '?')}, {lex.get('n_terms', '?')} terms) + class-balanced "
+           f"logistic regression (C = {lex.get('C', '?')}, chosen on validation), `lexical.onnx`."
+           + (f" The transformer is that of {src}, kept as exported." if src else ""), "", _table(rows), ""]
+    return out
+
+
 def render_card(meta: dict, extra: str = "") -> str:
     m = meta.get("metrics", {})
     cfg = meta.get("train_config", {})
@@ -58,6 +80,7 @@ def render_card(meta: dict, extra: str = "") -> str:
                     "![confusion matrix](confusion.png)", ""]
             break
     out += _exported_line(m)
+    out += _hybrid_section(meta)
     out += ["## Calibration", "",
             f"Temperature scaling fitted on the validation split: T = {meta['temperature']:.3f}. "
             f"Expected calibration error on validation {m.get('ece_before', float('nan')):.4f} before, "
