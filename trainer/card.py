@@ -81,10 +81,12 @@ def render_card(meta: dict, extra: str = "") -> str:
             break
     out += _exported_line(m)
     out += _hybrid_section(meta)
+    cal = m.get("hybrid") or m     # a hybrid's served scores are calibrated on their own
     out += ["## Calibration", "",
-            f"Temperature scaling fitted on the validation split: T = {meta['temperature']:.3f}. "
-            f"Expected calibration error on validation {m.get('ece_before', float('nan')):.4f} before, "
-            f"{m.get('ece_after', float('nan')):.4f} after.", "",
+            f"Temperature scaling fitted on the validation split: T = {meta['temperature']:.3f}"
+            + (" (for the served blend)" if m.get("hybrid") else "") + ". "
+            f"Expected calibration error on validation {cal.get('ece_before', float('nan')):.4f} before, "
+            f"{cal.get('ece_after', float('nan')):.4f} after.", "",
             f"Default review threshold {meta['review_threshold']:.2f}: tickets whose calibrated confidence is "
             "below it are flagged *needs review*.", ""]
     out += ["## Precision", "", f"- Shipped: **{meta['precision']}**. {meta.get('precision_note', '')}"]

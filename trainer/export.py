@@ -381,7 +381,8 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
     if hybrid is not None:
         extra["hybrid"] = hybrid.meta()
         metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
-                             "candidates": hybrid.candidates, "temperature": hybrid.temperature}
+                             "candidates": hybrid.candidates, "temperature": hybrid.temperature,
+                             "ece_before": hybrid.ece_before, "ece_after": hybrid.ece_after}
         val_logits, temperature, lexical = hybrid.val_logits, hybrid.temperature, (hybrid.model, hybrid.weight)
     extra.update(meta_extra or {})
     return export_bundle(result.model, result.tokenizer_path, result.labels, result.config, out_dir,
@@ -463,7 +464,9 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
         metrics = dict(bundle.meta.get("metrics", {}))
         metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
                              "candidates": hybrid.candidates, "temperature": hybrid.temperature,
-                             "transformer_from": f"{bundle.name} v{bundle.version}"}
+                             "ece_before": hybrid.ece_before, "ece_after": hybrid.ece_after,
+                             "transformer_from": bundle.meta.get("metrics", {}).get("hybrid", {}).get(
+                                 "transformer_from", f"{bundle.name} v{bundle.version}")}
         t = data.test
         if served.test_logits is not None and t is not None and len(t):
             _check(should_stop)

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from trainer.evaluate import fit_temperature
+from trainer.evaluate import ece, fit_temperature
 from trainer.loop import macro_f1
 from triage_app.hybrid import blend_logits
 from triage_app.text import lexical_text
@@ -33,6 +33,8 @@ class HybridChoice:
     temperature: float
     model: object = None                 # trainer.lexical.LexicalModel
     lexical: dict = field(default_factory=dict)   # LexicalModel.info()
+    ece_before: float = float("nan")     # calibration error of the served scores on validation
+    ece_after: float = float("nan")
 
     def meta(self) -> dict:
         """What ``bundle.json`` records under ``"hybrid"`` (the export adds the file's sha256)."""
@@ -90,7 +92,8 @@ def fit_hybrid(res, data, should_stop: Callable[[], bool] | None = None) -> Hybr
     served = blend_logits(res.val_logits, lex_val, w)
     temperature = res.temperature if w == 0 else fit_temperature(served, res.val_y)
     return HybridChoice(w, chosen, candidates, served, float(temperature),
-                        model if w > 0 else None, model.info())
+                        model if w > 0 else None, model.info(),
+                        ece(served, res.val_y, 1.0), ece(served, res.val_y, temperature))
 
 
 # ---- a hybrid on top of an exported transformer ------------------------------------------------
@@ -118,4 +121,7 @@ def served_transformer(bundle, data, should_stop=None) -> ServedTransformer:
         return clf.transformer_logits(list(zip(split.text_a, split.text_b)), None, should_stop)
 
     test = logits(data.test) if data.test is not None and len(data.test) else None
-    return ServedTransformer(list(bundle.labels), logits(data.val), data.val.y, bundle.temperature, test)
+    # a hybrid bundle's temperature calibrates its blend; the transformer's own is the trainer's
+    temperature = bundle.meta["metrics"].get("temperature", bundle.temperature) if bundle.lexical_weight \
+        else bundle.temperature
+    return ServedTransformer(list(bundle.labels), logits(data.val), data.val.y, float(temperature), test)

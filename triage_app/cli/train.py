@@ -216,8 +216,10 @@ def summary(o) -> dict:
            "test": pick(m.get("test")), "test_exported": m.get("test_exported"),
            "temperature": m.get("temperature"), "ece_before": m.get("ece_before"),
            "ece_after": m.get("ece_after"), "elapsed_s": round(o.elapsed_s, 1)}
-    if m.get("hybrid"):
-        out["hybrid"] = {k: m["hybrid"][k] for k in ("chosen", "lexical_weight", "candidates")}
+    if m.get("hybrid"):   # what is served: the blend's calibration replaces the transformer's
+        h = m["hybrid"]
+        out["hybrid"] = {k: h[k] for k in ("chosen", "lexical_weight", "candidates")}
+        out.update({k: h[k] for k in ("temperature", "ece_before", "ece_after") if k in h})
     if o.comparison is not None:
         c = o.comparison
         if "error" in c:

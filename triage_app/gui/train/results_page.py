@@ -96,9 +96,10 @@ def summary_html(o: TrainOutcome) -> str:
     if ex:
         parts.append(f"<b>Test, the exported file as the app runs it</b> ({ex['precision']}): accuracy "
                      f"<b>{ex['accuracy']:.3f}</b>, macro-F1 <b>{ex['macro_f1']:.3f}</b>")
-    if "temperature" in o.metrics:
-        parts.append(f"Calibration: temperature {o.metrics['temperature']:.2f}, confidence error (ECE) "
-                     f"{o.metrics.get('ece_before', float('nan')):.3f} → {o.metrics.get('ece_after', float('nan')):.3f}")
+    cal = o.metrics.get("hybrid") or o.metrics      # what is served is what is calibrated
+    if "temperature" in cal:
+        parts.append(f"Calibration: temperature {cal['temperature']:.2f}, confidence error (ECE) "
+                     f"{cal.get('ece_before', float('nan')):.3f} → {cal.get('ece_after', float('nan')):.3f}")
     parts.append(f"Exported as <b>{o.export.get('precision', '?')}</b>: {o.export.get('precision_note', '')}")
     return "<br>".join(parts)
 
