@@ -116,7 +116,8 @@ def row_shipped(ds="it"):
     rep = classification_report(y, probs.argmax(1), clf.labels)
     torch_test = b.meta["metrics"].get("test", {})
     return {**metrics_of(rep), "train_s": b.meta["metrics"].get("train_seconds"), "precision": b.precision,
-            "what": f"shipped bundle, ONNX {b.precision} via the engine",
+            "what": f"shipped bundle as served via the engine (ONNX {b.precision} transformer"
+                    + (f" blended with the lexical model, weight {b.lexical_weight:g})" if b.lexical_weight else ")"),
             "torch_before_export": metrics_of(torch_test) if torch_test else None}
 
 
@@ -135,7 +136,7 @@ def row_shipped_fp32():
         sys.exit(f"{ckpt}: its training config is not the shipped bundle's; set TRIAGE_SHIPPED_CKPT")
     r = next(score([ckpt], ["test"], fp32=True))["test"]
     return {**r, "train_s": b.meta["metrics"].get("train_seconds"), "precision": "fp32",
-            "what": "shipped model, PyTorch fp32 (its checkpoint, before export)"}
+            "what": "shipped model's transformer, PyTorch fp32 (its checkpoint, before export)"}
 
 
 ROWS = {
@@ -178,7 +179,7 @@ def table(res: dict) -> str:
         lines.append(f"| {ds} | {r['what']} | {r['accuracy']:.4f} | {r['weighted_f1']:.4f} | {r['macro_f1']:.4f} | {ts} |")
         if r.get("torch_before_export"):
             t = r["torch_before_export"]
-            lines.append(f"| {ds} | shipped model, PyTorch bf16 autocast (before export) | {t['accuracy']:.4f} | "
+            lines.append(f"| {ds} | shipped model's transformer, PyTorch bf16 autocast (before export) | {t['accuracy']:.4f} | "
                          f"{t['weighted_f1']:.4f} | {t['macro_f1']:.4f} | {ts} |")
     return "\n".join(lines)
 
