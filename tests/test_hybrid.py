@@ -193,3 +193,25 @@ def _merge_map(tmp_path):
     p = tmp_path / "merge.json"
     p.write_text(json.dumps({"Storage": "Hardware"}))
     return p
+
+
+def test_train_tab_results_show_what_is_served():
+    """The results page's validation line, per-class table and confusion chart come from the served
+    blend of a hybrid, not from the transformer alone."""
+    from trainer.pipeline import TrainOutcome
+    from triage_app.gui.train.results_page import served_val, summary_html
+
+    transformer = {"accuracy": 0.5, "macro_f1": 0.4, "weighted_f1": 0.45, "n": 10, "per_class": {}}
+    blend = {"accuracy": 0.9, "macro_f1": 0.8, "weighted_f1": 0.85, "n": 10, "per_class": {}}
+    cand = {"transformer": {"lexical_weight": 0.0, "accuracy": 0.5, "macro_f1": 0.4},
+            "lexical": {"lexical_weight": 1.0, "accuracy": 0.7, "macro_f1": 0.6},
+            "blend": {"lexical_weight": 0.3, "accuracy": 0.9, "macro_f1": 0.8}}
+    m = {"val": transformer, "hybrid": {"chosen": "blend", "lexical_weight": 0.3, "candidates": cand,
+                                        "temperature": 1.2, "ece_before": 0.1, "ece_after": 0.02, "val": blend}}
+    o = TrainOutcome("/m", "m", "1", ["a", "b"], m, {"precision": "fp32"}, None, [], 1.0)
+    assert served_val(o) is blend
+    html = summary_html(o)
+    assert "of the served model" in html and "<b>0.900</b>" in html and "a blend, 0.3 TF-IDF" in html
+    assert "temperature 1.20" in html
+    plain = TrainOutcome("/m", "m", "1", ["a", "b"], {"val": transformer}, {"precision": "fp32"}, None, [], 1.0)
+    assert served_val(plain) is transformer and "of the served model" not in summary_html(plain)

@@ -382,7 +382,8 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
         extra["hybrid"] = hybrid.meta()
         metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
                              "candidates": hybrid.candidates, "temperature": hybrid.temperature,
-                             "ece_before": hybrid.ece_before, "ece_after": hybrid.ece_after}
+                             "ece_before": hybrid.ece_before, "ece_after": hybrid.ece_after,
+                             "val": hybrid.val_report}
         val_logits, temperature, lexical = hybrid.val_logits, hybrid.temperature, (hybrid.model, hybrid.weight)
     extra.update(meta_extra or {})
     return export_bundle(result.model, result.tokenizer_path, result.labels, result.config, out_dir,
@@ -465,6 +466,7 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
         metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
                              "candidates": hybrid.candidates, "temperature": hybrid.temperature,
                              "ece_before": hybrid.ece_before, "ece_after": hybrid.ece_after,
+                             "val": hybrid.val_report,
                              "transformer_from": bundle.meta.get("metrics", {}).get("hybrid", {}).get(
                                  "transformer_from", f"{bundle.name} v{bundle.version}")}
         t = data.test

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from trainer.evaluate import ece, fit_temperature
+from trainer.evaluate import classification_report, ece, fit_temperature
 from trainer.loop import macro_f1
 from triage_app.hybrid import blend_logits
 from triage_app.text import lexical_text
@@ -35,6 +35,7 @@ class HybridChoice:
     lexical: dict = field(default_factory=dict)   # LexicalModel.info()
     ece_before: float = float("nan")     # calibration error of the served scores on validation
     ece_after: float = float("nan")
+    val_report: dict = field(default_factory=dict)   # classification_report of the served scores
 
     def meta(self) -> dict:
         """What ``bundle.json`` records under ``"hybrid"`` (the export adds the file's sha256)."""
@@ -93,7 +94,8 @@ def fit_hybrid(res, data, should_stop: Callable[[], bool] | None = None) -> Hybr
     temperature = res.temperature if w == 0 else fit_temperature(served, res.val_y)
     return HybridChoice(w, chosen, candidates, served, float(temperature),
                         model if w > 0 else None, model.info(),
-                        ece(served, res.val_y, 1.0), ece(served, res.val_y, temperature))
+                        ece(served, res.val_y, 1.0), ece(served, res.val_y, temperature),
+                        classification_report(np.asarray(res.val_y), served.argmax(1), list(res.labels)))
 
 
 # ---- a hybrid on top of an exported transformer ------------------------------------------------

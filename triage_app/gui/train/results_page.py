@@ -77,14 +77,20 @@ def _setup_table(t: QTableWidget) -> None:
     t.setMinimumHeight(120)
 
 
+def served_val(o: TrainOutcome) -> dict:
+    """Validation figures of what the bundle serves (a hybrid's blend, else the transformer)."""
+    return (o.metrics.get("hybrid") or {}).get("val") or o.metrics.get("val", {})
+
+
 def summary_html(o: TrainOutcome) -> str:
     """Validation, test and exported-file figures, calibration and precision, one line each."""
-    val = o.metrics.get("val", {})
-    parts = [f"<b>Validation</b> ({val.get('n', 0):,} tickets): accuracy <b>{val.get('accuracy', 0):.3f}</b>, "
+    val = served_val(o)
+    what = " of the served model" if (o.metrics.get("hybrid") or {}).get("val") else ""
+    parts = [f"<b>Validation</b>{what} ({val.get('n', 0):,} tickets): accuracy <b>{val.get('accuracy', 0):.3f}</b>, "
              f"macro-F1 <b>{val.get('macro_f1', 0):.3f}</b>, weighted-F1 {val.get('weighted_f1', 0):.3f}"]
     test = o.metrics.get("test")
     if test:
-        parts.append(f"<b>Test</b> ({test.get('n', 0):,} tickets, never seen in training): accuracy "
+        parts.append(f"<b>Test, the transformer in PyTorch</b> ({test.get('n', 0):,} tickets, never seen in training): accuracy "
                      f"<b>{test.get('accuracy', 0):.3f}</b>, macro-F1 <b>{test.get('macro_f1', 0):.3f}</b>")
     h = o.metrics.get("hybrid")
     if h:
@@ -236,7 +242,7 @@ class ResultsPage(QWidget):
         self.compare_label.setText(EMPTY_COMPARISON)
 
     def show_outcome(self, o: TrainOutcome) -> None:
-        val = o.metrics.get("val", {})
+        val = served_val(o)
         per = val.get("per_class", {})
         t = self.class_table
         t.setSortingEnabled(False)
