@@ -47,7 +47,7 @@ from triage_app.gui.train.data_panel import DataPanel
 from triage_app.gui.train.job import LOCK_OWNER, training_job
 from triage_app.gui.train.labels_page import LabelsPage
 from triage_app.gui.train.progress_page import ProgressPage
-from triage_app.gui.train.results_page import ResultsPage
+from triage_app.gui.train.results_page import ResultsPage, served_val
 from triage_app.gui.train.run_bar import RunBar
 from triage_app.gui.train.settings_form import FIELDS, SettingsForm
 from triage_app.gui.widgets import show_error
@@ -488,8 +488,8 @@ class TrainTab(QWidget):
         self.results_page.show_outcome(outcome)
         self._update_result_buttons()
         self.progress_page.show_finished(outcome)
-        acc = outcome.metrics.get("val", {}).get("accuracy", float("nan"))
-        f1 = outcome.metrics.get("val", {}).get("macro_f1", float("nan"))
+        val = served_val(outcome)
+        acc, f1 = val.get("accuracy", float("nan")), val.get("macro_f1", float("nan"))
         self._set_state("finished", f"Finished in {fmt_duration(outcome.elapsed_s)}: validation accuracy "
                         f"{acc:.3f}, macro-F1 {f1:.3f}. Save the model to keep it.")
         self.pages.setCurrentIndex(PAGE_RESULTS)
