@@ -52,10 +52,13 @@ def render_card(meta: dict, extra: str = "") -> str:
     fp = meta.get("data_fingerprint", {})
     exp = meta.get("export", {})
     labels = meta["labels"]
+    h = meta.get("hybrid") or {}
+    blended = (f", blended with a TF-IDF + logistic regression model (`lexical.onnx`, weight "
+               f"{h['lexical_weight']:g}; see Hybrid)" if h.get("lexical_weight") else "")
     out = [f"# {meta['name']} v{meta['version']}", "",
            f"Dual-BERT ticket classifier ({meta.get('base_model')} towers, {meta.get('pooling', 'mean')} pooling, "
            f"routing `{meta['routing']}`, max length {meta['max_length']}), exported to ONNX "
-           f"({meta['precision']}). Created {meta['created']}.", ""]
+           f"({meta['precision']}){blended}. Created {meta['created']}.", ""]
     out += ["## Data", "", f"- Source: `{fp.get('source', '?')}`, {fp.get('rows', '?')} rows after cleaning "
             f"(fingerprint `{str(fp.get('sha256', ''))[:16]}`).", ""]
     counts = fp.get("label_counts", {})
