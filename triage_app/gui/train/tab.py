@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from trainer.pipeline import DataReady, DataSpec, TrainOutcome, data_ready, prepare
+from trainer.pipeline import DataReady, DataSpec, TrainOutcome
 from triage_app import paths
 from triage_app.bundle import (
     clean_stale_work,
@@ -43,6 +43,7 @@ from triage_app.bundle import (
     safe_model_name,
 )
 from triage_app.gui.train.common import FAILURE_TITLES, HINTS, FailureInfo, fmt_duration
+from triage_app.gui.train.data_check import DataCheck
 from triage_app.gui.train.data_panel import DataPanel
 from triage_app.gui.train.job import LOCK_OWNER, training_job
 from triage_app.gui.train.labels_page import LabelsPage
@@ -84,8 +85,6 @@ class TrainTab(QWidget):
         self._jobs = JobGroup()
         self._train_job: Job | None = None
         self._load_job: Job | None = None
-        self._check_job: Job | None = None
-        self._check_again = False
         self._outcome: TrainOutcome | None = None
         self._saved_path: Path | None = None
         self._failure: FailureInfo | None = None
@@ -93,10 +92,9 @@ class TrainTab(QWidget):
         self._error_box = None
         self._closing = False
         self._job_claimed = False
-        self._check_timer = QTimer(self)
-        self._check_timer.setSingleShot(True)
-        self._check_timer.setInterval(300)
-        self._check_timer.timeout.connect(self._run_check)
+        self.data_check = DataCheck(
+            self._jobs, lambda: None if self.training() or self._closing else self.data_spec(),
+            lambda: getattr(self.ctx, "corrections", None), self)
         self._build()
         self.refresh_corrections_count()
         self._set_state("idle", "Load a labelled file to start.")
@@ -155,6 +153,8 @@ class TrainTab(QWidget):
         self.results_page.saveRequested.connect(self.save_model)
         self.results_page.useRequested.connect(self.use_model)
         self.results_page.discardRequested.connect(self.discard)
+        self.data_check.ready.connect(self._show_report)
+        self.data_check.failed.connect(self._show_check_error)
 
     # ================================================================ state
     @property
@@ -254,11 +254,6 @@ class TrainTab(QWidget):
         if job is self._load_job:
             self._load_job = None
             self._set_state(self._state)
-        if job is self._check_job:
-            self._check_job = None
-            if self._check_again:
-                self._check_again = False
-                self._check_timer.start()
         job.done.disconnect()   # drop the lambda that holds the job before the job goes
         job.deleteLater()
 
@@ -269,7 +264,7 @@ class TrainTab(QWidget):
         if not self.data_panel.has_data():
             return
         self.labels_page.set_counts(self.data_panel.label_counts(), self.data_panel.threshold())
-        self._check_timer.start()
+        self.data_check.schedule()
 
     def merge_map(self) -> dict:
         return self.data_panel.merge_map()
@@ -290,45 +285,17 @@ class TrainTab(QWidget):
         return self.data_panel.data_spec(routing=self.settings_form.routing(),
                                          class_weights=self.settings_form.class_weights())
 
-    def _run_check(self) -> None:
-        """Run data preparation on the current settings in a job and show its report."""
-        if self.training() or self._closing:
-            return
-        if self._check_job is not None:
-            self._check_again = True
-            self._check_job.cancel()
-            return
-        spec = self.data_spec()
-        if spec is None or not spec.label_col or not (spec.title_col or spec.body_col or spec.text_col):
-            return
-        corrections = getattr(self.ctx, "corrections", None)
-
-        def check(emit, should_stop):
-            data, _df = prepare(spec, corrections, should_stop)
-            return data_ready(data)
-
-        job = Job("train-check", check, self)
-        job.finished.connect(self._show_report)
-        job.failed.connect(self._show_check_error)
-        job.done.connect(lambda: self._job_done(job))
-        self._check_job = job
-        self._jobs.start(job)
-
     def _set_report(self, ready: DataReady) -> None:
         self.labels_page.show_report(ready, self.data_panel.corrections_note)
         self.report_lines = list(ready.lines)
 
     @Slot(object)
     def _show_report(self, ready) -> None:
-        if self._check_again:
-            return
         self._set_report(ready)
         self.previewUpdated.emit()
 
-    @Slot(str, str)
-    def _show_check_error(self, msg: str, details: str) -> None:
-        if self._check_again:
-            return
+    @Slot(str)
+    def _show_check_error(self, msg: str) -> None:
         self.labels_page.show_check_error(msg)
         self.report_lines = []
         self.previewUpdated.emit()
@@ -384,9 +351,7 @@ class TrainTab(QWidget):
                         "Wait until it has finished, or cancel it, then start training again.")
             return False
         self._job_claimed = True
-        self._check_timer.stop()
-        if self._check_job is not None:
-            self._check_job.cancel()
+        self.data_check.stop()
         try:
             JobLock("train").acquire(LOCK_OWNER).release()   # say it now, before the run starts
             pending = new_pending_dir(paths.user_models_dir())
@@ -435,7 +400,7 @@ class TrainTab(QWidget):
             self._train_job.cancel()
             self._set_state("cancelling", "Cancelling… (the current batch finishes first)")
         self._jobs.cancel_all()
-        self._check_timer.stop()
+        self.data_check.stop()
 
     def wait(self, ms: int = 30000) -> bool:
         """Wait until this tab's threads ended (after :meth:`request_stop`, e.g. on quit)."""
