@@ -415,3 +415,21 @@ def test_cli_and_app_make_the_same_model_from_the_same_data(qtbot, tab, sample_c
             assert cli_meta["metrics"][split][k] == pytest.approx(app_meta["metrics"][split][k], abs=1e-6), (split, k)
     assert cli_meta["temperature"] == pytest.approx(app_meta["temperature"], rel=1e-4)
     assert cli_meta["onnx_sha256"] == app_meta["onnx_sha256"]
+
+
+def test_a_refused_start_keeps_the_unsaved_model(qtbot, tab, ctx, sample_csv, tiny_checkpoint, data_dir):
+    load_sample(qtbot, tab, sample_csv)
+    tiny_settings(tab, tiny_checkpoint, head_epochs=2)
+    tab.export_options = {"quantize": False}
+    with qtbot.waitSignal(tab.trainingFinished, timeout=240000):
+        assert tab.start()
+    pending = tab._pending
+    assert tab.has_unsaved_result() and pending.is_dir()
+    tab.settings_form.base_edit.setText(str(data_dir / "no-such-checkpoint-folder"))
+    assert not tab.start()                                   # refused: bad settings
+    assert tab.last_error[0] == "Check the model settings"
+    tab._error_box.close()
+    assert tab.has_unsaved_result() and pending.is_dir()     # the trained model is still there to save
+    assert tab.results_page.save_btn.isEnabled()
+    tab.results_page.name_edit.setText("kept")
+    assert tab.save_model() == data_dir / "models" / "kept"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,10 +78,14 @@ def test_each_path_exports_loads_and_classifies(weight, chosen, tiny_checkpoint,
     assert (clf.lexical_session is not None) == (weight > 0)
     preds = clf.predict(["Printer on floor 3 jams", {"title": "VPN", "body": "cannot connect from home"}])
     assert all(p.label in b.labels and 0 < p.confidence <= 1 for p in preds)
-    # the validation scores stored in the bundle are what the engine serves for those rows
+    # the validation scores stored in the bundle are what the engine serves for those rows, calibrated
+    from trainer.pipeline import DataSpec, prepare
+    data, _ = prepare(DataSpec(str(sample_csv), "category", title_col="title", body_col="body",
+                               min_per_class=5, val_frac=0.25, test_frac=0.15))
+    served = clf.probabilities(clf._logits_for(list(zip(data.val.text_a, data.val.text_b)), None))
     with np.load(b.validation_path) as z:
         stored = z["probs"]
-    assert stored.shape[1] == len(b.labels)
+    assert np.abs(stored - served).max() < 2e-3
     ex = o.metrics["test_exported"]
     assert ("blended with the lexical model" in ex["how"]) == (weight > 0)
     if weight > 0:
@@ -149,44 +154,82 @@ def test_a_bundle_without_a_lexical_part_loads_and_serves_unchanged(tiny_bundle)
     assert np.array_equal(clf._logits_for(pairs, None), clf.transformer_logits(pairs, None))
 
 
-def test_hybrid_on_an_existing_transformer(tiny_bundle, sample_csv, tmp_path, data_dir, capsys):
+FROM_ARGS = ["--label-col", "category", "--title-col", "title", "--body-col", "body", "--min-per-class", "5",
+             "--val-frac", "0.25", "--test-frac", "0.15"]
+
+
+def test_hybrid_on_an_existing_transformer(tiny_checkpoint, sample_csv, tmp_path, data_dir, monkeypatch,
+                                           capsys, one_torch_thread):
     """`triage train --transformer-from`: the bundle's ONNX transformer is kept byte for byte, only the
-    lexical model is fitted; the test figures are those of the served blend."""
+    lexical model is fitted; the test figures are those of the served blend, measured anew."""
     from triage_app.bundle import sha256_file
     from triage_app.cli import main
     from triage_app.engine import TicketClassifier
 
+    base_dir = Path(_train_hybrid(tiny_checkpoint, sample_csv, tmp_path, 0.0, monkeypatch).bundle_path)
+    monkeypatch.undo()                                    # the real choice from here on
+    base = load_bundle(base_dir)
     out = tmp_path / "hyb"
     extra = tmp_path / "extra.md"
     extra.write_text("## Limits seen\n\nA hand-written section.\n")
-    rc = main(["train", str(sample_csv), "--label-col", "category", "--title-col", "title", "--body-col", "body",
-               "--min-per-class", "5", "--val-frac", "0.25", "--test-frac", "0.15", "--transformer-from",
-               str(tiny_bundle), "--card", "--card-extra", str(extra), "--version", "2", "-q", "--out", str(out)])
+    rc = main(["train", str(sample_csv), *FROM_ARGS, "--transformer-from", str(base_dir), "--card",
+               "--card-extra", str(extra), "--version", "2", "--compare", str(base_dir), "-q", "--out", str(out)])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     s = json.loads(cap.out)
     b = load_bundle(out)
-    base = load_bundle(tiny_bundle)
     assert sha256_file(b.model_path) == sha256_file(base.model_path)
-    assert b.meta["metrics"]["hybrid"]["transformer_from"] == "tiny-test v1"
+    assert b.meta["metrics"]["hybrid"]["transformer_from"] == "hyb v1"
+    assert b.meta["data_fingerprint"] == base.meta["data_fingerprint"]
     assert s["hybrid"]["chosen"] == b.meta["hybrid"]["chosen"]
     assert set(s["hybrid"]["candidates"]) >= {"transformer", "lexical"}
-    assert s["test_exported"]["rows"] > 0 and b.version == "2"
+    assert s["compared_with_active"]["rows"] > 0            # --compare is honoured
+    assert b.version == "2"
+    # the served blend measured on the test rows, not the base's transformer-only figure
+    from trainer.evaluate import classification_report
+    from trainer.pipeline import DataSpec, prepare
+    data, _ = prepare(DataSpec(str(sample_csv), "category", title_col="title", body_col="body",
+                               min_per_class=5, val_frac=0.25, test_frac=0.15))
+    clf = TicketClassifier.load(b, device="cpu")
+    probs = clf.probabilities(clf._logits_for(list(zip(data.test.text_a, data.test.text_b)), None))
+    served = classification_report(data.test.y, probs.argmax(1), b.labels)
+    assert s["test_exported"]["rows"] == len(data.test.y)
+    assert s["test_exported"]["accuracy"] == pytest.approx(served["accuracy"], abs=1e-9)
     card = (out / "MODEL_CARD.md").read_text()
     assert "A hand-written section." in card and card.index("Limits seen") < card.index("## Retraining")
     assert "## Hybrid" in card and "kept as exported" in card and "validation macro-F1" in card
-    clf = TicketClassifier.load(b, device="cpu")
     assert clf.predict("printer jams on floor 3").label in b.labels
 
 
-def test_transformer_from_needs_the_same_labels(tiny_bundle, sample_csv, tmp_path, data_dir, capsys):
+def test_transformer_from_refuses_other_data_flags_and_folders(tiny_checkpoint, tiny_bundle, sample_csv, tmp_path,
+                                                                data_dir, monkeypatch, capsys, one_torch_thread):
     from triage_app.cli import main
 
-    rc = main(["train", str(sample_csv), "--label-col", "category", "--title-col", "title", "--body-col", "body",
-               "--min-per-class", "5", "--merge-map", str(_merge_map(tmp_path)), "--transformer-from",
-               str(tiny_bundle), "-q", "--out", str(tmp_path / "x")])
-    err = capsys.readouterr().err
-    assert rc == 2 and "cannot be reused" in err and not (tmp_path / "x").exists()
+    base_dir = Path(_train_hybrid(tiny_checkpoint, sample_csv, tmp_path, 0.0, monkeypatch).bundle_path)
+    monkeypatch.undo()
+
+    def train(*extra, base=base_dir, out=tmp_path / "x"):
+        rc = main(["train", str(sample_csv), *FROM_ARGS, *extra, "--transformer-from", str(base), "-q",
+                   "--out", str(out)])
+        return rc, capsys.readouterr().err
+
+    # other held-out shares: the new validation rows could be the transformer's training rows
+    rc, err = train("--val-frac", "0.3")
+    assert rc == 2 and "was trained on" in err and not (tmp_path / "x").exists()
+    # a transformer trained on other rows (the session's tiny bundle: no test split)
+    rc, err = train(base=tiny_bundle)
+    assert rc == 2 and "was trained on" in err
+    rc, err = train("--merge-map", str(_merge_map(tmp_path)))          # other labels
+    assert rc == 2 and "cannot be reused" in err
+    rc, err = train("--no-lexical")
+    assert rc == 2 and "--no-lexical" in err
+    # an existing folder that is not a bundle is never replaced
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "thesis.txt").write_text("years of work")
+    rc, err = train(out=docs)
+    assert rc == 2 and "not a model bundle" in err
+    assert (docs / "thesis.txt").read_text() == "years of work"
 
 
 def _merge_map(tmp_path):
@@ -215,3 +258,26 @@ def test_train_tab_results_show_what_is_served():
     assert "temperature 1.20" in html
     plain = TrainOutcome("/m", "m", "1", ["a", "b"], {"val": transformer}, {"precision": "fp32"}, None, [], 1.0)
     assert served_val(plain) is transformer and "of the served model" not in summary_html(plain)
+
+
+def test_no_lexical_and_the_seed_preset_train_the_transformer_alone(tiny_checkpoint, sample_csv, tmp_path,
+                                                                     data_dir, capsys, one_torch_thread):
+    from triage_app.cli import main
+
+    for extra, out in ((["--no-lexical"], tmp_path / "a"), (["--preset", "seed"], tmp_path / "b")):
+        rc = main(["train", str(sample_csv), *FROM_ARGS, "--base-model", str(tiny_checkpoint), "--epochs", "1",
+                   "--max-length", "32", "--no-int8", *extra, "-q", "--out", str(out)])
+        assert rc == 0, capsys.readouterr().err
+        b = load_bundle(out)
+        assert "hybrid" not in b.meta and not b.lexical_path.exists() and b.lexical_weight == 0.0
+        assert "hybrid" not in json.loads(capsys.readouterr().out)
+
+
+def test_a_hybrid_bundle_survives_a_zip_round_trip(tiny_checkpoint, sample_csv, tmp_path, data_dir, monkeypatch,
+                                                   one_torch_thread):
+    from triage_app.bundle import export_zip, import_zip
+
+    o = _train_hybrid(tiny_checkpoint, sample_csv, tmp_path, 0.5, monkeypatch)
+    z = export_zip(o.bundle_path, tmp_path / "m.zip")
+    b = load_bundle(import_zip(z, tmp_path / "imported"))
+    assert b.lexical_weight == 0.5 and b.lexical_path.is_file()

@@ -53,6 +53,8 @@ def test_run_prepares_trains_compares_and_exports(tiny_checkpoint, tiny_bundle, 
     c = o.comparison
     assert c["rows"] == ready.sizes["val"] and set(c["shared"]) == set(o.labels)
     assert 0 <= c["active"]["accuracy"] <= 1 and 0 <= c["new"]["accuracy"] <= 1
+    served = o.metrics.get("hybrid", {}).get("val") or o.metrics["val"]     # what the bundle serves
+    assert c["new"]["accuracy"] == pytest.approx(served["accuracy"])
     assert o.metrics["val"]["n"] == ready.sizes["val"]
 
 
@@ -115,6 +117,8 @@ def test_error_kind_matches_by_class():
     assert error_kind(ConfigError("x")) == "config"
     assert error_kind(JobBusy("x")) == "busy"
     assert error_kind(BundleError("x")) == "export"
+    from trainer.export import ExportError
+    assert error_kind(ExportError("x")) == "export"
     assert error_kind(UserError("x")) == "input"
     assert error_kind(MemoryError()) == "memory"
     assert error_kind(RuntimeError("boom")) == "other"

@@ -111,3 +111,15 @@ def tfidf_baseline(train_texts, y_train, test_texts, y_test, labels) -> dict:
     clf.fit(X, y_train)
     pred = clf.predict(vec.transform(test_texts))
     return classification_report(np.asarray(y_test), pred, labels)
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray, n: int) -> float:
+    f1s = []
+    for c in range(n):
+        tp = np.sum((pred == c) & (y == c))
+        fp = np.sum((pred == c) & (y != c))
+        fn = np.sum((pred != c) & (y == c))
+        if tp + fp + fn == 0:
+            continue
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s)) if f1s else 0.0

@@ -22,7 +22,14 @@ import torch
 
 from trainer.evaluate import softmax
 from triage_app import text as textmod
-from triage_app.bundle import CARD_FILE, LEXICAL_FILE, META_FILE, VALIDATION_FILE, clean_stale_work, write_bundle
+from triage_app.bundle import (
+    CARD_FILE,
+    LEXICAL_FILE,
+    VALIDATION_FILE,
+    clean_stale_work,
+    replaceable,
+    write_bundle,
+)
 from triage_app.errors import Cancelled, TriageError
 from triage_app.hybrid import blend_logits
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
@@ -236,7 +243,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
     rep = ExportReport()
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     out = Path(out_dir)
-    if out.exists() and not (out.is_dir() and ((out / META_FILE).is_file() or not any(out.iterdir()))):
+    if not replaceable(out):   # said before minutes of export work; write_bundle checks it again
         raise ExportError(f"{out}: exists and is not a model bundle; choose a new or empty folder "
                           "(only an existing bundle folder is replaced)")
     try:
@@ -446,6 +453,9 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
     from triage_app.engine import CPU_BATCH
 
     say = on_progress or (lambda s: None)
+    if not replaceable(Path(out_dir)):
+        raise ExportError(f"{out_dir}: exists and is not a model bundle; choose a new or empty folder "
+                          "(only an existing bundle folder is replaced)")
     rep = ExportReport(precision=bundle.precision, precision_note=bundle.meta.get("precision_note", ""))
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -462,7 +472,7 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
         np.savez(npz, probs=softmax(hybrid.val_logits, hybrid.temperature).astype(np.float32),
                  y=np.asarray(data.val.y, dtype=np.int64))
         files[VALIDATION_FILE] = npz
-        metrics = dict(bundle.meta.get("metrics", {}))
+        metrics = {k: v for k, v in bundle.meta.get("metrics", {}).items() if k != "test_exported"}
         metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
                              "candidates": hybrid.candidates, "temperature": hybrid.temperature,
                              "ece_before": hybrid.ece_before, "ece_after": hybrid.ece_after,
@@ -485,6 +495,8 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
         say("writing the bundle")
         meta = {k: v for k, v in bundle.meta.items() if k not in ("created", "onnx_sha256", "hybrid")}
         meta.update({"name": name, "version": str(version), "temperature": float(hybrid.temperature),
+                     "data_fingerprint": data.fingerprint, "data_report": data.report.to_dict(),
+                     "columns": data.columns,
                      "metrics": metrics, "hybrid": hybrid.meta(), "created": now_iso(),
                      "export": {**bundle.meta.get("export", {}), "lexical": rep.lexical}})
         meta.update(meta_extra or {})

@@ -12,8 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from trainer.evaluate import classification_report, ece, fit_temperature
-from trainer.loop import macro_f1
+from trainer.evaluate import classification_report, ece, fit_temperature, macro_f1
 from triage_app.hybrid import blend_logits
 from triage_app.text import lexical_text
 
@@ -111,12 +110,8 @@ class ServedTransformer:
 
 
 def served_transformer(bundle, data, should_stop=None) -> ServedTransformer:
-    from trainer.data import DataError
     from triage_app.engine import TicketClassifier
 
-    if list(data.labels) != list(bundle.labels):
-        raise DataError(f"{data.report.source}: the labels of the data ({', '.join(data.labels)}) are not the "
-                        f"labels of {bundle.path.name} ({', '.join(bundle.labels)}); the transformer cannot be reused")
     clf = TicketClassifier.load(bundle, device="cpu")
 
     def logits(split):

@@ -28,6 +28,7 @@ from torch import nn
 from trainer.checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.data import PreparedData, Split
+from trainer.evaluate import macro_f1
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tokenizer_file
 from triage_app.errors import Cancelled
@@ -109,18 +110,6 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
         out.extend(chunk[i: i + batch_size] for i in range(0, len(chunk), batch_size))
     order = rng.permutation(len(out))
     return [out[i] for i in order]
-
-
-def macro_f1(y: np.ndarray, pred: np.ndarray, n: int) -> float:
-    f1s = []
-    for c in range(n):
-        tp = np.sum((pred == c) & (y == c))
-        fp = np.sum((pred == c) & (y != c))
-        fn = np.sum((pred != c) & (y == c))
-        if tp + fp + fn == 0:
-            continue
-        f1s.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(f1s)) if f1s else 0.0
 
 
 class _Encoded:

@@ -277,7 +277,10 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         if base.cleaning_options != textmod.DEFAULT_OPTIONS:
             raise ConfigError(f"{base.path}: trained with other cleaning options than this app's defaults; "
                               "its transformer cannot be reused")
-        spec = replace(spec, routing=base.routing)
+        if resume or checkpoint_dir or not cfg.hybrid:
+            raise ConfigError("reusing a bundle's transformer fits only the lexical model: --resume, "
+                              "--checkpoint-dir and --no-lexical (or the seed preset) do not apply")
+        spec = replace(spec, routing=base.routing, seed=int(base.meta["train_config"].get("seed", spec.seed)))
     lock = JobLock("train").acquire(lock_owner)
     try:
         t0 = time.perf_counter()
@@ -287,8 +290,9 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         emit(ready)
         _check(stop)
         if base is not None:
-            return _hybrid_of_bundle(base, data, out_dir, name, version, emit, stop, card, card_extra,
-                                     ready, t0, cfg, (export_options or {}).get("meta_extra"))
+            return _hybrid_of_bundle(base, data, df, spec, out_dir, name, version, emit, stop, card,
+                                     card_extra, ready, t0, cfg, (export_options or {}).get("meta_extra"),
+                                     active)
         from trainer.loop import train
 
         res = train(cfg, data, on_event=emit, should_stop=stop, resume=resume,
@@ -329,12 +333,23 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         lock.release()
 
 
-def _hybrid_of_bundle(base, data, out_dir, name, version, emit, stop, card, card_extra, ready, t0, cfg,
-                      meta_extra):
+def _hybrid_of_bundle(base, data, df, spec, out_dir, name, version, emit, stop, card, card_extra, ready,
+                      t0, cfg, meta_extra, active):
     """The ``transformer_from`` branch of :func:`run`: score the bundle's transformer as served,
     fit the lexical model, choose the blend, write the new bundle."""
     from trainer.export import export_hybrid_of_bundle
     from trainer.hybrid import fit_hybrid, served_transformer
+
+    if list(data.labels) != list(base.labels):
+        raise DataError(f"{data.report.source}: the labels of the data ({', '.join(data.labels)}) are not the "
+                        f"labels of {base.path.name} ({', '.join(base.labels)}); the transformer cannot be reused")
+    # The validation and test rows must be the ones the transformer never trained on: its own split.
+    seen = base.meta.get("data_report", {}).get("counts")
+    if data.fingerprint.get("sha256") != base.meta.get("data_fingerprint", {}).get("sha256") or \
+            (seen is not None and seen != data.report.counts):
+        raise DataError(f"{data.report.source}: not the data (or not the split) {base.name} v{base.version} "
+                        "was trained on, so its validation and test rows could include its training rows; "
+                        "reuse a transformer only with the file, columns and held-out shares it was trained with")
 
     emit(PhaseEvent("prepare", f"scoring the transformer of {base.name} v{base.version} as served "
                     f"({len(data.val)} validation, {len(data.test) if data.test is not None else 0} test rows)"))
@@ -345,6 +360,12 @@ def _hybrid_of_bundle(base, data, out_dir, name, version, emit, stop, card, card
     hybrid = fit_hybrid(served, data, stop)
     emit(PhaseEvent("lexical", hybrid.summary()))
     _check(stop)
+    comparison = None
+    if active is not None:
+        emit(PhaseEvent("compare", f"running the active model ({getattr(active, 'name', '?')}) "
+                        f"on {len(data.val)} validation rows"))
+        comparison = compare_with_active(active, df, spec, data, served, stop, hybrid.val_logits)
+        _check(stop)
     emit(PhaseEvent("export", "writing the hybrid bundle"))
     bundle, rep = export_hybrid_of_bundle(base, served, hybrid, data, out_dir, name=name, version=version,
                                           should_stop=stop, on_progress=lambda s: emit(PhaseEvent("export", s)),
@@ -354,7 +375,7 @@ def _hybrid_of_bundle(base, data, out_dir, name, version, emit, stop, card, card
 
         write_model_card(bundle.path, card_extra)
     return TrainOutcome(str(bundle.path), name, version, list(bundle.labels), bundle.meta["metrics"],
-                        rep.to_dict(), None, ready.lines, time.perf_counter() - t0, cfg.to_dict())
+                        rep.to_dict(), comparison, ready.lines, time.perf_counter() - t0, cfg.to_dict())
 
 
 def _check(stop) -> None:

@@ -289,6 +289,11 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def replaceable(out: Path) -> bool:
+    """True when a bundle may be written to ``out``: absent, empty, or a bundle (never another folder)."""
+    return not out.exists() or (out.is_dir() and ((out / META_FILE).is_file() or not any(out.iterdir())))
+
+
 def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str | os.PathLike,
                  move: bool = False) -> Bundle:
     """Assemble a bundle in a hidden temp folder beside ``out_dir`` and rename it into place.
@@ -299,6 +304,9 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
     the previous bundle, or the complete new one.
     """
     out = Path(out_dir)
+    if not replaceable(out):
+        raise BundleError(f"{out}: exists and is not a model bundle; choose a new or empty folder "
+                          "(only an existing bundle folder is replaced)")
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in files:
         if name not in ALLOWED_FILES or name == META_FILE:

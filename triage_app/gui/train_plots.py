@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from trainer.events import EpochEvent, StepEvent
 from triage_app.gui.charts import (
     FONT,
     ThemedCanvas,
@@ -116,8 +117,7 @@ class LossPlot(QWidget):
 
     def add(self, ev) -> None:
         """Record a trainer event (StepEvent / EpochEvent; others are ignored).  Cheap: no drawing."""
-        kind = type(ev).__name__
-        if kind == "StepEvent":
+        if isinstance(ev, StepEvent):
             if not math.isfinite(ev.loss):
                 return
             x = self._x_epoch(ev.phase, ev.epoch)
@@ -128,7 +128,7 @@ class LossPlot(QWidget):
             self._ema_acc = self.EMA * self._ema_acc + (1 - self.EMA) * ev.loss
             self.ema.append(self._ema_acc / (1 - self.EMA ** n))   # bias-corrected EMA
             self._dirty = True
-        elif kind == "EpochEvent":
+        elif isinstance(ev, EpochEvent):
             x = self._x_epoch(ev.phase, ev.epoch)
             if math.isfinite(ev.val_loss):
                 self.val_steps.append(float(ev.step))

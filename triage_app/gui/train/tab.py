@@ -330,9 +330,6 @@ class TrainTab(QWidget):
             return False
         if not self._torch_available():
             return False
-        discarded = self.has_unsaved_result()
-        if discarded:
-            self._discard_pending()
         try:
             cfg = self.build_config()
         except Exception as e:  # noqa: BLE001
@@ -363,6 +360,9 @@ class TrainTab(QWidget):
             self._release_job()
             self._error("Cannot write models", str(e), "Check the permissions of the app's data folder.")
             return False
+        discarded = self.has_unsaved_result()     # only now: a refused start keeps the unsaved model
+        if discarded:
+            self._discard_pending()
         self._launch(spec, cfg, pending, discarded)
         return True
 
