@@ -281,3 +281,22 @@ def test_a_hybrid_bundle_survives_a_zip_round_trip(tiny_checkpoint, sample_csv, 
     z = export_zip(o.bundle_path, tmp_path / "m.zip")
     b = load_bundle(import_zip(z, tmp_path / "imported"))
     assert b.lexical_weight == 0.5 and b.lexical_path.is_file()
+
+
+def test_a_hybrid_engine_cancels_inside_the_lexical_pass(tiny_checkpoint, sample_csv, tmp_path, data_dir,
+                                                         monkeypatch, one_torch_thread):
+    from triage_app.engine import LEXICAL_BATCH, TicketClassifier
+    from triage_app.errors import Cancelled
+
+    o = _train_hybrid(tiny_checkpoint, sample_csv, tmp_path, 1.0, monkeypatch)   # lexical only
+    clf = TicketClassifier.load(o.bundle_path, device="cpu")
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 1                  # stop after the first lexical batch
+    with pytest.raises(Cancelled):
+        clf.predict_proba(["printer jams"] * (3 * LEXICAL_BATCH), should_stop=stop)
+    seen = []
+    clf.predict_proba(["printer jams"] * 10, on_progress=lambda d, n: seen.append((d, n)))
+    assert seen[-1] == (10, 10)

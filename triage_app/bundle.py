@@ -323,7 +323,7 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
         if (tmp / LEXICAL_FILE).is_file() and isinstance(meta.get("hybrid"), dict):
             meta["hybrid"] = {**meta["hybrid"], "lexical_sha256": sha256_file(tmp / LEXICAL_FILE)}
         write_json_atomic(tmp / META_FILE, meta)
-        load_bundle(tmp)  # never publish something that would not load
+        load_bundle(tmp, verify_hash=False)  # never publish something that would not load (hashes just computed)
         fsync_dir(tmp)
         old = None
         if out.exists():
@@ -341,7 +341,7 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return load_bundle(out)
+    return load_bundle(out, verify_hash=False)
 
 
 def save_thresholds(bundle_dir: str | os.PathLike, global_threshold: float,

@@ -153,6 +153,10 @@ def lexical_session(bundle: Bundle, threads: int | None, spin: bool):
     if names != [LEXICAL_INPUT] or LEXICAL_OUTPUT not in outs:
         raise BundleError(f"{path}: unexpected lexical model inputs {names} / outputs {outs} "
                           f"(expected {[LEXICAL_INPUT]} / {LEXICAL_OUTPUT!r})")
+    width = session.get_outputs()[outs.index(LEXICAL_OUTPUT)].shape[-1]
+    if isinstance(width, int) and width != len(bundle.labels):
+        raise BundleError(f"{path}: the lexical model outputs {width} classes but bundle.json lists "
+                          f"{len(bundle.labels)} labels")
     return session
 
 
@@ -163,8 +167,10 @@ class TicketClassifier:
                  gpu: str | None = None, lexical_session=None):
         self.bundle = bundle
         self.session = session
+        if bundle.lexical_weight > 0 and lexical_session is None:
+            raise BundleError(f"{bundle.path}: a hybrid bundle needs its lexical session (use TicketClassifier.load)")
         self.lexical_session = lexical_session     # the TF-IDF part of a hybrid bundle (CPU)
-        self.lexical_weight = bundle.lexical_weight if lexical_session is not None else 0.0
+        self.lexical_weight = bundle.lexical_weight
         self.provider = provider
         self.fallback_message = fallback_message
         self.gpu = gpu
@@ -286,18 +292,18 @@ class TicketClassifier:
         w = self.lexical_weight
         if w == 0.0:
             return self.transformer_logits(pairs, batch_size, should_stop, on_progress)
-        if should_stop is not None and should_stop():
-            raise Cancelled()
-        lex = self._lexical_probs(pairs)
+        lex = self._lexical_probs(pairs, should_stop)
         t = None if w == 1.0 else self.transformer_logits(pairs, batch_size, should_stop, on_progress)
         if t is None and on_progress is not None:
             on_progress(len(pairs), len(pairs))
         return blend_logits(t, lex, w)
 
-    def _lexical_probs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    def _lexical_probs(self, pairs: Sequence[tuple[str, str]], should_stop=None) -> np.ndarray:
         out = np.zeros((len(pairs), len(self.labels)), dtype=np.float32)
         texts = [textmod.lexical_text(a, b) for a, b in pairs]
         for start in range(0, len(texts), LEXICAL_BATCH):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
             chunk = np.array(texts[start:start + LEXICAL_BATCH], dtype=object).reshape(-1, 1)
             out[start:start + len(chunk)] = self.lexical_session.run([LEXICAL_OUTPUT], {LEXICAL_INPUT: chunk})[0]
         return out
