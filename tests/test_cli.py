@@ -84,7 +84,7 @@ def test_formula_cells_are_escaped_in_csv_and_xlsx(tiny_bundle, tmp_path):
 def test_one_ticket_text_and_json(tiny_bundle, capsys):
     assert main(["classify", "--model", str(tiny_bundle), "--title", "VPN down", "--body", "cannot connect", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert set(d) == {"label", "confidence", "top", "needs_review"} and len(d["top"]) == 3
+    assert set(d) == {"label", "confidence", "top", "needs_review", "review_reason"} and len(d["top"]) == 3
 
 
 @pytest.mark.parametrize("argv_tail, msg", [

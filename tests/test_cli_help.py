@@ -107,11 +107,12 @@ def _train_args(*extra: str):
 
 
 def _configs(*extra: str) -> dict:
-    """What `triage train --preset P ...extra` really trains with, per preset."""
-    from trainer.config import PRESETS
+    """What `triage train --preset P ...extra` really trains with, per preset that trains a
+    transformer (auto becomes one of them, lexical has none of these settings)."""
+    from trainer.config import TRANSFORMER_PRESETS
     from triage_app.cli.train import train_config
 
-    return {p: train_config(_train_args("--preset", p, *extra)) for p in PRESETS}
+    return {p: train_config(_train_args("--preset", p, *extra)) for p in TRANSFORMER_PRESETS}
 
 
 def _field_set_by(flag: str, value: str) -> dict[str, str]:

@@ -165,18 +165,18 @@ def test_gui_stays_responsive_during_batch(win, qtbot, sample_csv, tmp_path, mon
             if not cond.wait_for(pred, timeout=10):
                 seen["stalls"] += 1
 
-    real_predict = win.ctx.classifier.predict_proba
+    real_score = win.ctx.classifier.score
 
-    def predict_proba(tickets, *a, **kw):
+    def score(tickets, *a, **kw):
         tickets = list(tickets)
         rows_before = sum(n for _t, n in calls)
         calls.append((threading.get_ident(), len(tickets)))
         if threading.get_ident() != gui_thread:
             ticks = seen["ticks"]
             gui_waited_for(lambda: seen["ticks"] > ticks and seen["rows_shown"] >= rows_before)
-        return real_predict(tickets, *a, **kw)
+        return real_score(tickets, *a, **kw)
 
-    monkeypatch.setattr(win.ctx.classifier, "predict_proba", predict_proba)
+    monkeypatch.setattr(win.ctx.classifier, "score", score)
     real_model = batch_tab.ResultsModel
 
     def results_model(*a, **kw):

@@ -74,8 +74,11 @@ def test_each_path_exports_loads_and_classifies(weight, chosen, tiny_checkpoint,
     assert h["chosen"] == chosen and b.lexical_weight == weight
     assert set(h["candidates"]) == {"transformer", "lexical", "blend"}
     assert (b.lexical_path.is_file()) == (weight > 0)
+    # the lexical model alone wins: the bundle has no transformer at all, and is served without one
+    assert b.model_path.is_file() == b.tokenizer_path.is_file() == (weight < 1) == (not b.lexical_only)
     clf = TicketClassifier.load(b, device="cpu")
     assert (clf.lexical_session is not None) == (weight > 0)
+    assert (clf.session is None) == (weight == 1.0)
     preds = clf.predict(["Printer on floor 3 jams", {"title": "VPN", "body": "cannot connect from home"}])
     assert all(p.label in b.labels and 0 < p.confidence <= 1 for p in preds)
     # the validation scores stored in the bundle are what the engine serves for those rows, calibrated
@@ -87,7 +90,11 @@ def test_each_path_exports_loads_and_classifies(weight, chosen, tiny_checkpoint,
         stored = z["probs"]
     assert np.abs(stored - served).max() < 2e-3
     ex = o.metrics["test_exported"]
-    assert ("blended with the lexical model" in ex["how"]) == (weight > 0)
+    assert ("blended with the lexical model" in ex["how"]) == (0 < weight < 1)
+    assert ("the lexical model alone" in ex["how"]) == (weight == 1)
+    # the unfamiliar-ticket signal comes with every bundle the pipeline writes
+    fam = b.meta["familiarity"]
+    assert b.vocabulary_path.is_file() and fam["words"] > 50 and 0.25 <= fam["unseen_limit"] < 1
     if weight > 0:
         assert b.meta["export"]["lexical"]["max_abs_diff"] < 1e-4
     # explanations run through the served blend
@@ -264,7 +271,7 @@ def test_no_lexical_and_the_seed_preset_train_the_transformer_alone(tiny_checkpo
                                                                      data_dir, capsys, one_torch_thread):
     from triage_app.cli import main
 
-    for extra, out in ((["--no-lexical"], tmp_path / "a"), (["--preset", "seed"], tmp_path / "b")):
+    for extra, out in ((["--preset", "quick", "--no-lexical"], tmp_path / "a"), (["--preset", "seed"], tmp_path / "b")):
         rc = main(["train", str(sample_csv), *FROM_ARGS, "--base-model", str(tiny_checkpoint), "--epochs", "1",
                    "--max-length", "32", "--no-int8", *extra, "-q", "--out", str(out)])
         assert rc == 0, capsys.readouterr().err

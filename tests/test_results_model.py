@@ -342,7 +342,7 @@ def test_to_frame_keeps_every_input_column_and_adds_predictions(qtbot):
     m.set_filter("printer")
     out = m.to_frame()
     assert list(out.columns) == ["id", "title", "body", "predicted_label", "confidence", "needs_review",
-                                 "top3", "corrected_label"]
+                                 "review_reason", "top3", "corrected_label"]
     assert out.index.tolist() == [0, 1, 2, 3, 4, 5]
     assert out["id"].tolist() == ["T1", "T2", "T3", "T4", "T5", "T6"]
     assert out["title"].tolist() == TITLES
@@ -359,7 +359,7 @@ def test_to_frame_of_a_partial_run_and_clashing_names(qtbot):
     m.append_chunk(0, PROBS[:2])
     out = m.to_frame()
     assert list(out.columns) == ["confidence", "predicted_label", "predicted_label_", "confidence_",
-                                 "needs_review", "top3", "corrected_label"]
+                                 "needs_review", "review_reason", "top3", "corrected_label"]
     assert out["confidence"].tolist() == ["high", "low"]          # the input column, untouched
     assert out["confidence_"].tolist() == [0.7, 0.45]
     assert out["predicted_label_"].tolist() == ["Access", "Hardware"]

@@ -46,6 +46,25 @@ def _hybrid_section(meta: dict) -> list[str]:
     return out
 
 
+def _familiarity_section(meta: dict) -> list[str]:
+    f = meta.get("familiarity")
+    if not f:
+        return []
+    v = f.get("validation", {})
+    acc = ""
+    if v.get("accuracy_flagged") is not None and v.get("accuracy_other") is not None:
+        acc = (f" On validation {v['flagged']} of {v['rows']} tickets were flagged; the model was right on "
+               f"{v['accuracy_flagged']:.1%} of them and on {v['accuracy_other']:.1%} of the others.")
+    elif v:
+        acc = f" On validation {v.get('flagged', 0)} of {v.get('rows', 0)} tickets were flagged."
+    short = (f"fewer than {f['min_words']} words" if f.get("min_words", 0) > 1 else None)
+    return ["## Unfamiliar tickets", "",
+            f"A ticket is flagged *needs review* whatever its confidence when more than "
+            f"{f['unseen_limit']:.0%} of its words never occur in the training tickets"
+            + (f", or when it has {short}" if short else "") + f" (limits chosen on validation; "
+            f"`vocabulary.txt`, {f.get('words', '?')} words).{acc}", ""]
+
+
 def render_card(meta: dict, extra: str = "") -> str:
     m = meta.get("metrics", {})
     cfg = meta.get("train_config", {})
@@ -55,10 +74,16 @@ def render_card(meta: dict, extra: str = "") -> str:
     h = meta.get("hybrid") or {}
     blended = (f", blended with a TF-IDF + logistic regression model (`lexical.onnx`, weight "
                f"{h['lexical_weight']:g}; see Hybrid)" if h.get("lexical_weight") else "")
-    out = [f"# {meta['name']} v{meta['version']}", "",
-           f"Dual-BERT ticket classifier ({meta.get('base_model')} towers, {meta.get('pooling', 'mean')} pooling, "
-           f"routing `{meta['routing']}`, max length {meta['max_length']}), exported to ONNX "
-           f"({meta['precision']}){blended}. Created {meta['created']}.", ""]
+    lexical_only = h.get("lexical_weight") == 1
+    if lexical_only:
+        why = "it won on validation" if "transformer" in h.get("candidates", {}) else "the `lexical` preset"
+        intro = (f"Lexical ticket classifier: TF-IDF + class-balanced logistic regression alone, exported to "
+                 f"ONNX (`lexical.onnx`, no transformer: {why}; see Hybrid). Created {meta['created']}.")
+    else:
+        intro = (f"Dual-BERT ticket classifier ({meta.get('base_model')} towers, {meta.get('pooling', 'mean')} "
+                 f"pooling, routing `{meta['routing']}`, max length {meta['max_length']}), exported to ONNX "
+                 f"({meta['precision']}){blended}. Created {meta['created']}.")
+    out = [f"# {meta['name']} v{meta['version']}", "", intro, ""]
     out += ["## Data", "", f"- Source: `{fp.get('source', '?')}`, {fp.get('rows', '?')} rows after cleaning "
             f"(fingerprint `{str(fp.get('sha256', ''))[:16]}`).", ""]
     counts = fp.get("label_counts", {})
@@ -71,7 +96,7 @@ def render_card(meta: dict, extra: str = "") -> str:
         out += [f"## Metrics on `{split}` ({r.get('n', '?')} tickets)", "",
                 f"accuracy **{r['accuracy']:.4f}**, weighted F1 **{r['weighted_f1']:.4f}**, "
                 f"macro F1 **{r['macro_f1']:.4f}**" + (f", ECE {r['ece']:.4f}" if "ece" in r else "")
-                + " (PyTorch, before export)", ""]
+                + (" (the exported file)" if lexical_only else " (PyTorch, before export)"), ""]
         rows = [["class", "precision", "recall", "F1", "support"]]
         for lab in labels:
             pc = r["per_class"].get(lab, {})
@@ -84,6 +109,7 @@ def render_card(meta: dict, extra: str = "") -> str:
             break
     out += _exported_line(m)
     out += _hybrid_section(meta)
+    out += _familiarity_section(meta)
     cal = m.get("hybrid") or m     # a hybrid's served scores are calibrated on their own
     out += ["## Calibration", "",
             f"Temperature scaling fitted on the validation split: T = {meta['temperature']:.3f}"
@@ -101,7 +127,13 @@ def render_card(meta: dict, extra: str = "") -> str:
     if exp.get("fused"):
         out.append(f"- ONNX Runtime optimizer: {exp.get('optimizer_note', '')}; fused "
                    + ", ".join(f"{k} {v}" for k, v in exp["fused"].items()) + ".")
-    out += ["", "## Training", "", "```json", json.dumps(cfg, indent=2), "```", ""]
+    out += ["", "## Training", ""]
+    plan = meta.get("auto")
+    if plan:
+        out += [f"Recipe chosen by the `auto` preset: **{plan['label']}** (estimate {plan['estimate_s'] / 60:.1f} min, "
+                f"time budget {plan['budget_s'] / 60:.0f} min on {plan['device']}; {plan['reason']}); training took "
+                f"{m.get('train_seconds', float('nan')) / 60:.1f} min.", ""]
+    out += ["```json", json.dumps(cfg, indent=2), "```", ""]
     out += ["## Limits", "",
             "- Trained on one helpdesk's tickets; other helpdesks use other words and categories: measure "
             "with `triage eval` on your own labeled tickets before trusting it, and retrain from the Train tab.",
@@ -128,6 +160,7 @@ def write_model_card(bundle_dir: str | os.PathLike, extra: str = "") -> Path:
                       title=f"{b.name} v{b.version} ({'test' if 'test' in m else 'val'})")
     p = Path(b.path) / CARD_FILE
     write_text_atomic(p, render_card(b.meta, extra))
-    assert sha256_file(b.model_path) == b.meta["onnx_sha256"]
+    if b.model_path.is_file():
+        assert sha256_file(b.model_path) == b.meta["onnx_sha256"]
     write_json_atomic(Path(b.path) / META_FILE, b.meta)
     return p

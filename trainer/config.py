@@ -8,7 +8,10 @@ from triage_app.errors import TriageError
 DEFAULT_BASE = "all-MiniLM-L6-v2"
 # Labels with fewer examples than this are too rare to learn well (dropped or merged into "Other").
 DEFAULT_MIN_PER_CLASS = 30
-PRESETS = ("quick", "standard", "full", "seed")
+# "auto" picks one of the others for the data, the device and the time budget (trainer/auto.py);
+# "lexical" trains the TF-IDF + logistic regression model alone (no transformer).
+PRESETS = ("auto", "quick", "standard", "full", "lexical", "seed")
+TRANSFORMER_PRESETS = ("quick", "standard", "full", "seed")   # the recipes whose settings are the fields below
 
 
 class ConfigError(TriageError, ValueError):
@@ -48,6 +51,7 @@ class TrainConfig:
     device: str = "auto"                    # "auto" | "cpu" | "cuda"
     max_steps: int | None = None            # stop a phase after this many steps (tests, smoke runs)
     step_events_per_s: float = 10.0
+    time_budget_s: float | None = None      # "auto": the longest the whole run may take (None: 25 min)
 
     def __post_init__(self):
         errs = []
@@ -84,10 +88,24 @@ class TrainConfig:
             errs.append("warmup_ratio must be in [0, 1)")
         if self.max_steps is not None and self.max_steps < 1:
             errs.append("max_steps must be >= 1")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            errs.append(f"time_budget_s must be > 0 (got {self.time_budget_s})")
         if errs:
             raise ConfigError("; ".join(errs))
 
     # ---- presets -------------------------------------------------------------------------
+    @classmethod
+    def auto(cls, **kw) -> "TrainConfig":
+        """Resolved after the data is read: the strongest recipe that fits the rows, the device
+        and ``time_budget_s`` (trainer/auto.py); settings given here are kept."""
+        return cls(**{"preset": "auto", **kw})
+
+    @classmethod
+    def lexical(cls, **kw) -> "TrainConfig":
+        """The lexical model alone (TF-IDF + class-balanced logistic regression): seconds, no
+        transformer; for tiny data, or as the yardstick."""
+        return cls(**{"preset": "lexical", **kw})
+
     @classmethod
     def quick(cls, **kw) -> "TrainConfig":
         """Phase 1 only: frozen towers, features cached once, linear head (minutes on a CPU)."""
@@ -125,3 +143,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def explicit(self) -> dict:
+        """The fields that differ from the plain defaults (what an ``auto`` run keeps)."""
+        base = TrainConfig()
+        skip = {"preset", "time_budget_s"}
+        return {k: v for k, v in asdict(self).items() if k not in skip and getattr(base, k) != v}

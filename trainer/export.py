@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from trainer.evaluate import softmax
+from trainer.export_lexical import ExportError, export_lexical, familiarity_parts, hybrid_metrics, served_metrics
 from triage_app import text as textmod
 from triage_app.bundle import (
     CARD_FILE,
@@ -30,19 +31,14 @@ from triage_app.bundle import (
     replaceable,
     write_bundle,
 )
-from triage_app.errors import Cancelled, TriageError
+from triage_app.errors import Cancelled
 from triage_app.hybrid import blend_logits
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
 FP32_TOL = 1e-3
-LEXICAL_TOL = 1e-4      # max |p_onnx - p_sklearn| of the lexical part (measured: ~1e-6)
 GATE_AGREEMENT = 0.99
 GATE_ACC_DROP = 0.005
-
-
-class ExportError(TriageError, RuntimeError):
-    pass
 
 
 @dataclass
@@ -223,7 +219,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                   on_progress: Callable[[str], None] | None = None, read_only: bool = False,
                   cleaning_options: dict | None = None,
                   test_rows: tuple[list[str], list[str], np.ndarray] | None = None,
-                  lexical: tuple[object, float] | None = None):
+                  lexical: tuple[object, float] | None = None, familiarity=None):
     """Export and write a bundle to ``out_dir``.  Returns ``(Bundle, ExportReport)``.
 
     ``val_rows`` = (text_a, text_b, y) of cleaned validation rows for the parity checks and the
@@ -235,6 +231,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
     ``lexical`` = (:class:`trainer.lexical.LexicalModel`, weight) of a hybrid model: written as
     ``lexical.onnx`` after a parity check against scikit-learn on the validation rows, and served
     blended with the transformer (``val_logits`` and ``temperature`` are then the blend's).
+    ``familiarity``: the unfamiliar-ticket signal (:class:`triage_app.familiarity.Familiarity`).
 
     An existing bundle at ``out_dir`` is replaced only once the new one is complete; an existing
     folder that is not a bundle is never replaced (:class:`ExportError`).
@@ -304,7 +301,9 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         if lexical is not None and lexical[1] > 0:
             _check(should_stop)
             say("exporting the lexical model (ONNX) and checking it against scikit-learn")
-            lex = (export_lexical(lexical[0], work / LEXICAL_FILE, rows_a, rows_b, rep), float(lexical[1]))
+            lex = (work / LEXICAL_FILE, float(lexical[1]))
+            rep.lexical = export_lexical(lexical[0], lex[0], rows_a, rows_b)
+            rep.sizes_mb["lexical"] = round(lex[0].stat().st_size / 2**20, 1)
         metrics = dict(metrics or {})
         if test_rows is not None and len(test_rows[0]):
             _check(should_stop)
@@ -316,6 +315,8 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         files = {"model.onnx": chosen, "tokenizer.json": tokenizer_path}
         if lex is not None:
             files[LEXICAL_FILE] = lex[0]
+        fam_files, fam_meta = familiarity_parts(familiarity)
+        files.update(fam_files)
         if val_logits is not None and val_y is not None:
             npz = work / VALIDATION_FILE
             probs = softmax(val_logits, temperature)
@@ -343,7 +344,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
             "precision": precision, "precision_note": rep.precision_note,
             "onnx_inputs": INPUT_NAMES, "onnx_sha256": "", "train_config": cfg,
             "data_fingerprint": data_fingerprint or {}, "metrics": metrics,
-            "export": rep.to_dict(), "read_only": read_only,
+            "export": rep.to_dict(), "read_only": read_only, **fam_meta,
         }
         meta.update(meta_extra or {})
         bundle = write_bundle(files, meta, out_dir)
@@ -364,7 +365,7 @@ def _raise_if_disk_full(e: OSError, out: Path) -> None:
 
 def export_result(result, out_dir, *, name="ticket-model", version="1", quantize=True,
                   max_val_rows: int = 4096, should_stop=None, on_progress=None, card=None,
-                  review_threshold: float = 0.5, meta_extra=None, hybrid=None):
+                  review_threshold: float = 0.5, meta_extra=None, hybrid=None, familiarity=None):
     """Export a :class:`trainer.loop.TrainResult` (metrics, temperature, validation rows inside).
 
     The parity checks and the int8 gate use up to ``max_val_rows`` validation rows: at 1,024 rows
@@ -387,10 +388,7 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
     val_logits, temperature, lexical = result.val_logits, result.temperature, None
     if hybrid is not None:
         extra["hybrid"] = hybrid.meta()
-        metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
-                             "candidates": hybrid.candidates, "temperature": hybrid.temperature,
-                             "ece_before": hybrid.ece_before, "ece_after": hybrid.ece_after,
-                             "val": hybrid.val_report}
+        metrics["hybrid"] = hybrid_metrics(hybrid)
         val_logits, temperature, lexical = hybrid.val_logits, hybrid.temperature, (hybrid.model, hybrid.weight)
     extra.update(meta_extra or {})
     return export_bundle(result.model, result.tokenizer_path, result.labels, result.config, out_dir,
@@ -399,23 +397,9 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
                          quantize=quantize, val_logits=val_logits, val_y=result.val_y, lexical=lexical,
                          input_fields=fields, meta_extra=extra, should_stop=should_stop,
                          on_progress=on_progress, card=card, review_threshold=review_threshold,
+                         familiarity=familiarity,
                          cleaning_options=getattr(data, "cleaning_options", None),
                          test_rows=(t.text_a, t.text_b, t.y) if (t := data.test) is not None and len(t) else None)
-
-
-def export_lexical(model, path: Path, rows_a, rows_b, rep: ExportReport) -> Path:
-    """Write the lexical model as ONNX and check it against scikit-learn on the validation rows."""
-    from trainer.lexical import parity
-
-    model.to_onnx(path)
-    texts = [textmod.lexical_text(a, b) for a, b in zip(rows_a, rows_b)]
-    rep.lexical = parity(model, path, texts)
-    if rep.lexical["max_abs_diff"] > LEXICAL_TOL:   # (a top-1 flip within this is a tie, harmless)
-        raise ExportError(f"the lexical model in ONNX differs from scikit-learn (max |diff| "
-                          f"{rep.lexical['max_abs_diff']:.2e}, top-1 agreement {rep.lexical['top1_agreement']:.4f} "
-                          f"on {rep.lexical['rows']} validation rows); not exporting a model that disagrees")
-    rep.sizes_mb["lexical"] = round(path.stat().st_size / 2**20, 1)
-    return path
 
 
 def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
@@ -423,7 +407,6 @@ def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
     """Accuracy / F1 of an exported ONNX file as the app serves it on the CPU (:func:`onnx_logits`:
     the engine's session and default batch size).  The trainer's own test figures are PyTorch
     (bf16 autocast where the CPU has it) before export; int8 moves them by a few tenths."""
-    from trainer.evaluate import classification_report
     from triage_app.engine import CPU_BATCH
 
     w = lexical[1] if lexical is not None else 0.0
@@ -435,19 +418,16 @@ def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
         texts = [textmod.lexical_text(a, b) for a, b in zip(rows[0], rows[1])]
         logits = blend_logits(logits, onnx_proba(lexical[0], texts), w)
         how += f", blended with the lexical model (weight {w:g})"
-    rep = classification_report(np.asarray(rows[2]), logits.argmax(1), list(labels))
-    return {"accuracy": float(rep["accuracy"]), "weighted_f1": float(rep["weighted_f1"]),
-            "macro_f1": float(rep["macro_f1"]), "rows": int(len(rows[2])), "precision": precision,
-            "how": how}
+    return served_metrics(rows[2], logits, labels, precision, how)
 
 
 def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str, version: str,
-                            should_stop=None, on_progress=None, meta_extra: dict | None = None):
+                            should_stop=None, on_progress=None, meta_extra: dict | None = None,
+                            familiarity=None):
     """A new bundle that serves ``hybrid`` (a :class:`trainer.hybrid.HybridChoice`) on top of the
     transformer of ``bundle`` (its ONNX file and tokenizer copied unchanged).  ``served`` holds that
     transformer's logits on the validation and test rows of ``data`` as the engine serves them, so the
     test figures are those of the served blend.  Returns ``(Bundle, ExportReport)``."""
-    from trainer.evaluate import classification_report
     from trainer.lexical import onnx_proba
     from triage_app.bundle import now_iso
     from triage_app.engine import CPU_BATCH
@@ -466,17 +446,15 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
         if hybrid.weight > 0:
             _check(should_stop)
             say("exporting the lexical model (ONNX) and checking it against scikit-learn")
-            lex = export_lexical(hybrid.model, work / LEXICAL_FILE, data.val.text_a, data.val.text_b, rep)
+            lex = work / LEXICAL_FILE
+            rep.lexical = export_lexical(hybrid.model, lex, data.val.text_a, data.val.text_b)
             files[LEXICAL_FILE] = lex
         npz = work / VALIDATION_FILE
         np.savez(npz, probs=softmax(hybrid.val_logits, hybrid.temperature).astype(np.float32),
                  y=np.asarray(data.val.y, dtype=np.int64))
         files[VALIDATION_FILE] = npz
         metrics = {k: v for k, v in bundle.meta.get("metrics", {}).items() if k != "test_exported"}
-        metrics["hybrid"] = {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight,
-                             "candidates": hybrid.candidates, "temperature": hybrid.temperature,
-                             "ece_before": hybrid.ece_before, "ece_after": hybrid.ece_after,
-                             "val": hybrid.val_report,
+        metrics["hybrid"] = {**hybrid_metrics(hybrid),
                              "transformer_from": bundle.meta.get("metrics", {}).get("hybrid", {}).get(
                                  "transformer_from", f"{bundle.name} v{bundle.version}")}
         t = data.test
@@ -485,20 +463,19 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
             say("measuring the served blend on the test split")
             texts = [textmod.lexical_text(a, b) for a, b in zip(t.text_a, t.text_b)]
             scores = blend_logits(served.test_logits, onnx_proba(lex, texts) if lex else None, hybrid.weight)
-            r = classification_report(np.asarray(t.y), scores.argmax(1), list(bundle.labels))
             how = f"ONNX Runtime CPU, engine session, batches of {CPU_BATCH}"
             if hybrid.weight > 0:
                 how += f", blended with the lexical model (weight {hybrid.weight:g})"
-            metrics["test_exported"] = {"accuracy": float(r["accuracy"]), "weighted_f1": float(r["weighted_f1"]),
-                                        "macro_f1": float(r["macro_f1"]), "rows": int(len(t.y)),
-                                        "precision": bundle.precision, "how": how}
+            metrics["test_exported"] = served_metrics(t.y, scores, bundle.labels, bundle.precision, how)
         say("writing the bundle")
-        meta = {k: v for k, v in bundle.meta.items() if k not in ("created", "onnx_sha256", "hybrid")}
+        fam_files, fam_meta = familiarity_parts(familiarity)
+        files.update(fam_files)
+        meta = {k: v for k, v in bundle.meta.items() if k not in ("created", "onnx_sha256", "hybrid", "familiarity")}
         meta.update({"name": name, "version": str(version), "temperature": float(hybrid.temperature),
                      "data_fingerprint": data.fingerprint, "data_report": data.report.to_dict(),
                      "columns": data.columns,
                      "metrics": metrics, "hybrid": hybrid.meta(), "created": now_iso(),
-                     "export": {**bundle.meta.get("export", {}), "lexical": rep.lexical}})
+                     "export": {**bundle.meta.get("export", {}), "lexical": rep.lexical}, **fam_meta})
         meta.update(meta_extra or {})
         return write_bundle(files, meta, out_dir), rep
     finally:

@@ -88,13 +88,32 @@ def fit_hybrid(res, data, should_stop: Callable[[], bool] | None = None) -> Hybr
     if inner:
         candidates["blend"] = choose(inner)
     w = choose(scores)["lexical_weight"]
+    return _choice(w, candidates, blend_logits(res.val_logits, lex_val, w), res.val_y, res.labels,
+                   model, res.temperature)
+
+
+def fit_lexical_only(data, should_stop: Callable[[], bool] | None = None) -> HybridChoice:
+    """The lexical model alone (no transformer was trained: the ``lexical`` preset)."""
+    from trainer.lexical import fit_lexical
+
+    n = len(data.labels)
+    val_texts = split_texts(data.val)
+    model = fit_lexical(split_texts(data.train), data.train.y, val_texts, data.val.y, n,
+                        should_stop=should_stop)
+    served = blend_logits(None, model.predict_proba(val_texts), 1.0)
+    s = score_weights(served, np.exp(served), data.val.y, n, weights=(1.0,))[0]
+    return _choice(1.0, {"lexical": s}, served, data.val.y, data.labels, model, 1.0)
+
+
+def _choice(w, candidates, served, y, labels, model, transformer_temperature) -> HybridChoice:
+    """The chosen candidate, calibrated with its own temperature (the transformer alone keeps
+    the trainer's)."""
     chosen = "transformer" if w == 0 else "lexical" if w == 1 else "blend"
-    served = blend_logits(res.val_logits, lex_val, w)
-    temperature = res.temperature if w == 0 else fit_temperature(served, res.val_y)
+    temperature = transformer_temperature if w == 0 else fit_temperature(served, y)
     return HybridChoice(w, chosen, candidates, served, float(temperature),
                         model if w > 0 else None, model.info(),
-                        ece(served, res.val_y, 1.0), ece(served, res.val_y, temperature),
-                        classification_report(np.asarray(res.val_y), served.argmax(1), list(res.labels)))
+                        ece(served, y, 1.0), ece(served, y, temperature),
+                        classification_report(np.asarray(y), served.argmax(1), list(labels)))
 
 
 # ---- a hybrid on top of an exported transformer ------------------------------------------------

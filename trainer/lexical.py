@@ -30,11 +30,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from triage_app.errors import Cancelled
+from triage_app.text import WORD_PATTERN
 
 LEXICAL_INPUT = "text"            # ONNX input: string tensor [N, 1], texts already lexical_text()-ed
 LEXICAL_OUTPUT = "probabilities"  # ONNX output: float32 [N, K], columns in label-index order 0..K-1
 
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"          # scikit-learn (Python re)
+TOKEN_PATTERN = WORD_PATTERN              # scikit-learn (Python re)
 RE2_TOKEN_PATTERN = r"[\p{L}\p{N}_]{2,}"  # the same token class in RE2 (ORT's Tokenizer)
 NGRAM_RANGE = (1, 2)
 ONNX_OPSET = 17

@@ -76,6 +76,7 @@ class TrainOutcome:
     report_lines: list[str]
     elapsed_s: float
     config: dict = field(default_factory=dict)
+    plan: dict | None = None             # what the auto preset chose, and why (trainer/auto.py)
 
 
 # ---- steps ------------------------------------------------------------------------------------
@@ -191,10 +192,10 @@ def val_tickets(df, spec: DataSpec, data: PreparedData) -> list[dict]:
     return out
 
 
-def compare_with_active(active, df, spec: DataSpec, data: PreparedData, res, should_stop,
-                        new_val_logits=None) -> dict:
+def compare_with_active(active, df, spec: DataSpec, data: PreparedData, should_stop,
+                        new_val_logits) -> dict:
     """Run the active classifier on the validation rows and compare it with the trained model
-    (its served validation scores ``new_val_logits``, default the transformer's).
+    (its served validation scores ``new_val_logits``).
     An error of the active model is reported in the result (``{"error": ...}``), not raised."""
     tickets = val_tickets(df, spec, data)
     try:
@@ -205,17 +206,50 @@ def compare_with_active(active, df, spec: DataSpec, data: PreparedData, res, sho
         return {"error": f"{type(e).__name__}: {e}"}
     act_labels = [str(x) for x in active.labels]
     act_pred = [act_labels[i] for i in np.asarray(probs).argmax(1)]
-    new_logits = res.val_logits if new_val_logits is None else new_val_logits
-    new_pred = [res.labels[i] for i in np.asarray(new_logits).argmax(1)]
-    y_true = [res.labels[i] for i in res.val_y]
-    comparison = compare_predictions(y_true, new_pred, act_pred, res.labels, act_labels)
+    labels = list(data.labels)
+    new_pred = [labels[i] for i in np.asarray(new_val_logits).argmax(1)]
+    y_true = [labels[i] for i in data.val.y]
+    comparison = compare_predictions(y_true, new_pred, act_pred, labels, act_labels)
     ver = str(getattr(active, "version", "") or "")
     comparison["active_name"] = getattr(active, "name", "?") + (f" (version {ver})" if ver else "")
     return comparison
 
 
+def resolve_auto(cfg: TrainConfig, data: PreparedData, emit) -> tuple[TrainConfig, dict]:
+    """The recipe ``auto`` picks for ``data`` (trainer/auto.py), said through ``emit`` before
+    training; the user's explicit settings are kept.  Returns ``(config, plan record)``."""
+    from trainer.auto import plan as auto_plan
+
+    emit(PhaseEvent("plan", "auto: measuring this device's speed on a sample of the tickets"))
+    keep = cfg.explicit()
+    p = auto_plan(data, cfg.base_model, cfg.time_budget_s, cfg.device, overrides=keep)
+    emit(PhaseEvent("plan", p.describe()))
+    return p.config(**keep), p.to_dict()
+
+
+def familiarity_of(data: PreparedData, served_val_logits):
+    """The unfamiliar-ticket signal of the training rows, its limits chosen on the validation rows
+    (their served predictions give the accuracy of flagged and other rows)."""
+    from trainer.hybrid import split_texts
+    from triage_app.familiarity import fit_familiarity
+
+    correct = np.asarray(served_val_logits).argmax(1) == np.asarray(data.val.y)
+    return fit_familiarity(split_texts(data.train), split_texts(data.val), correct)
+
+
+def lexical_only_metrics(res, elapsed_s: float) -> dict:
+    """The metrics a lexical-only bundle keeps of a transformer that was trained and lost on
+    validation (its PyTorch figures and curves), or just the time."""
+    if res is None:
+        return {"train_seconds": elapsed_s}
+    keep = {k: v for k, v in res.metrics.items() if k in ("history", "train_seconds")}
+    keep["transformer_candidate"] = {k: res.metrics[k] for k in ("val", "test") if k in res.metrics}
+    return keep
+
+
 def error_kind(exc: BaseException) -> str:
     """What kind of failure ``exc`` is, for the hint a front end shows (matched by class)."""
+    from trainer.export_lexical import ExportError
     from triage_app.bundle import BundleError
     from triage_app.io import TableError
     from triage_app.joblock import JobBusy
@@ -230,7 +264,7 @@ def error_kind(exc: BaseException) -> str:
         return "busy"
     if _is_instance_of(exc, "trainer.model", "ModelLoadError"):
         return "model"
-    if _is_instance_of(exc, "trainer.export", "ExportError") or isinstance(exc, BundleError):
+    if isinstance(exc, (ExportError, BundleError)):
         return "export"
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return "memory"
@@ -289,46 +323,68 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         ready = data_ready(data)
         emit(ready)
         _check(stop)
+        plan = None
+        if cfg.preset == "auto" and base is None:
+            cfg, plan = resolve_auto(cfg, data, emit)
+            export_options = {**(export_options or {}),
+                              "meta_extra": {**((export_options or {}).get("meta_extra") or {}), "auto": plan}}
+            _check(stop)
         if base is not None:
             return _hybrid_of_bundle(base, data, df, spec, out_dir, name, version, emit, stop, card,
                                      card_extra, ready, t0, cfg, (export_options or {}).get("meta_extra"),
                                      active)
-        from trainer.loop import train
+        res = None
+        if cfg.preset != "lexical":
+            from trainer.loop import train
 
-        res = train(cfg, data, on_event=emit, should_stop=stop, resume=resume,
-                    checkpoint_dir=checkpoint_dir)
-        if res.cancelled:
-            raise Cancelled("training cancelled")
-        _check(stop)
+            res = train(cfg, data, on_event=emit, should_stop=stop, resume=resume,
+                        checkpoint_dir=checkpoint_dir)
+            if res.cancelled:
+                raise Cancelled("training cancelled")
+            _check(stop)
         hybrid = None
-        if cfg.hybrid:
-            from trainer.hybrid import fit_hybrid
+        if cfg.hybrid or res is None:
+            from trainer.hybrid import fit_hybrid, fit_lexical_only
 
-            emit(PhaseEvent("lexical", "fitting the lexical model (TF-IDF + logistic regression) and "
-                            "choosing the blend on validation"))
-            hybrid = fit_hybrid(res, data, stop)
+            emit(PhaseEvent("lexical", "fitting the lexical model (TF-IDF + logistic regression)"
+                            + (" and choosing the blend on validation" if res is not None else "")))
+            hybrid = fit_hybrid(res, data, stop) if res is not None else fit_lexical_only(data, stop)
             emit(PhaseEvent("lexical", hybrid.summary()))
             _check(stop)
+        served_val = hybrid.val_logits if hybrid is not None else res.val_logits
+        familiarity = familiarity_of(data, served_val)
         comparison = None
         if active is not None:
             emit(PhaseEvent("compare", f"running the active model ({getattr(active, 'name', '?')}) "
                             f"on {len(data.val)} validation rows"))
-            comparison = compare_with_active(active, df, spec, data, res, stop,
-                                             hybrid.val_logits if hybrid is not None else None)
+            comparison = compare_with_active(active, df, spec, data, stop, served_val)
             _check(stop)
-        from trainer.export import export_result
+        options = dict(export_options or {})
+        progress = lambda s: emit(PhaseEvent("export", s))  # noqa: E731
+        if hybrid is not None and hybrid.weight == 1.0:
+            from trainer.export_lexical import export_lexical_bundle
 
-        emit(PhaseEvent("export", "exporting the model (ONNX, parity and int8 checks)"))
-        bundle, rep = export_result(res, out_dir, name=name, version=version, should_stop=stop,
-                                    on_progress=lambda s: emit(PhaseEvent("export", s)), hybrid=hybrid,
-                                    **(export_options or {}))
+            emit(PhaseEvent("export", "exporting the lexical model alone (it won on validation)"
+                            if res is not None else "exporting the lexical model"))
+            metrics = lexical_only_metrics(res, time.perf_counter() - t0)
+            bundle, export = export_lexical_bundle(
+                hybrid, data, cfg, out_dir, name=name, version=version, should_stop=stop,
+                on_progress=progress, familiarity=familiarity, metrics=metrics,
+                meta_extra=options.get("meta_extra"), review_threshold=options.get("review_threshold", 0.5))
+        else:
+            from trainer.export import export_result
+
+            emit(PhaseEvent("export", "exporting the model (ONNX, parity and int8 checks)"))
+            bundle, rep = export_result(res, out_dir, name=name, version=version, should_stop=stop,
+                                        on_progress=progress, hybrid=hybrid, familiarity=familiarity,
+                                        **options)
+            export = rep.to_dict()
         if card:
             from trainer.card import write_model_card
 
             write_model_card(bundle.path, card_extra)
-        return TrainOutcome(str(bundle.path), name, version, list(res.labels), bundle.meta["metrics"],
-                            rep.to_dict(), comparison, ready.lines, time.perf_counter() - t0,
-                            cfg.to_dict())
+        return TrainOutcome(str(bundle.path), name, version, list(data.labels), bundle.meta["metrics"],
+                            export, comparison, ready.lines, time.perf_counter() - t0, cfg.to_dict(), plan)
     finally:
         lock.release()
 
@@ -364,12 +420,13 @@ def _hybrid_of_bundle(base, data, df, spec, out_dir, name, version, emit, stop, 
     if active is not None:
         emit(PhaseEvent("compare", f"running the active model ({getattr(active, 'name', '?')}) "
                         f"on {len(data.val)} validation rows"))
-        comparison = compare_with_active(active, df, spec, data, served, stop, hybrid.val_logits)
+        comparison = compare_with_active(active, df, spec, data, stop, hybrid.val_logits)
         _check(stop)
     emit(PhaseEvent("export", "writing the hybrid bundle"))
     bundle, rep = export_hybrid_of_bundle(base, served, hybrid, data, out_dir, name=name, version=version,
                                           should_stop=stop, on_progress=lambda s: emit(PhaseEvent("export", s)),
-                                          meta_extra=meta_extra)
+                                          meta_extra=meta_extra,
+                                          familiarity=familiarity_of(data, hybrid.val_logits))
     if card:
         from trainer.card import write_model_card
 

@@ -1,6 +1,8 @@
 """Model bundle: one folder with ``model.onnx``, ``tokenizer.json``, ``bundle.json`` and optional
-``MODEL_CARD.md`` / ``validation.npz`` / ``confusion.png``.  Read, validate, write atomically,
-import/export as zip.  Stdlib + numpy only.
+``MODEL_CARD.md`` / ``validation.npz`` / ``confusion.png`` / ``lexical.onnx`` (hybrid) /
+``vocabulary.txt`` (unfamiliar-ticket signal).  A lexical-only bundle (hybrid lexical weight 1)
+has no ``model.onnx`` and no ``tokenizer.json``.  Read, validate, write atomically, import/export
+as zip.  Stdlib + numpy only.
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ META_FILE = "bundle.json"
 CARD_FILE = "MODEL_CARD.md"
 VALIDATION_FILE = "validation.npz"
 LEXICAL_FILE = "lexical.onnx"          # the TF-IDF + logistic regression part of a hybrid model
-OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png", LEXICAL_FILE)
+VOCABULARY_FILE = "vocabulary.txt"     # the training words, for the unfamiliar-ticket signal
+OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png", LEXICAL_FILE, VOCABULARY_FILE)
 ALLOWED_FILES = (MODEL_FILE, TOKENIZER_FILE, META_FILE) + OPTIONAL_FILES
 REQUIRED_KEYS = (
     "format_version", "name", "version", "labels", "routing", "max_length", "cleaning",
@@ -103,6 +106,20 @@ class Bundle:
     @property
     def lexical_path(self) -> Path:
         return self.path / LEXICAL_FILE
+
+    @property
+    def lexical_only(self) -> bool:
+        """True for a bundle served by its lexical model alone (no transformer file)."""
+        return self.lexical_weight >= 1.0
+
+    @property
+    def familiarity(self) -> dict | None:
+        """The unfamiliar-ticket record of ``bundle.json`` (limits chosen on validation), or None."""
+        return self.meta.get("familiarity") or None
+
+    @property
+    def vocabulary_path(self) -> Path:
+        return self.path / VOCABULARY_FILE
 
     @property
     def tokenizer_path(self) -> Path:
@@ -189,21 +206,46 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
                           f"v{_text.CLEANING_VERSION}")
     if meta["precision"] not in ("fp32", "int8", "int8-emb"):
         raise BundleError(f"{meta_path}: precision must be fp32, int8 or int8-emb, got {meta['precision']!r}")
-    model = p / MODEL_FILE
-    if not model.is_file():
-        raise BundleError(f"{model}: missing")
-    if model.stat().st_size < 64:
-        raise BundleError(f"{model}: file is empty or truncated")
-    tok = p / TOKENIZER_FILE
-    if not tok.is_file():
-        raise BundleError(f"{tok}: missing (the tokenizer is needed to read tickets)")
-    if verify_hash:
-        digest = sha256_file(model)
-        if digest != meta["onnx_sha256"]:
-            raise BundleError(f"{model}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
-                              f"{str(meta['onnx_sha256'])[:12]}…); the file is corrupt or was replaced")
     _check_hybrid(p, meta, meta_path, verify_hash)
+    if (meta.get("hybrid") or {}).get("lexical_weight") != 1:   # lexical-only bundles have no transformer
+        model = p / MODEL_FILE
+        if not model.is_file():
+            raise BundleError(f"{model}: missing")
+        if model.stat().st_size < 64:
+            raise BundleError(f"{model}: file is empty or truncated")
+        tok = p / TOKENIZER_FILE
+        if not tok.is_file():
+            raise BundleError(f"{tok}: missing (the tokenizer is needed to read tickets)")
+        if verify_hash:
+            digest = sha256_file(model)
+            if digest != meta["onnx_sha256"]:
+                raise BundleError(f"{model}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
+                                  f"{str(meta['onnx_sha256'])[:12]}…); the file is corrupt or was replaced")
+    _check_familiarity(p, meta, meta_path, verify_hash)
     return Bundle(path=p, meta=meta)
+
+
+def _check_familiarity(p: Path, meta: dict, meta_path: Path, verify_hash: bool) -> None:
+    """A bundle with an unfamiliar-ticket record carries its vocabulary with the recorded sha256
+    and valid limits."""
+    fam = meta.get("familiarity")
+    if fam is None:
+        return
+    if not isinstance(fam, dict):
+        raise BundleError(f"{meta_path}: 'familiarity' must be an object")
+    lim, mw = fam.get("unseen_limit"), fam.get("min_words")
+    if not isinstance(lim, (int, float)) or not 0 <= lim <= 1:
+        raise BundleError(f"{meta_path}: familiarity.unseen_limit must be a number in [0, 1], got {lim!r}")
+    if not isinstance(mw, int) or mw < 0:
+        raise BundleError(f"{meta_path}: familiarity.min_words must be an integer >= 0, got {mw!r}")
+    voc = p / VOCABULARY_FILE
+    if not voc.is_file():
+        raise BundleError(f"{voc}: missing (bundle.json has an unfamiliar-ticket record)")
+    if verify_hash:
+        digest = sha256_file(voc)
+        if digest != fam.get("vocabulary_sha256"):
+            raise BundleError(f"{voc}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
+                              f"{str(fam.get('vocabulary_sha256'))[:12]}…); the file is corrupt or was replaced")
 
 
 def _check_hybrid(p: Path, meta: dict, meta_path: Path, verify_hash: bool) -> None:
@@ -299,7 +341,7 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
     """Assemble a bundle in a hidden temp folder beside ``out_dir`` and rename it into place.
 
     ``files`` maps bundle file names (``model.onnx``, ``tokenizer.json``, optional extras) to
-    source paths.  ``onnx_sha256``, ``format_version`` and ``created`` are filled in.  If the
+    source paths or to the file's content (``bytes``).  ``onnx_sha256``, ``format_version`` and ``created`` are filled in.  If the
     process dies half-way only a hidden ``.tmp-*`` folder remains; ``out_dir`` is either absent,
     the previous bundle, or the complete new one.
     """
@@ -315,13 +357,18 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
     tmp.mkdir()
     try:
         for name, src in files.items():
-            (shutil.move if move else shutil.copyfile)(str(src), str(tmp / name))
+            if isinstance(src, bytes):
+                (tmp / name).write_bytes(src)
+            else:
+                (shutil.move if move else shutil.copyfile)(str(src), str(tmp / name))
         meta = dict(meta)
         meta["format_version"] = FORMAT_VERSION
         meta.setdefault("created", now_iso())
-        meta["onnx_sha256"] = sha256_file(tmp / MODEL_FILE)
+        meta["onnx_sha256"] = sha256_file(tmp / MODEL_FILE) if (tmp / MODEL_FILE).is_file() else ""
         if (tmp / LEXICAL_FILE).is_file() and isinstance(meta.get("hybrid"), dict):
             meta["hybrid"] = {**meta["hybrid"], "lexical_sha256": sha256_file(tmp / LEXICAL_FILE)}
+        if (tmp / VOCABULARY_FILE).is_file() and isinstance(meta.get("familiarity"), dict):
+            meta["familiarity"] = {**meta["familiarity"], "vocabulary_sha256": sha256_file(tmp / VOCABULARY_FILE)}
         write_json_atomic(tmp / META_FILE, meta)
         load_bundle(tmp, verify_hash=False)  # never publish something that would not load (hashes just computed)
         fsync_dir(tmp)

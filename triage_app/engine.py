@@ -1,8 +1,10 @@
 """Inference engine: ONNX Runtime session over a model bundle.
 
 Cleans tickets with the bundle's recorded cleaning (the trainer's function), tokenises, batches by
-length with dynamic padding, applies temperature-scaled softmax, top-k and review thresholds, and
-explains predictions by word occlusion.  Imports neither torch nor Qt.
+length with dynamic padding, applies temperature-scaled softmax, top-k and review thresholds, flags
+tickets unlike the training data (too short, unfamiliar words: :mod:`triage_app.familiarity`), and
+explains predictions by word occlusion.  Serves transformer, hybrid and lexical-only bundles.
+Imports neither torch nor Qt.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 from triage_app import text as textmod
 from triage_app.bundle import Bundle, BundleError, load_bundle
 from triage_app.errors import Cancelled
+from triage_app.familiarity import load_familiarity
 from triage_app.hybrid import blend_logits
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
@@ -43,10 +46,16 @@ class Prediction:
     top: list[tuple[str, float]]
     needs_review: bool
     probs: np.ndarray | None = None
+    review_reason: str = ""      # why it needs review ("" when it is auto-routed)
 
     def as_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4),
-                "top": [[lab, round(p, 4)] for lab, p in self.top], "needs_review": self.needs_review}
+                "top": [[lab, round(p, 4)] for lab, p in self.top], "needs_review": self.needs_review,
+                "review_reason": self.review_reason}
+
+
+def low_confidence_reason(confidence: float, threshold: float) -> str:
+    return f"low confidence ({confidence:.0%} < {threshold:.0%})"
 
 
 Ticket = str | dict
@@ -179,10 +188,18 @@ class TicketClassifier:
         self.cleaning = bundle.cleaning_options
         self.threshold = bundle.review_threshold
         self.class_thresholds = bundle.class_thresholds
+        self.tokenizer = None
+        if session is not None:
+            try:
+                self.tokenizer = load_tokenizer(bundle.tokenizer_path, bundle.max_length)
+            except Exception as e:  # noqa: BLE001
+                raise BundleError(f"{bundle.tokenizer_path}: tokenizer cannot be loaded ({e})") from e
+        elif not bundle.lexical_only:
+            raise BundleError(f"{bundle.path}: a bundle with a transformer needs its ONNX session")
         try:
-            self.tokenizer = load_tokenizer(bundle.tokenizer_path, bundle.max_length)
-        except Exception as e:  # noqa: BLE001
-            raise BundleError(f"{bundle.tokenizer_path}: tokenizer cannot be loaded ({e})") from e
+            self.familiarity = load_familiarity(bundle.familiarity, bundle.vocabulary_path)
+        except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
+            raise BundleError(f"{bundle.vocabulary_path}: the unfamiliar-ticket signal cannot be loaded ({e})") from e
 
     # ---- loading ----------------------------------------------------------------------------
     @classmethod
@@ -191,6 +208,8 @@ class TicketClassifier:
         if device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda (got {device!r})")
         bundle = bundle_or_path if isinstance(bundle_or_path, Bundle) else load_bundle(bundle_or_path)
+        if bundle.lexical_only:   # no transformer: string operators on the CPU, nothing for a GPU
+            return cls(bundle, None, "CPUExecutionProvider", None, None, lexical_session(bundle, threads, spin))
         import onnxruntime as ort
 
         path = str(bundle.model_path)
@@ -292,13 +311,12 @@ class TicketClassifier:
         w = self.lexical_weight
         if w == 0.0:
             return self.transformer_logits(pairs, batch_size, should_stop, on_progress)
-        lex = self._lexical_probs(pairs, should_stop)
+        lex = self._lexical_probs(pairs, should_stop, None if w < 1.0 else on_progress)
         t = None if w == 1.0 else self.transformer_logits(pairs, batch_size, should_stop, on_progress)
-        if t is None and on_progress is not None:
-            on_progress(len(pairs), len(pairs))
         return blend_logits(t, lex, w)
 
-    def _lexical_probs(self, pairs: Sequence[tuple[str, str]], should_stop=None) -> np.ndarray:
+    def _lexical_probs(self, pairs: Sequence[tuple[str, str]], should_stop=None,
+                       on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         out = np.zeros((len(pairs), len(self.labels)), dtype=np.float32)
         texts = [textmod.lexical_text(a, b) for a, b in pairs]
         for start in range(0, len(texts), LEXICAL_BATCH):
@@ -306,11 +324,22 @@ class TicketClassifier:
                 raise Cancelled()
             chunk = np.array(texts[start:start + LEXICAL_BATCH], dtype=object).reshape(-1, 1)
             out[start:start + len(chunk)] = self.lexical_session.run([LEXICAL_OUTPUT], {LEXICAL_INPUT: chunk})[0]
+            if on_progress is not None:
+                on_progress(start + len(chunk), len(texts))
         return out
+
+    def unfamiliar_reasons(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+        """Per composed ticket: why it must be reviewed whatever the model's confidence (too short,
+        unfamiliar words), or ``""``; all ``""`` for a bundle without the signal."""
+        if self.familiarity is None:
+            return [""] * len(pairs)
+        return self.familiarity.reasons([textmod.lexical_text(a, b) for a, b in pairs])
 
     def transformer_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
                             should_stop: Callable[[], bool] | None = None,
                             on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        if self.session is None:
+            raise BundleError(f"{self.bundle.path}: a lexical-only bundle has no transformer to run")
         batch_size = batch_size or self.default_batch_size
         n = len(pairs)
         out = np.zeros((n, len(self.labels)), dtype=np.float32)
@@ -347,22 +376,33 @@ class TicketClassifier:
         pairs = [self.compose(t) for t in tickets]
         return self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress))
 
+    def score(self, tickets: Iterable[Ticket], batch_size: int | None = None, should_stop=None,
+              on_progress=None) -> tuple[np.ndarray, list[str]]:
+        """``(probabilities, unfamiliar reasons)``: what :meth:`to_predictions` needs to flag."""
+        pairs = [self.compose(t) for t in tickets]
+        probs = self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress))
+        return probs, self.unfamiliar_reasons(pairs)
+
     def threshold_for(self, label: str, override: float | None = None) -> float:
         if override is not None:
             return float(override)
         return float(self.class_thresholds.get(label, self.threshold))
 
     def to_predictions(self, probs: np.ndarray, top_k: int = 3, threshold: float | None = None,
-                       keep_probs: bool = False) -> list[Prediction]:
+                       keep_probs: bool = False, reasons: Sequence[str] | None = None) -> list[Prediction]:
+        """Predictions from probabilities; ``reasons`` (from :meth:`score`) flag unfamiliar or
+        too-short tickets for review whatever their confidence."""
         k = max(1, min(top_k, len(self.labels)))
         order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         out = []
-        for row, idx in zip(probs, order):
+        for r, (row, idx) in enumerate(zip(probs, order)):
             label = self.labels[int(idx[0])]
             conf = float(row[idx[0]])
+            t = self.threshold_for(label, threshold)
+            why = (reasons[r] if reasons is not None else "") or \
+                (low_confidence_reason(conf, t) if conf < t else "")
             out.append(Prediction(label, conf, [(self.labels[int(i)], float(row[i])) for i in idx],
-                                  conf < self.threshold_for(label, threshold),
-                                  row.copy() if keep_probs else None))
+                                  bool(why), row.copy() if keep_probs else None, why))
         return out
 
     def predict(self, tickets: Ticket | Iterable[Ticket], batch_size: int | None = None, top_k: int = 3,
@@ -370,7 +410,8 @@ class TicketClassifier:
         """Predictions in input order.  One ticket in, one :class:`Prediction` out."""
         single = isinstance(tickets, (str, dict))
         items = [tickets] if single else list(tickets)
-        preds = self.to_predictions(self.predict_proba(items, batch_size), top_k, threshold, keep_probs)
+        probs, reasons = self.score(items, batch_size)
+        preds = self.to_predictions(probs, top_k, threshold, keep_probs, reasons)
         return preds[0] if single else preds
 
     # ---- explanations ------------------------------------------------------------------------

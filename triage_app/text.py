@@ -106,6 +106,11 @@ def compose(title: object, body: object, text: object, routing: str,
     raise ValueError(f"unknown routing {routing!r} (expected 'same' or 'split')")
 
 
+# A word, for the lexical model and the unfamiliar-word signal: two or more Unicode word characters
+# (scikit-learn's default token pattern; trainer/lexical.py gives ONNX Runtime the RE2 form).
+WORD_PATTERN = r"(?u)\b\w\w+\b"
+
+
 def lexical_text(a: str, b: str) -> str:
     """What the lexical (TF-IDF) part of a hybrid model reads: the cleaned inputs of the two towers
     (from :func:`compose`) as one text, lower-cased (in Python: ONNX Runtime's lower-casing differs

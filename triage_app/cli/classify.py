@@ -18,7 +18,7 @@ from triage_app.cli.common import (
 from triage_app.errors import UserError
 
 PRED_COLUMNS = ["predicted_label", "confidence", "top2_label", "top2_confidence",
-                "top3_label", "top3_confidence", "needs_review"]
+                "top3_label", "top3_confidence", "needs_review", "review_reason"]
 
 
 def _count_rows_estimate(path: Path) -> int | None:
@@ -49,6 +49,7 @@ def _add_predictions(df, preds):
         cols["top3_label"].append(top[2][0])
         cols["top3_confidence"].append(round(top[2][1], 4))
         cols["needs_review"].append(bool(p.needs_review))
+        cols["review_reason"].append(p.review_reason)
     out = df.copy()
     for c in PRED_COLUMNS:
         name = c if c not in out.columns else f"{c}_pred"
@@ -71,7 +72,7 @@ def cmd_classify(args) -> int:
         if args.json:
             print(json.dumps(p.as_dict()))
         else:
-            flag = "  [needs review]" if p.needs_review else ""
+            flag = f"  [needs review: {p.review_reason}]" if p.needs_review else ""
             print(f"{p.label}  {p.confidence:.1%}{flag}")
             for lab, pr in p.top[1:]:
                 print(f"  {lab}  {pr:.1%}")
@@ -98,9 +99,9 @@ def cmd_classify(args) -> int:
                     mapping = column_mapping(args, list(chunk.columns), src, chunk, clf.bundle.meta)
                 tickets = tickets_from_frame(chunk, mapping)
                 base = done
-                probs = clf.predict_proba(tickets, batch_size=args.batch_size,
-                                          on_progress=lambda d, n: advance_bar(bar, base + d))
-                preds = clf.to_predictions(probs, top_k=3, threshold=args.threshold)
+                probs, reasons = clf.score(tickets, batch_size=args.batch_size,
+                                           on_progress=lambda d, n: advance_bar(bar, base + d))
+                preds = clf.to_predictions(probs, top_k=3, threshold=args.threshold, reasons=reasons)
                 writer.write(_add_predictions(chunk, preds))
                 done += len(chunk)
                 advance_bar(bar, done)

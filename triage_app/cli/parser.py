@@ -24,10 +24,11 @@ def _preset_configs() -> dict | None:
     """Each preset's TrainConfig (None in a build without the trainer).  trainer.config needs only
     the standard library (tested), so building the parser for ``classify`` never imports torch."""
     try:
-        from trainer.config import PRESETS, TrainConfig
+        from trainer.config import TRANSFORMER_PRESETS, TrainConfig
     except ImportError:
         return None
-    return {p: TrainConfig.from_preset(p) for p in PRESETS}
+    # auto resolves to one of these; lexical trains no transformer
+    return {p: TrainConfig.from_preset(p) for p in TRANSFORMER_PRESETS}
 
 
 def _fmt(v) -> str:
@@ -159,11 +160,17 @@ def _add_train(sub) -> None:
 
 def _add_training_options(t) -> None:
     """The options of ``train`` that set TrainConfig fields (their defaults come from --preset)."""
-    t.add_argument("--preset", choices=["quick", "standard", "full", "seed"], default="quick",
-                   help="quick: frozen towers, a classifier head on features computed once (minutes on a "
-                        "CPU); standard: the head, then the top encoder layers fine-tuned; full: the head, "
-                        "then every layer fine-tuned (GPU recommended); seed: the reference study's recipe "
-                        "(pooler output, padded to 128, head only) (default: %(default)s)")
+    t.add_argument("--preset", choices=["auto", "quick", "standard", "full", "lexical", "seed"], default="auto",
+                   help="auto: the strongest of the others that fits the data, the device and --time-budget, "
+                        "said with its time estimate before training; quick: frozen towers, a classifier "
+                        "head on features computed once (minutes on a CPU); standard: the head, then the top "
+                        "encoder layers fine-tuned; full: the head, then every layer fine-tuned (GPU "
+                        "recommended); lexical: the TF-IDF + logistic regression model alone (seconds); "
+                        "seed: the reference study's recipe (pooler output, padded to 128, head only) "
+                        "(default: %(default)s)")
+    t.add_argument("--time-budget", metavar="DURATION",
+                   help="with --preset auto: the longest the whole run may take, e.g. 20m, 90s, 1.5h "
+                        "(default: 25m)")
     t.add_argument("--epochs", type=int, metavar="N",
                    help="epochs of the preset's main phase: --head-epochs for quick and seed, "
                         f"--finetune-epochs for standard and full ({_preset_default('head_epochs', 'finetune_epochs')})")

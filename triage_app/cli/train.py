@@ -28,6 +28,15 @@ def train_config(args):
     from trainer.config import TrainConfig
 
     kw = {name: getattr(args, name) for name in CONFIG_FLAGS if getattr(args, name, None) is not None}
+    if args.preset == "auto" and (args.epochs is not None or args.lr is not None):
+        raise UserError("--epochs and --lr set the main phase of a named preset, and auto has not picked one "
+                        "yet: give --preset, or use --head-epochs/--finetune-epochs and --head-lr/--tower-lr")
+    if getattr(args, "time_budget", None) is not None:
+        if args.preset != "auto":
+            raise UserError(f"--time-budget applies to --preset auto only (got --preset {args.preset})")
+        from trainer.auto import parse_duration
+
+        kw["time_budget_s"] = parse_duration(args.time_budget)
     main_phase_tunes_towers = args.preset in MAIN_PHASE_TUNES_TOWERS
     if args.epochs is not None:
         kw["finetune_epochs" if main_phase_tunes_towers else "head_epochs"] = args.epochs
@@ -215,7 +224,10 @@ def summary(o) -> dict:
            "precision_note": o.export.get("precision_note"), "val": pick(m.get("val")),
            "test": pick(m.get("test")), "test_exported": m.get("test_exported"),
            "temperature": m.get("temperature"), "ece_before": m.get("ece_before"),
-           "ece_after": m.get("ece_after"), "elapsed_s": round(o.elapsed_s, 1)}
+           "ece_after": m.get("ece_after"), "elapsed_s": round(o.elapsed_s, 1),
+           "preset": (o.config or {}).get("preset")}
+    if o.plan:
+        out["auto"] = {k: o.plan[k] for k in ("label", "estimate_s", "budget_s", "reason") if k in o.plan}
     if m.get("hybrid"):   # what is served: the blend's calibration replaces the transformer's
         h = m["hybrid"]
         out["hybrid"] = {k: h[k] for k in ("chosen", "lexical_weight", "candidates")}

@@ -15,11 +15,18 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtWidgets import QComboBox, QStyledItemDelegate
 
 from triage_app import review
+from triage_app.engine import low_confidence_reason
 from triage_app.gui import style
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 EDIT = Qt.ItemDataRole.EditRole
 PRED_COLUMNS = ["Predicted", "Confidence", "Review", "Corrected"]
+
+
+def short_reason(reason: str) -> str:
+    """The Review column's word for a reason: ``"unfamiliar words (80 % ...)"`` -> ``"Unfamiliar words"``."""
+    head = reason.split(" (")[0]
+    return head[:1].upper() + head[1:]
 TOP_COLUMN = "Top 3"
 
 
@@ -80,6 +87,7 @@ class ResultsModel(QAbstractTableModel):
         self.pred_idx = np.zeros(self.total, dtype=np.int32)
         self.conf = np.zeros(self.total, dtype=np.float32)
         self.review = np.zeros(self.total, dtype=bool)
+        self._flags: list[str] = [""] * self.total     # unfamiliar / too short (engine.score), else ""
         self.n = 0
         self._sorted = np.zeros(0, dtype=np.int64)     # data rows in sort order
         self._order = np.zeros(0, dtype=np.int64)      # visible data rows (sorted, filtered)
@@ -114,12 +122,24 @@ class ResultsModel(QAbstractTableModel):
     def _recompute_review(self, a: int, b: int) -> None:
         g, ct = self._thresholds
         t = np.array([float(ct.get(lab, g)) for lab in self.labels], dtype=np.float32)
-        self.review[a:b] = self.conf[a:b] < t[self.pred_idx[a:b]]
-        flags = ["Review" if x else "" for x in self.review[a:b].tolist()]
-        self._review_str[a:b] = flags
+        flagged = np.array([bool(f) for f in self._flags[a:b]], dtype=bool)
+        self.review[a:b] = (self.conf[a:b] < t[self.pred_idx[a:b]]) | flagged
+        self._review_str[a:b] = [short_reason(f) if f else ("Review" if x else "")
+                                 for f, x in zip(self._flags[a:b], self.review[a:b].tolist())]
 
-    def append_chunk(self, start: int, probs: np.ndarray) -> None:
-        """Add predictions for data rows ``start .. start+len(probs)`` (chunks arrive in order)."""
+    def review_reason(self, data_row: int) -> str:
+        """Why a row needs review, in full (``""`` when it is auto-routed)."""
+        if not self.review[data_row]:
+            return ""
+        if self._flags[data_row]:
+            return self._flags[data_row]
+        g, ct = self._thresholds
+        lab = self.labels[int(self.pred_idx[data_row])]
+        return low_confidence_reason(float(self.conf[data_row]), float(ct.get(lab, g)))
+
+    def append_chunk(self, start: int, probs: np.ndarray, reasons=None) -> None:
+        """Add predictions for data rows ``start .. start+len(probs)`` (chunks arrive in order);
+        ``reasons`` (from :meth:`TicketClassifier.score`) flag unfamiliar or too-short tickets."""
         m = len(probs)
         if m == 0:
             return
@@ -140,6 +160,8 @@ class ResultsModel(QAbstractTableModel):
         self._top_str.extend("; ".join(f"{labels[i]} {p:.0%}" for i, p in zip(row_i, row_p))
                              for row_i, row_p in zip(idx.tolist(), top_p))
         self._review_str.extend([""] * m)
+        if reasons is not None:
+            self._flags[a:b] = list(reasons)
         self._recompute_review(a, b)
         new = np.arange(a, b, dtype=np.int64)
         self._sorted = np.concatenate([self._sorted, new])
@@ -179,6 +201,8 @@ class ResultsModel(QAbstractTableModel):
             v = self._disp[c][self._order_list[index.row()]]
             if c == 3:
                 return "Double-click to correct the label (saved to the corrections store)"
+            if c == 2:
+                return self.review_reason(self._order_list[index.row()]) or None
             return v if len(v) > 40 else None
         return None
 
@@ -188,7 +212,9 @@ class ResultsModel(QAbstractTableModel):
                 return self.columns[section]
             if role == Qt.ItemDataRole.ToolTipRole and section < len(PRED_COLUMNS):
                 return ["Label predicted by the model", "Calibrated probability of the predicted label",
-                        "'Review' when the confidence is below the review threshold",
+                        "Why the ticket needs review: 'Review' when the confidence is below the review "
+                        "threshold, 'Unfamiliar words' or 'Too short' when it does not look like the "
+                        "training tickets (hover a cell for the details)",
                         "Your correction (double-click a cell)"][section]
             return None
         if role == DISPLAY and section < len(self._order_list):
@@ -345,6 +371,7 @@ class ResultsModel(QAbstractTableModel):
         out[free("predicted_label")] = self._pred_str[:n]
         out[free("confidence")] = np.round(self.conf[:n].astype(float), 4)
         out[free("needs_review")] = self.review[:n]
+        out[free("review_reason")] = [self.review_reason(i) for i in range(n)]
         out[free("top3")] = self._top_str[:n]
         out[free("corrected_label")] = self._corrected[:n]
         return out

@@ -129,7 +129,9 @@ class ReviewDialog(QDialog):
         pred = m.predicted(r)
         done = m.corrected_label(r)
         unc = float(m.uncertainty()[r]) if m.n else 0.0
-        self.header.setText(f"Ticket {self.pos_i + 1} of {len(self.queue)} · row {r + 1} · uncertainty {unc:.2f}")
+        why = m.review_reason(r)
+        self.header.setText(f"Ticket {self.pos_i + 1} of {len(self.queue)} · row {r + 1} · uncertainty {unc:.2f}"
+                            + (f" · {why}" if why else ""))
         t = self.ticket_fn(r)
         parts = []
         if t.get("title"):

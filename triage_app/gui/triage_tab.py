@@ -29,6 +29,15 @@ from PySide6.QtWidgets import (
 from triage_app.gui.widgets import ExplainView, TopKBars, muted_label, section_title, start_job
 
 
+def review_state(confidence: float, threshold: float, flag: str) -> dict:
+    """``needs_review`` and ``review_reason`` of a result: the unfamiliar-ticket ``flag`` first,
+    else the confidence against the threshold."""
+    from triage_app.engine import low_confidence_reason
+
+    reason = flag or (low_confidence_reason(confidence, threshold) if confidence < threshold else "")
+    return {"needs_review": bool(reason), "review_reason": reason}
+
+
 class TriageTab(QWidget):
     classified = Signal(object)   # the result dict shown (after a Job finished)
 
@@ -181,7 +190,7 @@ class TriageTab(QWidget):
         r = self.result
         if r.get("model_path") == str(clf.bundle.path):
             r["threshold"] = clf.threshold_for(r["label"])
-            r["needs_review"] = r["confidence"] < r["threshold"]
+            r.update(review_state(r["confidence"], r["threshold"], r.get("flag", "")))
             self._show_result(r, add_history=False)
 
     # ---- actions -------------------------------------------------------------------------------
@@ -220,9 +229,11 @@ class TriageTab(QWidget):
         def work(emit, should_stop):
             t0 = time.perf_counter()
             pred = clf.predict(ticket, top_k=k, keep_probs=True)
+            flag = clf.unfamiliar_reasons([clf.compose(ticket)])[0]
             words = clf.explain(ticket)
+            t = clf.threshold_for(pred.label)
             return {"ticket": ticket, "label": pred.label, "confidence": pred.confidence, "top": pred.top,
-                    "needs_review": pred.needs_review, "threshold": clf.threshold_for(pred.label),
+                    "threshold": t, "flag": flag, **review_state(pred.confidence, t, flag),
                     "words": words, "model": clf.name, "model_version": clf.version,
                     "model_path": str(clf.bundle.path), "seconds": time.perf_counter() - t0}
 
@@ -251,18 +262,22 @@ class TriageTab(QWidget):
         self.label_view.setText(r["label"])
         self.label_view.setToolTip(r["label"])
         self.badge.show()
+        reason = r.get("review_reason", "")
         if r["needs_review"]:
             self.badge.setObjectName("badgeReview")
-            self.badge.setText("Needs review")
-            self.badge.setToolTip(f"Confidence below the review threshold of {r['threshold']:.0%}")
+            flag = r.get("flag", "")
+            self.badge.setText("Needs review" + (f" · {flag.split(' (')[0]}" if flag else ""))
+            self.badge.setToolTip(f"Needs review: {reason}" if flag else
+                                  f"Confidence below the review threshold of {r['threshold']:.0%}")
         else:
             self.badge.setObjectName("badgeOk")
             self.badge.setText("Auto-route")
             self.badge.setToolTip(f"Confidence at or above the review threshold of {r['threshold']:.0%}")
         self.badge.style().unpolish(self.badge)
         self.badge.style().polish(self.badge)
+        why = f" · {reason}" if r.get("flag") else ""
         self.conf_view.setText(f"Confidence {r['confidence']:.1%} (calibrated) · review threshold "
-                               f"{r['threshold']:.0%} · model {r['model']} v{r['model_version']} · "
+                               f"{r['threshold']:.0%}{why} · model {r['model']} v{r['model_version']} · "
                                f"{r['seconds'] * 1000:.0f} ms")
         self.bars.set_data(r["top"], r["threshold"])
         self.explain_view.set_words(r["words"], r["label"])
@@ -301,10 +316,12 @@ class TriageTab(QWidget):
             return json.dumps({"ticket": r["ticket"], "label": r["label"],
                                "confidence": round(r["confidence"], 4),
                                "needs_review": r["needs_review"],
+                               "review_reason": r.get("review_reason", ""),
                                "top": [[a, round(b, 4)] for a, b in r["top"]],
                                "model": r["model"], "model_version": r["model_version"]},
                               ensure_ascii=False, indent=2)
-        lines = [f"Label: {r['label']} ({r['confidence']:.1%}){'  — needs review' if r['needs_review'] else ''}"]
+        flag = f"  — needs review: {r.get('review_reason', '')}" if r["needs_review"] else ""
+        lines = [f"Label: {r['label']} ({r['confidence']:.1%}){flag}"]
         lines += [f"  {a}: {b:.1%}" for a, b in r["top"]]
         lines.append(f"Model: {r['model']} v{r['model_version']}")
         return "\n".join(lines)

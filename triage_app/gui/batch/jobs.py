@@ -33,7 +33,7 @@ def chunk_starts(total: int, chunk: int) -> list[int]:
 def classify_work(clf, df, fields: dict, batch: int | None, interval: float):
     """Classify every row of ``df`` (columns ``fields``) with ``clf``.
 
-    Emits ``("start", None)``, then ``("chunk", start, probs)`` per chunk in order and
+    Emits ``("start", None)``, then ``("chunk", start, probs, reasons)`` per chunk in order and
     ``("progress", done, total, elapsed)`` at most every ``interval`` seconds; returns
     ``{"rows", "seconds"}``.  Raises :class:`Cancelled` once ``should_stop()`` is true."""
     from triage_app.engine import tickets_from_frame
@@ -55,8 +55,8 @@ def classify_work(clf, df, fields: dict, batch: int | None, interval: float):
                 if last[0] == 0.0 or now - last[0] >= interval:
                     last[0] = now
                     emit(("progress", start + done, total, now - t0))
-            probs = clf.predict_proba(part, batch, should_stop=should_stop, on_progress=prog)
-            emit(("chunk", start, probs))
+            probs, reasons = clf.score(part, batch, should_stop=should_stop, on_progress=prog)
+            emit(("chunk", start, probs, reasons))
             if should_stop():
                 raise Cancelled()
         emit(("progress", total, total, time.perf_counter() - t0))

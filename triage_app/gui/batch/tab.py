@@ -284,7 +284,7 @@ class BatchTab(QWidget):
             self._run_model = ResultsModel(self.df, labels, top_k=top_k, lazy_inputs=True)
             self._run_model.set_thresholds(g, ct)
         elif kind == "chunk" and self._run_model is not None:
-            self._run_model.append_chunk(ev[1], ev[2])
+            self._run_model.append_chunk(ev[1], ev[2], ev[3])
         elif kind == "progress":
             self.run_panel.show_progress(ev[1], ev[2], ev[3])
 

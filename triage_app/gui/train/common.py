@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from trainer.config import DEFAULT_BASE
 
 PRESET_TEXT = {
+    "auto": "Auto — picks the strongest recipe that fits the data, this computer and the time budget, "
+            "and says which with its time estimate before training; settings you change below are kept.",
     "quick": "Quick — towers frozen, only the classifier head trains (minutes on a CPU).",
     "standard": "Standard — head first, then the top 3 layers of both towers for two epochs (frozen layers cached).",
     "full": "Full — head first, then every layer fine-tuned (a GPU is recommended).",
+    "lexical": "Lexical — the TF-IDF + logistic regression model alone, no transformer (seconds).",
     "seed": "Seed — the reference study's recipe (pooler output, pad to 128, head only).",
 }
 PHASE_TEXT = {
@@ -20,6 +23,7 @@ PHASE_TEXT = {
     "test": "Measuring on the test split", "export": "Exporting the model",
     "compare": "Comparing with the active model",
     "lexical": "Fitting the TF-IDF model, choosing the blend",
+    "plan": "Auto · choosing the recipe",
 }
 HINTS = {
     "table": "Check that the file is a CSV, TSV, XLSX, JSON or JSONL table with a header row, that "

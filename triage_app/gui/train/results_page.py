@@ -88,11 +88,12 @@ def summary_html(o: TrainOutcome) -> str:
     what = " of the served model" if (o.metrics.get("hybrid") or {}).get("val") else ""
     parts = [f"<b>Validation</b>{what} ({val.get('n', 0):,} tickets): accuracy <b>{val.get('accuracy', 0):.3f}</b>, "
              f"macro-F1 <b>{val.get('macro_f1', 0):.3f}</b>, weighted-F1 {val.get('weighted_f1', 0):.3f}"]
+    h = o.metrics.get("hybrid")
+    lexical_only = bool(h) and h.get("chosen") == "lexical"
     test = o.metrics.get("test")
-    if test:
+    if test and not lexical_only:     # a lexical-only bundle's test figures are the exported file's
         parts.append(f"<b>Test, the transformer in PyTorch</b> ({test.get('n', 0):,} tickets, never seen in training): accuracy "
                      f"<b>{test.get('accuracy', 0):.3f}</b>, macro-F1 <b>{test.get('macro_f1', 0):.3f}</b>")
-    h = o.metrics.get("hybrid")
     if h:
         how = {"transformer": "the transformer alone", "lexical": "the TF-IDF model alone",
                "blend": f"a blend, {h['lexical_weight']:g} TF-IDF"}[h["chosen"]]
@@ -107,6 +108,12 @@ def summary_html(o: TrainOutcome) -> str:
         parts.append(f"Calibration: temperature {cal['temperature']:.2f}, confidence error (ECE) "
                      f"{cal.get('ece_before', float('nan')):.3f} → {cal.get('ece_after', float('nan')):.3f}")
     parts.append(f"Exported as <b>{o.export.get('precision', '?')}</b>: {o.export.get('precision_note', '')}")
+    p = o.plan
+    if p:
+        from trainer.auto import fmt_duration
+
+        parts.append(f"<b>Recipe</b>: auto chose {p['label']} (estimate {fmt_duration(p['estimate_s'])}, "
+                     f"took {fmt_duration(o.elapsed_s)}; {p['reason']})")
     return "<br>".join(parts)
 
 

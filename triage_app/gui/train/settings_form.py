@@ -97,11 +97,11 @@ class SettingsForm(QGroupBox):
             lab.setToolTip(tip)
             form.addRow(lab, w)
             self.fields[name] = w
-        self.apply_preset("quick")
+        self.apply_preset("auto")
 
     def _build_preset_rows(self, form: QFormLayout) -> None:
         self.preset_combo = QComboBox()
-        for p in ("quick", "standard", "full", "seed"):
+        for p in ("auto", "quick", "standard", "full", "lexical", "seed"):
             self.preset_combo.addItem(p.capitalize(), p)
             self.preset_combo.setItemData(self.preset_combo.count() - 1, PRESET_TEXT[p],
                                           Qt.ItemDataRole.ToolTipRole)
@@ -112,6 +112,16 @@ class SettingsForm(QGroupBox):
         self.preset_info = muted_label("", wrap=False)
         self.preset_info.setWordWrap(True)
         form.addRow("", self.preset_info)
+        self.budget_spin = QSpinBox()
+        self.budget_spin.setRange(1, 24 * 60)
+        self.budget_spin.setValue(25)
+        self.budget_spin.setSuffix(" min")
+        self.budget_spin.setMaximumWidth(120)
+        self.budget_spin.setToolTip("Auto: the longest the whole run (training, lexical model, export) may "
+                                    "take; auto picks the strongest recipe whose estimate fits")
+        self.budget_label = QLabel("Time budget")
+        self.budget_label.setToolTip(self.budget_spin.toolTip())
+        form.addRow(self.budget_label, self.budget_spin)
 
         self.base_edit = QLineEdit(DEFAULT_BASE)
         self.base_edit.setToolTip(f"The pretrained BERT both towers start from: {DEFAULT_BASE} (installed\n"
@@ -157,6 +167,8 @@ class SettingsForm(QGroupBox):
         self._preset_values = {k: getattr(cfg, k) for k, *_ in FIELDS}
         self.set_values(self._preset_values)
         self.preset_info.setText(PRESET_TEXT[name])
+        for w in (self.budget_spin, self.budget_label):
+            w.setVisible(name == "auto")
         i = self.preset_combo.findData(name)
         if i != self.preset_combo.currentIndex():
             with QSignalBlocker(self.preset_combo):
@@ -233,5 +245,8 @@ class SettingsForm(QGroupBox):
 
                 raise ConfigError(f"base checkpoint folder not found: {base}")
         kw["base_model"] = base
+        preset = self.preset_combo.currentData()
+        if preset == "auto":
+            kw["time_budget_s"] = 60.0 * self.budget_spin.value()
         kw.update(overrides or {})
-        return TrainConfig.from_preset(self.preset_combo.currentData(), **kw)
+        return TrainConfig.from_preset(preset, **kw)
