@@ -512,3 +512,19 @@ def test_feed_forward_output_variants_keep_exactly_those_fp32(tiny_result, tmp_p
                                                        if n.split("layer.")[1].split("/")[0] in fp32_layers}
         assert any(n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") and "intermediate" in n.name
                    for n in nodes)
+
+
+def test_the_quantizers_info_lines_go_to_the_log_at_debug(tiny_result, tmp_path, caplog):
+    """ONNX Runtime's quantizer logs ~100 INFO lines on the root logger; a training run must not
+    print them (the app logs at INFO): they reach the onnxruntime.quantization logger at DEBUG."""
+    import logging
+
+    bundle, _ = _export(tiny_result, tmp_path / "b", quantize=False)
+    with caplog.at_level(logging.DEBUG):
+        export_mod.quantize_int8(bundle.model_path, tmp_path / "q.onnx")
+        logging.getLogger().info("after the quantizer: root INFO logging is untouched")
+    from_ort = [r for r in caplog.records if "onnxruntime" in r.pathname]
+    moved = [r for r in caplog.records if r.name == "onnxruntime.quantization"]
+    assert not [r for r in from_ort if r.levelno == logging.INFO]
+    assert moved and all(r.levelno == logging.DEBUG for r in moved)
+    assert caplog.records[-1].levelno == logging.INFO and caplog.records[-1].name == "root"

@@ -9,10 +9,12 @@ PyTorch on validation rows), else fp32 ships and the bundle says why.  Written a
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -168,9 +170,33 @@ def quantize_int8(src, dst, per_channel: bool = False,
     if exclude:
         graph = onnx.load(str(src), load_external_data=False).graph
         skip = [n.name for n in graph.node if re.search(exclude, n.name)]
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     op_types_to_quantize=list(ops), nodes_to_exclude=skip,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    with quantizer_logs_at_debug():
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         op_types_to_quantize=list(ops), nodes_to_exclude=skip,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+class _QuantizerLogToDebug(logging.Filter):
+    """ONNX Runtime's quantizer logs about a hundred INFO lines per model straight on the root logger
+    (``logging.info``); they go to the ``onnxruntime.quantization`` logger at DEBUG instead."""
+
+    target = logging.getLogger("onnxruntime.quantization")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.INFO and "onnxruntime" in record.pathname:
+            self.target.debug(record.getMessage())
+            return False
+        return True
+
+
+@contextmanager
+def quantizer_logs_at_debug():
+    root, f = logging.getLogger(), _QuantizerLogToDebug()
+    root.addFilter(f)
+    try:
+        yield
+    finally:
+        root.removeFilter(f)
 
 
 def choose_int8(best, ref: np.ndarray, y: np.ndarray, tok, rows_a, rows_b, work: Path, rep,
