@@ -433,3 +433,45 @@ def test_a_refused_start_keeps_the_unsaved_model(qtbot, tab, ctx, sample_csv, ti
     assert tab.results_page.save_btn.isEnabled()
     tab.results_page.name_edit.setText("kept")
     assert tab.save_model() == data_dir / "models" / "kept"
+
+
+def test_the_mouse_wheel_scrolls_the_form_not_the_fields(qtbot, tab):
+    """A numeric field or list under the mouse keeps its value when the wheel scrolls the form;
+    once the field has the focus the wheel changes it."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    def wheel(w):
+        pos = QPointF(w.rect().center())
+        ev = QWheelEvent(pos, QPointF(w.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                         False)
+        QApplication.sendEvent(w, ev)
+
+    form = tab.settings_form
+    spin, combo = form.fields["head_epochs"], form.preset_combo
+    before = (spin.value(), combo.currentIndex(), tab.data_panel.val_spin.value())
+    tab.activateWindow()
+    form.base_edit.setFocus()
+    qtbot.waitUntil(lambda: form.base_edit.hasFocus() or not tab.isActiveWindow(), timeout=2000)
+    for w in (spin, combo, tab.data_panel.val_spin):
+        wheel(w)
+    assert (spin.value(), combo.currentIndex(), tab.data_panel.val_spin.value()) == before
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=2000)
+    wheel(spin)
+    assert spin.value() != before[0]
+
+
+def test_auto_is_the_default_preset_with_a_time_budget(qtbot, tab):
+    form = tab.settings_form
+    assert form.preset_combo.currentData() == "auto" and form.budget_spin.isVisibleTo(tab)
+    form.budget_spin.setValue(12)
+    form.fields["routing"].setCurrentIndex(form.fields["routing"].findData("split"))
+    cfg = form.build_config()
+    assert cfg.preset == "auto" and cfg.time_budget_s == 720 and cfg.explicit() == {"routing": "split"}
+    form.preset_combo.setCurrentIndex(form.preset_combo.findData("standard"))
+    assert not form.budget_spin.isVisibleTo(tab) and form.build_config().time_budget_s is None
+    form.preset_combo.setCurrentIndex(form.preset_combo.findData("lexical"))
+    assert form.build_config().preset == "lexical" and "TF-IDF" in form.preset_info.text()

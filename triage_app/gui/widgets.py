@@ -363,6 +363,25 @@ class FileDropFilter(QObject):
         return False
 
 
+class WheelOnlyWhenFocused(QObject):
+    """Event filter: a spin box or combo box under the mouse ignores the wheel unless it has the
+    keyboard focus, so scrolling a form over it scrolls the form instead of changing the value."""
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            event.ignore()          # ignored: Qt hands the wheel to the parent (the scroll area)
+            return True
+        return False
+
+
+def wheel_only_when_focused(*widgets: QWidget) -> None:
+    """Install :class:`WheelOnlyWhenFocused` on ``widgets`` (and give them click/tab focus only)."""
+    for w in widgets:
+        f = WheelOnlyWhenFocused(w)
+        w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        w.installEventFilter(f)
+
+
 def muted_label(text: str = "", wrap: bool = True) -> QLabel:
     """Secondary text: the app style sheet colours ``#muted``; the palette role otherwise."""
     lab = QLabel(text)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from trainer.data import DEFAULT_MIN_PER_CLASS
 from trainer.pipeline import DataSpec, label_counts
-from triage_app.gui.widgets import TABLE_FILTER, muted_label
+from triage_app.gui.widgets import TABLE_FILTER, muted_label, wheel_only_when_focused
 
 
 class _CompleterDelegate(QStyledItemDelegate):
@@ -171,6 +171,9 @@ class DataPanel(QGroupBox):
         self.test_spin.setToolTip("Share of tickets kept aside for a final, untouched measurement")
         self.val_spin.valueChanged.connect(self._labels_changed)
         self.test_spin.valueChanged.connect(self._labels_changed)
+        wheel_only_when_focused(self.sheet_combo, self.label_combo, self.title_combo, self.body_combo,
+                                self.text_combo, self.threshold_spin, self.rare_combo, self.val_spin,
+                                self.test_spin)
         srow = QHBoxLayout()
         srow.addWidget(QLabel("validation"))
         srow.addWidget(self.val_spin)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from trainer.config import DEFAULT_BASE
 from triage_app.gui.train.common import PRESET_TEXT
-from triage_app.gui.widgets import muted_label
+from triage_app.gui.widgets import muted_label, wheel_only_when_focused
 
 FIELDS = [
     # name, kind, label, (range / choices), tooltip
@@ -98,6 +98,8 @@ class SettingsForm(QGroupBox):
             form.addRow(lab, w)
             self.fields[name] = w
         self.apply_preset("auto")
+        wheel_only_when_focused(self.preset_combo, self.budget_spin,
+                                *(w for w in self.fields.values() if isinstance(w, (QSpinBox, QComboBox))))
 
     def _build_preset_rows(self, form: QFormLayout) -> None:
         self.preset_combo = QComboBox()
