@@ -53,22 +53,24 @@ def _all_labels(d) -> list[str]:
 # ---- rare classes -----------------------------------------------------------------------------
 def test_rare_classes_dropped_by_default():
     df = _frame({"Hardware": 40, "Access": 35, "Storage": 10, "Purchase": 29})
-    d = _prep(df)
+    d = _prep(df, min_per_class=30)
     assert d.labels == ["Access", "Hardware"]
     assert d.report.dropped_rare == 39
     assert d.report.rare_labels == ["Purchase", "Storage"]
     assert sum(len(s) for s in (d.train, d.val, d.test)) == 75
     text = "\n".join(d.report.lines())
-    assert "dropped 39 rows of rare labels: Purchase, Storage" in text
+    assert ("left out 39 rows of 2 labels with fewer than 30 tickets each (the rare-label threshold): "
+            "Purchase (29), Storage (10)") in text
 
 
 def test_rare_classes_merged_into_other():
     df = _frame({"Hardware": 40, "Access": 35, "Storage": 10, "Purchase": 25})
-    d = _prep(df, rare="other")
+    d = _prep(df, rare="other", min_per_class=30)
     assert d.labels == ["Access", "Hardware", "Other"]
     assert d.report.merged_rare == 35 and d.report.dropped_rare == 0
     assert _all_labels(d).count("Other") == 35
-    assert "merged 35 rows of rare labels into 'Other': Purchase, Storage" in "\n".join(d.report.lines())
+    assert ("merged 35 rows of 2 labels with fewer than 30 tickets each (the rare-label threshold) into 'Other': "
+            "Purchase (25), Storage (10)") in "\n".join(d.report.lines())
 
 
 def test_min_per_class_is_configurable():
@@ -229,7 +231,7 @@ def test_one_class_is_refused():
         _prep(_frame({"Hardware": 50}))
     # two classes, but only one is frequent enough
     with pytest.raises(DataError, match=r"at least 2 classes.*found 1 \(Hardware\)"):
-        _prep(_frame({"Hardware": 50, "Access": 5}))
+        _prep(_frame({"Hardware": 50, "Access": 4}))
 
 
 def test_label_column_missing_lists_columns():
@@ -328,7 +330,8 @@ def test_fingerprint_and_report():
     lines = d.report.lines()
     assert lines[0] == "/x/y/tickets.csv: 84 rows read"
     assert "dropped 1 exact duplicates" in lines
-    assert "dropped 3 rows of rare labels: Storage" in lines
+    assert ("left out 3 rows of 1 label with fewer than 5 tickets each (the rare-label threshold: 1 % of the "
+            "labeled rows, at least 5, at most 30): Storage (3)") in lines
     assert lines[-1] == "split: stratified; train 64; val 8; test 8"
     json.dumps(d.report.to_dict())      # serialisable (stored in bundle.json)
 
@@ -368,3 +371,25 @@ def test_prepare_reads_csv_with_split_column(tmp_path):
     d, _ = prepare(DataSpec(str(p), label_col="label", title_col="title", body_col="body"))
     assert d.report.counts["val"] == {"Access": 8, "Hardware": 8}
     assert d.test is None
+
+
+def test_the_rare_label_threshold_scales_with_the_data_and_is_explained():
+    import pandas as pd
+
+    from trainer.config import default_min_per_class
+    from trainer.data import prepare_frame
+
+    assert [default_min_per_class(n) for n in (50, 300, 1200, 3000, 38000)] == [5, 5, 12, 30, 30]
+    labels = ["Hardware"] * 150 + ["Access"] * 140 + ["Payroll"] * 4 + ["Legal"] * 3 + ["Fleet"] * 3
+    df = pd.DataFrame({"text": [f"ticket number {i} about {lab}" for i, lab in enumerate(labels)], "label": labels})
+    data = prepare_frame(df, label_col="label", text_col="text", source="small.csv")
+    r = data.report
+    assert r.min_per_class == 5 and r.min_per_class_scaled and data.labels == ["Access", "Hardware"]
+    line = next(x for x in r.lines() if x.startswith("left out"))
+    assert line == ("left out 10 rows of 3 labels with fewer than 5 tickets each (the rare-label threshold: 1 % "
+                    "of the labeled rows, at least 5, at most 30): Payroll (4), Fleet (3), Legal (3)")
+    kept = prepare_frame(df, label_col="label", text_col="text", min_per_class=3, source="small.csv")
+    assert kept.labels == ["Access", "Fleet", "Hardware", "Legal", "Payroll"] and not kept.report.min_per_class_scaled
+    merged = prepare_frame(df, label_col="label", text_col="text", min_per_class=4, rare="other", source="s.csv")
+    assert any(x.startswith("merged 6 rows of 2 labels with fewer than 4 tickets each (the rare-label threshold)")
+               for x in merged.report.lines())

@@ -87,7 +87,9 @@ def test_load_guess_columns_and_distribution(qtbot, tab, sample_csv):
     assert tab.data_panel.title_combo.currentData() == "title" and tab.data_panel.body_combo.currentData() == "body"
     assert tab.run_bar.start_btn.isEnabled()
     assert len(tab.labels_page.dist_chart.bars) == CLASSES
-    # the default threshold (30) marks every class of the small sample as rare
+    # the threshold scales with the file: 5 for 96 rows, so no class of the sample is rare; at 30 all are
+    assert tab.data_panel.threshold() == 5 and tab.labels_page.dist_chart.rare == []
+    tab.data_panel.threshold_spin.setValue(30)
     assert len(tab.labels_page.dist_chart.rare) == CLASSES
     counts = label_counts(tab.data_panel.labels_raw())
     assert sorted(counts) == sorted(c.get_text() for c in tab.labels_page.dist_chart.ax.get_yticklabels())
@@ -475,3 +477,22 @@ def test_auto_is_the_default_preset_with_a_time_budget(qtbot, tab):
     assert not form.budget_spin.isVisibleTo(tab) and form.build_config().time_budget_s is None
     form.preset_combo.setCurrentIndex(form.preset_combo.findData("lexical"))
     assert form.build_config().preset == "lexical" and "TF-IDF" in form.preset_info.text()
+
+
+def test_a_file_without_a_label_column_is_not_given_one(qtbot, tab, tmp_path):
+    """No column looks like a label: the tab asks for one instead of picking 'id'; an id-like column
+    chosen as the label is warned about; the rare-label threshold scales with the file."""
+    import pandas as pd
+
+    p = tmp_path / "nolabel.csv"
+    pd.DataFrame({"id": [f"T{i}" for i in range(300)],
+                  "subject": [f"printer {i % 7} jams" for i in range(300)]}).to_csv(p, index=False)
+    with qtbot.waitSignal(tab.dataLoaded, timeout=10000):
+        assert tab.load_file(p)
+    panel = tab.data_panel
+    assert panel.label_column() == "" and "choose the one that holds" in panel.label_note.text()
+    assert panel.label_note.isVisibleTo(tab)
+    assert tab._can_start() == (False, "Choose the label column.")
+    assert panel.threshold() == 5                      # 1 % of 300 rows, at least 5
+    panel.label_combo.setCurrentIndex(panel.label_combo.findData("id"))
+    assert panel.label_column() == "id" and "300 different values in 300 rows" in panel.label_note.text()

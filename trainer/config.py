@@ -6,8 +6,15 @@ from dataclasses import asdict, dataclass
 from triage_app.errors import TriageError
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
-# Labels with fewer examples than this are too rare to learn well (dropped or merged into "Other").
+# Labels with fewer examples than the rare-label threshold are too rare to learn well (dropped or
+# merged into "Other").  Unless set, the threshold is 1 % of the labeled rows, at least 5 and at
+# most DEFAULT_MIN_PER_CLASS: a 300-row file keeps labels of 5 tickets, a 38,000-row one needs 30.
 DEFAULT_MIN_PER_CLASS = 30
+MIN_PER_CLASS_FLOOR = 5
+
+
+def default_min_per_class(labeled_rows: int) -> int:
+    return max(MIN_PER_CLASS_FLOOR, min(DEFAULT_MIN_PER_CLASS, int(labeled_rows) // 100))
 # "auto" picks one of the others for the data, the device and the time budget (trainer/auto.py);
 # "lexical" trains the TF-IDF + logistic regression model alone (no transformer).
 PRESETS = ("auto", "quick", "standard", "full", "lexical", "seed")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from trainer.config import DEFAULT_MIN_PER_CLASS
+from trainer.config import DEFAULT_MIN_PER_CLASS, MIN_PER_CLASS_FLOOR, default_min_per_class
 from triage_app import text as textmod
 from triage_app.errors import Cancelled, TriageError
 
@@ -38,6 +38,9 @@ class DataReport:
     dropped_rare: int = 0
     merged_rare: int = 0
     rare_labels: list[str] = field(default_factory=list)
+    rare_counts: dict = field(default_factory=dict)   # rare label -> tickets
+    min_per_class: int = 0                            # the rare-label threshold used
+    min_per_class_scaled: bool = False                # chosen from the data size (not set by the user)
     label_case_variants: dict = field(default_factory=dict)
     split_source: str = "stratified"
     counts: dict = field(default_factory=dict)       # split -> {label: n}
@@ -49,10 +52,17 @@ class DataReport:
             out.append(f"dropped {self.dropped_empty} rows with empty text or label")
         if self.dropped_duplicate:
             out.append(f"dropped {self.dropped_duplicate} exact duplicates")
-        if self.dropped_rare:
-            out.append(f"dropped {self.dropped_rare} rows of rare labels: {', '.join(self.rare_labels)}")
-        if self.merged_rare:
-            out.append(f"merged {self.merged_rare} rows of rare labels into 'Other': {', '.join(self.rare_labels)}")
+        if self.dropped_rare or self.merged_rare:
+            why = (f"fewer than {self.min_per_class} tickets each (the rare-label threshold"
+                   + (f": 1 % of the labeled rows, at least {MIN_PER_CLASS_FLOOR}, at most {DEFAULT_MIN_PER_CLASS}"
+                      if self.min_per_class_scaled else "") + ")")
+            which = ", ".join(f"{k} ({v})" for k, v in self.rare_counts.items()) or ", ".join(self.rare_labels)
+            n = len(self.rare_labels)
+            if self.dropped_rare:
+                out.append(f"left out {self.dropped_rare} rows of {n} label{'s' * (n != 1)} with {why}: {which}")
+            else:
+                out.append(f"merged {self.merged_rare} rows of {n} label{'s' * (n != 1)} with {why} into "
+                           f"'Other': {which}")
         for k, v in self.label_case_variants.items():
             out.append(f"label spelled differently: {' / '.join(v)} (kept apart; merge them with a merge map)")
         if self.corrections:
@@ -82,12 +92,13 @@ class PreparedData:
 
 def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = None,
                   body_col: str | None = None, text_col: str | None = None,
-                  routing: str = "same", min_per_class: int = DEFAULT_MIN_PER_CLASS, rare: str = "drop",
+                  routing: str = "same", min_per_class: int | None = None, rare: str = "drop",
                   merge_map: dict | None = None, split_col: str | None = "split",
                   val_frac: float = 0.1, test_frac: float = 0.1, seed: int = 42,
                   class_weights: bool = True, cleaning_options: dict | None = None,
                   source: str = "data", should_stop=None) -> PreparedData:
-    """Prepare a DataFrame (see module doc).  ``rare``: ``"drop"`` or ``"other"``."""
+    """Prepare a DataFrame (see module doc).  ``rare``: ``"drop"`` or ``"other"``;
+    ``min_per_class`` None: :func:`trainer.config.default_min_per_class` of the labeled rows."""
     cols = list(df.columns)
     if label_col not in cols:
         raise DataError(f"{source}: label column {label_col!r} not found; columns are: {', '.join(map(str, cols))}")
@@ -142,9 +153,14 @@ def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = N
         groups.setdefault(" ".join(lab.lower().split()), []).append(lab)
     report.label_case_variants = {k: sorted(v) for k, v in groups.items() if len(v) > 1}
     counts = frame["y"].value_counts()
+    report.min_per_class_scaled = min_per_class is None
+    if min_per_class is None:
+        min_per_class = default_min_per_class(len(frame))
+    report.min_per_class = int(min_per_class)
     rare_labels = sorted(counts[counts < min_per_class].index.tolist())
     if rare_labels:
         report.rare_labels = rare_labels
+        report.rare_counts = {lab: int(counts[lab]) for lab in sorted(rare_labels, key=lambda k: -counts[k])}
         mask = frame["y"].isin(rare_labels)
         if rare == "drop":
             report.dropped_rare = int(mask.sum())

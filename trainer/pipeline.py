@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from trainer.config import ConfigError, TrainConfig
-from trainer.data import DEFAULT_MIN_PER_CLASS, DataError, PreparedData, prepare_frame
+from trainer.data import DataError, PreparedData, prepare_frame
 from trainer.events import PhaseEvent
 from triage_app import text as textmod
 from triage_app.errors import Cancelled, TriageError
@@ -43,7 +43,7 @@ class DataSpec:
     df: object = None                    # pandas.DataFrame or None
     sheet: str | None = None
     merge_map: dict = field(default_factory=dict)
-    min_per_class: int = DEFAULT_MIN_PER_CLASS
+    min_per_class: int | None = None      # None: scaled to the data (trainer.config.default_min_per_class)
     rare: str = "drop"                   # "drop" | "other"
     val_frac: float = 0.1
     test_frac: float = 0.1

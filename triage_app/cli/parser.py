@@ -105,15 +105,16 @@ def _add_classify(sub) -> None:
 
 
 def _add_train(sub) -> None:
-    from trainer.config import DEFAULT_MIN_PER_CLASS  # stdlib only: classify stays torch-free
+    from trainer.config import DEFAULT_MIN_PER_CLASS, MIN_PER_CLASS_FLOOR  # stdlib only: classify stays torch-free
 
     t = sub.add_parser("train", help="fine-tune a dual-BERT classifier and export a bundle")
     t.add_argument("data", metavar="DATA", help="labeled ticket file: CSV, TSV, XLSX, JSON or JSONL")
     t.add_argument("--label-col", required=True, metavar="COLUMN", help="column holding the label to learn (required)")
     _add_column_options(t, "no default: give --text-col, or --title-col and/or --body-col")
     _add_training_options(t)
-    t.add_argument("--min-per-class", type=int, default=DEFAULT_MIN_PER_CLASS, metavar="N",
-                   help="labels with fewer rows are rare, see --rare (default: %(default)s)")
+    t.add_argument("--min-per-class", type=int, default=None, metavar="N",
+                   help="labels with fewer rows are rare, see --rare (default: 1 %% of the labeled rows, at "
+                        f"least {MIN_PER_CLASS_FLOOR}, at most {DEFAULT_MIN_PER_CLASS})")
     t.add_argument("--val-frac", type=float, default=0.1, metavar="SHARE",
                    help="share of rows held out for validation, stratified by label; ignored when the "
                         "file has a 'split' column (default: %(default)s)")

@@ -147,6 +147,7 @@ QPushButton#primary:disabled {{ background: {c['button']}; color: {c['muted']}; 
 QLabel#headline {{ font-size: 22pt; font-weight: 700; }}
 QLabel#sectionTitle {{ font-size: 11pt; font-weight: 700; }}
 QLabel#muted {{ color: {c['muted']}; }}
+QLabel#warnText {{ color: {c['warn']}; }}
 QLabel#badgeReview {{ background: {c['warn']}; color: {c['on_accent']}; border-radius: 9px; padding: 2px 10px;
                       font-weight: 700; }}
 QLabel#badgeOk {{ background: {c['good']}; color: {c['on_accent']}; border-radius: 9px; padding: 2px 10px;

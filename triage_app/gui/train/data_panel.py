@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from trainer.data import DEFAULT_MIN_PER_CLASS
+from trainer.config import DEFAULT_MIN_PER_CLASS, default_min_per_class
 from trainer.pipeline import DataSpec, label_counts
 from triage_app.gui.widgets import TABLE_FILTER, muted_label, wheel_only_when_focused
 
@@ -104,6 +104,10 @@ class DataPanel(QGroupBox):
         self.label_combo = QComboBox()
         self.label_combo.setToolTip("The column that holds the correct label of each ticket")
         form.addRow("Label column", self.label_combo)
+        self.label_note = muted_label("")
+        self.label_note.setObjectName("warnText")
+        self.label_note.hide()
+        form.addRow("", self.label_note)
 
         self.mode_pair = QRadioButton("Title + body")
         self.mode_one = QRadioButton("One text column")
@@ -148,7 +152,8 @@ class DataPanel(QGroupBox):
         self.threshold_spin.setValue(DEFAULT_MIN_PER_CLASS)
         self.threshold_spin.setSuffix(" tickets")
         self.threshold_spin.setToolTip("Labels with fewer tickets than this are too rare to learn well;\n"
-                                       "they are dropped or merged into 'Other' (see below)")
+                                       "they are dropped or merged into 'Other' (see below). Set to 1 % of\n"
+                                       "the file's rows (5 to 30) when a file is loaded")
         self.threshold_spin.valueChanged.connect(self._labels_changed)
         form.addRow("Rare-label threshold", self.threshold_spin)
         self.rare_combo = QComboBox()
@@ -251,6 +256,8 @@ class DataPanel(QGroupBox):
         self.sheet_combo.setVisible(len(sheets) > 1)
         self.sheet_label.setVisible(len(sheets) > 1)
         cols = [str(c) for c in df.columns]
+        with QSignalBlocker(self.threshold_spin):     # the rare-label threshold scales with the file
+            self.threshold_spin.setValue(default_min_per_class(len(df)))
         self._fill_columns(cols, guess_columns(cols, df))
         self._mode_changed()
 
@@ -259,7 +266,10 @@ class DataPanel(QGroupBox):
         blockers = [QSignalBlocker(c) for c in combos] + [QSignalBlocker(self.mode_pair),
                                                           QSignalBlocker(self.mode_one)]
         self.label_combo.clear()
-        self.label_combo.addItems(cols)
+        if not guess.get("label"):    # no column looks like a label: the analyst picks one
+            self.label_combo.addItem("(choose the label column)", None)
+        for name in cols:
+            self.label_combo.addItem(name, name)
         for c in (self.title_combo, self.body_combo, self.text_combo):
             c.clear()
             c.addItem("(none)", None)
@@ -296,7 +306,7 @@ class DataPanel(QGroupBox):
         return {"title": None, "body": None, "text": self.text_combo.currentData()}
 
     def label_column(self) -> str:
-        return self.label_combo.currentText()
+        return self.label_combo.currentData() or ""
 
     def use_corrections(self) -> bool:
         return self.corr_check.isChecked() and self.corr_check.isEnabled()
@@ -306,18 +316,34 @@ class DataPanel(QGroupBox):
 
     def _columns_changed(self, *_a) -> None:
         self._label_cache = None
+        note = self.label_warning()
+        self.label_note.setText(note)
+        self.label_note.setVisible(bool(note))
         self._labels_changed()
+
+    def label_warning(self) -> str:
+        """Why the chosen label column may be the wrong one ("" when it looks fine)."""
+        if self.df is None:
+            return ""
+        if not self.label_column():
+            return "No column looks like a label: choose the one that holds each ticket's category."
+        counts = label_counts(self.labels_raw())
+        n = sum(counts.values())
+        if n >= 20 and len(counts) > 0.5 * n:
+            return (f"'{self.label_column()}' has {len(counts):,} different values in {n:,} rows: that looks "
+                    "like an id or free text, not a label.")
+        return ""
 
     def _labels_changed(self, *_a) -> None:
         self.labelsChanged.emit()
 
     def labels_raw(self) -> list:
         """Label column values (after corrections when included); cached per column choice."""
-        if self.df is None or not self.label_combo.currentText():
+        if self.df is None or not self.label_column():
             return []
         cols = self.text_columns()
         use_corr = self.use_corrections()
-        key = (self.label_combo.currentText(), cols["title"], cols["body"], cols["text"], use_corr)
+        key = (self.label_column(), cols["title"], cols["body"], cols["text"], use_corr)
         if self._label_cache is not None and self._label_cache[0] == key:
             return self._label_cache[1]
         df = self.df
@@ -405,7 +431,7 @@ class DataPanel(QGroupBox):
             return None
         cols = self.text_columns()
         return DataSpec(df=self.df, source=self.path.name if self.path else "data",
-                        label_col=self.label_combo.currentText(), title_col=cols["title"],
+                        label_col=self.label_column(), title_col=cols["title"],
                         body_col=cols["body"], text_col=cols["text"], merge_map=self.merge_map(),
                         min_per_class=self.threshold_spin.value(),
                         rare=self.rare_combo.currentData(), val_frac=self.val_spin.value() / 100,
