@@ -178,12 +178,13 @@ def quantize_int8(src, dst, per_channel: bool = False,
 
 class _QuantizerLogToDebug(logging.Filter):
     """ONNX Runtime's quantizer logs about a hundred INFO lines per model straight on the root logger
-    (``logging.info``); they go to the ``onnxruntime.quantization`` logger at DEBUG instead."""
+    (``logging.info``), and a warning per call that advises pre-processing for static quantization;
+    they go to the ``onnxruntime.quantization`` logger at DEBUG instead."""
 
     target = logging.getLogger("onnxruntime.quantization")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno <= logging.INFO and "onnxruntime" in record.pathname:
+        if record.levelno <= logging.WARNING and "onnxruntime" in record.pathname:
             self.target.debug(record.getMessage())
             return False
         return True
