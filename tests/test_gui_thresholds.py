@@ -40,3 +40,27 @@ def test_builtin_model_saves_a_user_copy(win, qtbot, tiny_bundle):
     assert out and out.startswith(str(paths.user_models_dir()))
     assert (tiny_bundle / "bundle.json").read_text(encoding="utf-8") == before
     assert win.ctx.is_active(out) and win.ctx.classifier.threshold == 0.2
+
+
+def test_suggest_says_when_a_target_cannot_be_reached(win, qtbot, bundle_copy):
+    """Every validation prediction wrong: no threshold reaches 90 %; the panel says so with the best
+    reachable precision instead of routing nothing at '100 %', and classes nobody predicts say
+    'no tickets'."""
+    import numpy as np
+
+    win.ctx.activate(bundle_copy)
+    panel = win.models.thresholds
+    panel.set_bundle(win.ctx.classifier.bundle)
+    panel.y = (panel.probs.argmax(1) + 1) % len(panel.labels)
+    panel.target.setValue(90.0)
+    panel.suggest()
+    assert panel.suggest_note.isVisibleTo(panel)
+    assert "90% precision cannot be reached on these" in panel.suggest_note.text()
+    assert panel.global_threshold() < 1.0 and "auto-routed at 0.0% precision" in panel.summary_text()
+    predicted = set(np.asarray(panel.probs).argmax(1).tolist())
+    idle = [lab for i, lab in enumerate(panel.labels) if i not in predicted]
+    for lab in idle:
+        row = panel._rows[lab]["row"]
+        assert panel.table.item(row, 4).text() == "no tickets" == panel.table.item(row, 5).text()
+    panel.set_global(1.0)
+    assert panel.summary_text().startswith("Nothing auto-routed")

@@ -173,3 +173,22 @@ def test_uncertainty_edge_cases():
     assert len(review.review_order(np.zeros((0, 3)))) == 0
     with pytest.raises(ValueError):
         review.uncertainty(PROBS, "variance")
+
+
+def test_suggest_says_when_the_target_is_reached_and_when_not():
+    ok = review.suggest(PROBS, Y_IDX, 0.75)
+    assert ok == {"reached": True, "threshold": 0.51, "precision": 0.75, "coverage": 4 / 6, "n": 6, "note": ""}
+    # 100 % is reached by routing 3 tickets (t = 0.61), not by routing none
+    assert review.suggest(PROBS, Y_IDX, 1.0)["threshold"] == pytest.approx(0.61)
+    # class B: its 2 predicted tickets are one right (0.70), one wrong (0.50)
+    b = review.suggest(PROBS, Y_IDX, 1.0, cls="B", labels=LABELS)
+    assert b["reached"] and b["threshold"] == pytest.approx(0.51) and b["coverage"] == 0.5
+    # an unreachable target: the best reachable precision and its coverage, said in words
+    wrong = np.array([1, 0, 0, 0, 0, 0])      # only ticket 5 (C, 0.40) and ticket 4 are right
+    u = review.suggest(PROBS, wrong, 0.9)
+    assert not u["reached"] and u["threshold"] is not None and 0 < u["coverage"] <= 1
+    assert u["precision"] < 0.9 and "90% precision cannot be reached on these 6 tickets" in u["note"]
+    # a class nobody predicts
+    none = review.suggest(PROBS[:3], Y_IDX[:3], 0.9, cls="C", labels=LABELS)
+    assert none == {"reached": False, "threshold": None, "precision": None, "coverage": 0.0, "n": 0,
+                    "note": "no tickets"}

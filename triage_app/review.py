@@ -36,6 +36,7 @@ __all__ = [
     "review_order",
     "routed_summary",
     "suggest_threshold",
+    "suggest",
     "threshold_curve",
     "uncertainty",
 ]
@@ -161,6 +162,43 @@ def suggest_threshold(probs, y_true, target_precision: float, cls=None, labels=N
     precision, _ = _prec_cov(conf, correct, GRID)
     ok = np.flatnonzero(precision >= float(target_precision) - 1e-12)
     return float(GRID[ok[0]]) if len(ok) else 1.0
+
+
+def suggest(probs, y_true, target_precision: float, cls=None, labels=None) -> dict:
+    """What a threshold can do for ``target_precision``, honestly.
+
+    Only thresholds that auto-route at least one ticket count (routing nothing is not a precision).
+    Returns ``{"reached", "threshold", "precision", "coverage", "n", "note"}``: the smallest grid
+    threshold that reaches the target (the most coverage); when none does, the threshold of the best
+    reachable precision (ties: more coverage) with ``reached`` False and a note saying so; with no
+    tickets (of ``cls``) ``threshold`` is None and the note says "no tickets"."""
+    p = _as_probs(probs)
+    n = p.shape[0]
+    y = _true_index(y_true, labels, n)
+    pred = p.argmax(axis=1) if n else np.zeros(0, dtype=int)
+    conf = p.max(axis=1) if n else np.zeros(0)
+    correct = pred == y
+    if cls is not None:
+        mask = pred == _class_index(cls, labels)
+        conf, correct = conf[mask], correct[mask]
+    k = len(conf)
+    if k == 0:
+        return {"reached": False, "threshold": None, "precision": None, "coverage": 0.0, "n": 0,
+                "note": "no tickets"}
+    precision, coverage = _prec_cov(conf, correct, GRID)
+    routes = coverage > 0
+    ok = np.flatnonzero(routes & (precision >= float(target_precision) - 1e-12))
+    if len(ok):
+        i = int(ok[0])
+        return {"reached": True, "threshold": float(GRID[i]), "precision": float(precision[i]),
+                "coverage": float(coverage[i]), "n": k, "note": ""}
+    cand = np.flatnonzero(routes)
+    best = precision[cand].max()
+    i = int(cand[np.flatnonzero(precision[cand] >= best - 1e-12)[0]])   # the smallest such threshold
+    return {"reached": False, "threshold": float(GRID[i]), "precision": float(precision[i]),
+            "coverage": float(coverage[i]), "n": k,
+            "note": (f"{float(target_precision):.0%} precision cannot be reached on these {k:,} tickets; the "
+                     f"best is {precision[i]:.1%} with {coverage[i]:.1%} auto-routed (threshold {GRID[i]:.2f})")}
 
 
 def routed_summary(probs, y_true, global_t: float, class_t: Mapping | None = None,

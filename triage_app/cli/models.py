@@ -87,13 +87,16 @@ def cmd_thresholds(args) -> int:
             probs, y = z["probs"], z["y"]
         source = "validation rows stored in the bundle"
     t = args.target_precision
-    glob_t = review.suggest_threshold(probs, y, t)
-    per = {lab: review.suggest_threshold(probs, y, t, cls=lab, labels=b.labels) for lab in b.labels}
+    g = review.suggest(probs, y, t)
+    glob_t = g["threshold"] if g["threshold"] is not None else 1.0
+    sug = {lab: review.suggest(probs, y, t, cls=lab, labels=b.labels) for lab in b.labels}
+    per = {lab: c["threshold"] for lab, c in sug.items() if c["threshold"] is not None}
     summ = review.routed_summary(probs, y, glob_t, per, labels=b.labels)
     print(f"{b.name} v{b.version}: thresholds for precision >= {t:.0%} on {len(y):,} rows ({source})")
-    print(f"global {glob_t:.2f}")
-    for lab, v in per.items():
-        print(f"  {lab:<28} {v:.2f}")
+    print(f"global {glob_t:.2f}" + ("" if g["reached"] else f"  ({g['note']})"))
+    for lab, c in sug.items():
+        v = f"{c['threshold']:.2f}" if c["threshold"] is not None else "-"
+        print(f"  {lab:<28} {v}" + ("" if c["reached"] else f"  ({c['note']})"))
     print(f"with these: {summ['coverage']:.1%} auto-routed at {summ['precision']:.1%} precision")
     if args.save:
         save_thresholds(bpath, glob_t, per)

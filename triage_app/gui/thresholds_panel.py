@@ -127,6 +127,11 @@ class ThresholdsPanel(QWidget):
         srow.addWidget(self.suggest_btn)
         srow.addStretch(1)
         gl.addLayout(srow)
+        self.suggest_note = QLabel("")
+        self.suggest_note.setObjectName("warnText")
+        self.suggest_note.setWordWrap(True)
+        self.suggest_note.hide()
+        gl.addWidget(self.suggest_note)
         ll.addWidget(gbox)
         split.addWidget(left)
 
@@ -322,12 +327,17 @@ class ThresholdsPanel(QWidget):
             return
         g, ct = self.global_threshold(), self.class_thresholds()
         s = review.routed_summary(self.probs, self.y, g, ct, labels=self.labels)
-        self.summary.setText(f"{s['coverage']:.1%} auto-routed at {s['precision']:.1%} precision "
-                             f"({s['routed']:,} of {s['total']:,} tickets; the rest go to review)")
+        if s["routed"]:
+            self.summary.setText(f"{s['coverage']:.1%} auto-routed at {s['precision']:.1%} precision "
+                                 f"({s['routed']:,} of {s['total']:,} tickets; the rest go to review)")
+        else:
+            self.summary.setText(f"Nothing auto-routed: all {s['total']:,} tickets go to review")
         for lab, r in self._rows.items():
             pc = s["per_class"][lab]
-            self.table.item(r["row"], 4).setText(f"{pc['precision']:.0%}" if pc["n"] else "–")
-            self.table.item(r["row"], 5).setText(f"{pc['coverage']:.0%}" if pc["n"] else "–")
+            routed = pc["n"] and pc["coverage"] > 0
+            self.table.item(r["row"], 4).setText(f"{pc['precision']:.0%}" if routed else
+                                                 "none routed" if pc["n"] else "no tickets")
+            self.table.item(r["row"], 5).setText(f"{pc['coverage']:.0%}" if pc["n"] else "no tickets")
         self._schedule_draw()
 
     # ---- plot ----------------------------------------------------------------------------------
@@ -404,12 +414,19 @@ class ThresholdsPanel(QWidget):
         if self.probs is None:
             return
         target = self.target.value() / 100
-        g = review.suggest_threshold(self.probs, self.y, target)
-        self.set_global(g)
+        g = review.suggest(self.probs, self.y, target)
+        notes = [] if g["reached"] else [g["note"]]
+        if g["threshold"] is not None:
+            self.set_global(g["threshold"])
         for lab, r in self._rows.items():
             if r["own"].isChecked():
-                r["slider"].setValue(int(round(review.suggest_threshold(self.probs, self.y, target, cls=lab,
-                                                                         labels=self.labels) * 100)))
+                c = review.suggest(self.probs, self.y, target, cls=lab, labels=self.labels)
+                if c["threshold"] is not None:
+                    r["slider"].setValue(int(round(c["threshold"] * 100)))
+                if not c["reached"]:
+                    notes.append(f"{lab}: " + (c["note"] if c["n"] else "no tickets predicted as this class"))
+        self.suggest_note.setText("\n".join(notes))
+        self.suggest_note.setVisible(bool(notes))
         self._update()
 
     def reset(self):
