@@ -24,7 +24,10 @@ def ctx(data_dir, tmp_path):
 
 
 @pytest.fixture
-def tab(qtbot, ctx):
+def tab(qtbot, ctx, monkeypatch):
+    from triage_app.gui import widgets
+
+    monkeypatch.setattr(widgets, "ask", lambda *a, **k: True)   # no modal questions in tests
     w = TrainTab(ctx)
     qtbot.addWidget(w)
     w.resize(1400, 900)
@@ -496,3 +499,28 @@ def test_a_file_without_a_label_column_is_not_given_one(qtbot, tab, tmp_path):
     assert panel.threshold() == 5                      # 1 % of 300 rows, at least 5
     panel.label_combo.setCurrentIndex(panel.label_combo.findData("id"))
     assert panel.label_column() == "id" and "300 different values in 300 rows" in panel.label_note.text()
+
+
+def test_using_a_model_weaker_than_the_active_one_asks_first(qtbot, tab, monkeypatch):
+    """'Use this model' with a candidate below the active model on the shared comparison asks, with
+    both figures and the ticket count; 'Keep the active model' changes nothing."""
+    from trainer.pipeline import TrainOutcome
+    from triage_app.gui import widgets
+
+    cmp_ = {"rows": 31, "shared": ["a", "b"], "only_new": [], "only_active": [], "per_class": {},
+            "new": {"accuracy": 0.633, "macro_f1": 0.6}, "active": {"accuracy": 0.9, "macro_f1": 0.89},
+            "active_name": "it-service-minilm (version 3)", "total_rows": 31}
+    tab._outcome = TrainOutcome("/nowhere", "m", "1", ["a", "b"], {}, {}, cmp_, [], 1.0)
+    asked = []
+    monkeypatch.setattr(widgets, "ask", lambda parent, title, text, **k: asked.append((title, text)) or False)
+    saved = []
+    monkeypatch.setattr(tab, "save_model", lambda: saved.append(1))
+    assert tab.use_model() is None and not saved
+    title, text = asked[0]
+    assert title == "Use a weaker model?" and "31 validation tickets" in text
+    assert "63.3% accuracy" in text and "90.0%" in text and "it-service-minilm" in text
+    assert "stays in use" in tab.run_bar.status_label.text()
+    cmp_["new"] = {"accuracy": 0.95, "macro_f1": 0.93}       # better: no question
+    asked.clear()
+    tab.use_model()
+    assert not asked and saved

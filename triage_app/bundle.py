@@ -140,6 +140,7 @@ class Bundle:
         return {"name": self.name, "version": self.version, "created": self.meta["created"],
                 "labels": len(self.labels), "precision": self.precision,
                 "accuracy": test.get("accuracy"), "macro_f1": test.get("macro_f1"),
+                "rows": test.get("rows", test.get("n")),
                 "base_model": self.meta["base_model"], "path": str(self.path)}
 
 

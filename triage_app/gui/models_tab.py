@@ -29,12 +29,15 @@ from triage_app.gui import style
 from triage_app.gui.thresholds_panel import ThresholdsPanel
 from triage_app.gui.widgets import ask, muted_label, show_error, start_job
 
-COLUMNS = ["", "Name", "Version", "Created", "Labels", "Precision", "Accuracy", "Macro-F1", "Base checkpoint",
+COLUMNS = ["", "Name", "Version", "Created", "Labels", "Precision", "Test accuracy", "Test macro-F1", "Base checkpoint",
            "Location"]
 
 
-def _pct(v) -> str:
-    return f"{v:.1%}" if isinstance(v, (int, float)) else "–"
+def _pct(v, rows=None) -> str:
+    """``89.3 % on 4,784``: a figure is only as good as the number of tickets behind it."""
+    if not isinstance(v, (int, float)):
+        return "–"
+    return f"{v:.1%}" + (f" on {rows:,}" if isinstance(rows, int) and rows else "")
 
 
 def card_markdown(bundle) -> str:
@@ -49,7 +52,8 @@ def card_markdown(bundle) -> str:
     fp = bundle.meta.get("data_fingerprint", {}) or {}
     lines = [f"# {s['name']} v{s['version']}", "", "*No MODEL_CARD.md in this bundle; summary from bundle.json.*", "",
              f"- Created: {s['created']}", f"- Base checkpoint: `{s['base_model']}`",
-             f"- Precision: {s['precision']}", f"- Accuracy: {_pct(s['accuracy'])}, macro-F1: {_pct(s['macro_f1'])}",
+             f"- Precision: {s['precision']}",
+             f"- Accuracy: {_pct(s['accuracy'], s['rows'])}, macro-F1: {_pct(s['macro_f1'], s['rows'])} (test tickets)",
              f"- Training rows: {fp.get('rows', '–')}", f"- Review threshold: {bundle.review_threshold:.2f}",
              "", "## Labels", ""] + [f"- {lab}" for lab in bundle.labels]
     return "\n".join(lines)
@@ -149,7 +153,8 @@ class ModelsTab(QWidget):
             if e.bundle is not None:
                 s = e.bundle.summary()
                 vals = ["● active" if active else "", s["name"], s["version"], str(s["created"])[:16].replace("T", " "),
-                        str(s["labels"]), s["precision"], _pct(s["accuracy"]), _pct(s["macro_f1"]),
+                        str(s["labels"]), s["precision"], _pct(s["accuracy"], s["rows"]),
+                        _pct(s["macro_f1"], s["rows"]),
                         Path(str(s["base_model"])).name or str(s["base_model"]), loc]
             else:
                 vals = ["⚠ invalid", e.path.name, "", "", "", "", "", "", e.error or "", loc]

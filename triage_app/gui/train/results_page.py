@@ -110,7 +110,7 @@ def summary_html(o: TrainOutcome) -> str:
     parts.append(f"Exported as <b>{o.export.get('precision', '?')}</b>: {o.export.get('precision_note', '')}")
     p = o.plan
     if p:
-        from trainer.auto import fmt_duration
+        from triage_app.gui.train.common import fmt_duration
 
         parts.append(f"<b>Recipe</b>: auto chose {p['label']} (estimate {fmt_duration(p['estimate_s'])}, "
                      f"took {fmt_duration(o.elapsed_s)}; {p['reason']})")

@@ -42,6 +42,7 @@ from triage_app.bundle import (
     publish_bundle,
     safe_model_name,
 )
+from triage_app.gui import widgets
 from triage_app.gui.train.common import FAILURE_TITLES, HINTS, FailureInfo, fmt_duration
 from triage_app.gui.train.data_check import DataCheck
 from triage_app.gui.train.data_panel import DataPanel
@@ -496,6 +497,20 @@ class TrainTab(QWidget):
         job.deleteLater()
 
     # ================================================================ save / use / discard
+    def _worse_than_active(self) -> str:
+        """The question to ask when the new model scored below the active model on the validation
+        tickets both know ("" when it did not, or when there was no comparison)."""
+        c = (self._outcome.comparison if self._outcome is not None else None) or {}
+        if "error" in c or not c.get("rows"):
+            return ""
+        new, act = c["new"], c["active"]
+        if new["macro_f1"] >= act["macro_f1"] and new["accuracy"] >= act["accuracy"]:
+            return ""
+        return (f"On the {c['rows']:,} validation tickets both models know, the new model scores "
+                f"{new['accuracy']:.1%} accuracy and {new['macro_f1']:.1%} macro-F1; the active model "
+                f"{c.get('active_name', '')} scores {act['accuracy']:.1%} and {act['macro_f1']:.1%}.\n\n"
+                "Use the new model anyway? The active model stays listed in Models either way.")
+
     def save_model(self) -> Path | None:
         """Move the trained model out of its hidden folder into the models folder."""
         o = self._outcome
@@ -533,7 +548,14 @@ class TrainTab(QWidget):
     def use_model(self):
         """Save (if needed) and switch the app to the new model without a restart. The bundle is
         loaded in a worker (the "activate" job the Models tab uses too); the swap happens on the
-        GUI thread when it is loaded. Returns the job, or None when nothing was started."""
+        GUI thread when it is loaded. Returns the job, or None when nothing was started.
+        A model that scored below the active one on the shared comparison is used only after the
+        analyst confirms it."""
+        worse = self._worse_than_active()
+        if worse and not widgets.ask(self, "Use a weaker model?", worse, yes="Use it anyway",
+                                     no="Keep the active model"):
+            self.run_bar.set_status("The active model stays in use; the new one can be saved or used later.")
+            return None
         path = self.save_model()
         if path is None:
             return None
