@@ -80,3 +80,30 @@ def test_zip_round_trip_and_delete(win, qtbot, tiny_bundle, tmp_path):
         assert tab.select_path(p)
         assert tab.delete_selected()
     assert not [p for p in paths.user_models_dir().iterdir() if not p.name.startswith(".")]
+
+
+def test_the_model_card_shows_its_confusion_image(win, qtbot, tiny_bundle):
+    """The card's `![confusion matrix](confusion.png)` resolves in the bundle folder (it was a
+    broken image), and the list shows how many test tickets stand behind each figure."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QTextDocument
+
+    from trainer.card import write_model_card
+
+    tab = win.models
+    b = user_copy(tiny_bundle, paths.user_models_dir() / "tiny-card", version="5")
+    write_model_card(b)
+    assert (b / "confusion.png").is_file()
+    tab.refresh()
+    assert tab.select_path(b)
+    doc = tab.card_view.document()
+    assert "confusion.png" in doc.toMarkdown()
+    img = doc.resource(QTextDocument.ResourceType.ImageResource, QUrl("confusion.png"))
+    if img is None:     # resources load on layout; ask the browser as the layout would
+        img = tab.card_view.loadResource(QTextDocument.ResourceType.ImageResource.value, QUrl("confusion.png"))
+    assert img is not None and not getattr(img, "isNull", lambda: False)()
+    row = next(r for r in range(tab.table.rowCount()) if tab.table.item(r, 2).text() == "5")
+    meta = __import__("json").loads((b / "bundle.json").read_text(encoding="utf-8"))
+    m = meta["metrics"].get("test_exported") or meta["metrics"].get("test") or meta["metrics"]["val"]
+    rows = m.get("rows", m.get("n"))
+    assert tab.table.item(row, 6).text().endswith(f" on {rows:,}")

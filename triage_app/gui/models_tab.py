@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -57,6 +57,13 @@ def card_markdown(bundle) -> str:
              f"- Training rows: {fp.get('rows', '–')}", f"- Review threshold: {bundle.review_threshold:.2f}",
              "", "## Labels", ""] + [f"- {lab}" for lab in bundle.labels]
     return "\n".join(lines)
+
+
+def show_card(view: QTextBrowser, bundle) -> None:
+    """The card in ``view``, its images (``confusion.png``) found in the bundle folder."""
+    view.setSearchPaths([str(bundle.path)])
+    view.document().setBaseUrl(QUrl.fromLocalFile(str(bundle.path) + "/"))
+    view.setMarkdown(card_markdown(bundle))
 
 
 class ModelsTab(QWidget):
@@ -207,7 +214,7 @@ class ModelsTab(QWidget):
             self.card_view.setHtml(f"<h3>{html.escape(e.path.name)} cannot be used</h3>"
                                    f"<p>{html.escape(e.error or '')}</p><p>Delete it, or import the model again.</p>")
             return
-        self.card_view.setMarkdown(card_markdown(e.bundle))
+        show_card(self.card_view, e.bundle)
         self.thresholds.set_bundle(e.bundle)
 
     # ---- actions -------------------------------------------------------------------------------
@@ -323,7 +330,7 @@ class ModelsTab(QWidget):
         lay = QVBoxLayout(dlg)
         view = QTextBrowser()
         view.setOpenExternalLinks(True)
-        view.setMarkdown(card_markdown(e.bundle))
+        show_card(view, e.bundle)
         lay.addWidget(view)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         bb.rejected.connect(dlg.reject)
