@@ -122,3 +122,23 @@ def test_error_hints_are_chosen_by_class():
     # the words of a message do not decide: a ValueError mentioning a model gets the general hint
     assert "Show Details" in hint_for(ValueError("the model column is bad"))
     assert "Show Details" in hint_for(None)
+
+
+def test_help_menu_has_a_guide_and_the_real_shortcuts(win, qtbot):
+    from PySide6.QtCore import Qt
+
+    from triage_app.gui.help import SHORTCUTS
+
+    titles = [a.text() for m in win.menuBar().actions() if m.text() == "&Help" for a in m.menu().actions()]
+    assert titles[:2] == ["&User guide", "&Keyboard shortcuts"]
+    dlg = win.show_help("keys")
+    qtbot.waitExposed(dlg)
+    assert dlg.pages.currentIndex() == 1 and "Ctrl+Enter" in dlg.keys.toPlainText()
+    assert "Retrain on your own tickets" in dlg.guide.toPlainText()
+    dlg.close()
+    # every tab shortcut listed is bound: Ctrl+3 goes to Train, Ctrl+1 back to Triage
+    assert any(k.startswith("Ctrl+1") for k, _ in SHORTCUTS)
+    qtbot.keyClick(win, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert win.tabs.currentIndex() == 2
+    qtbot.keyClick(win, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert win.tabs.currentIndex() == 0

@@ -90,6 +90,8 @@ class MainWindow(QMainWindow):
 
         QShortcut(QKeySequence("Ctrl+Return"), self, self.shortcut_classify)
         QShortcut(QKeySequence("Ctrl+Enter"), self, self.shortcut_classify)
+        for i in range(self.tabs.count()):       # Ctrl+1 .. Ctrl+4: the tabs
+            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.tabs.setCurrentIndex(i))
 
         ctx.modelChanged.connect(self._on_model)
         ctx.jobChanged.connect(self._on_job)
@@ -158,6 +160,14 @@ class MainWindow(QMainWindow):
         a.triggered.connect(self.close)
         m.addAction(a)
         h = self.menuBar().addMenu("&Help")
+        a = QAction("&User guide", self)
+        a.setShortcut(QKeySequence.StandardKey.HelpContents)
+        a.triggered.connect(lambda: self.show_help("guide"))
+        h.addAction(a)
+        a = QAction("&Keyboard shortcuts", self)
+        a.triggered.connect(lambda: self.show_help("keys"))
+        h.addAction(a)
+        h.addSeparator()
         a = QAction("&About TicketTriage", self)
         a.triggered.connect(self.about)
         h.addAction(a)
@@ -263,6 +273,16 @@ class MainWindow(QMainWindow):
         if f:
             n = self.ctx.corrections.export_csv(f)
             self.statusBar().showMessage(f"{n:,} corrections written to {f}", 8000)
+
+    def show_help(self, page: str = "guide"):
+        """The user guide or the keyboard shortcuts (non-modal)."""
+        from triage_app.gui.help import HelpDialog
+
+        dlg = HelpDialog(self, page)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.help_dialog = dlg
+        return dlg
 
     def about(self):
         QMessageBox.about(self, "About TicketTriage",
