@@ -83,3 +83,29 @@ def test_thresholds_change_reflags_result(win, qtbot):
     win.ctx.thresholdsChanged.emit()
     assert tab.result["needs_review"] is True and tab.badge.text() == "Needs review"
     assert r["label"] == tab.label_view.text()
+
+
+def test_explanation_tooltips_say_what_removing_a_word_does(win, qtbot):
+    """Hovering a word: 'removing "VPN" changes <label> from 91% to 84%', the drop measured by
+    occlusion on the calibrated probabilities (no raw score)."""
+    from triage_app.gui.widgets import occlusion_tip
+
+    tab = win.triage
+    r = classify(qtbot, tab)
+    view = tab.explain_view
+    tips = []
+    cur = view.document().begin()
+    while cur.isValid():
+        it = cur.begin()
+        while not it.atEnd():
+            f = it.fragment()
+            if f.charFormat().toolTip():
+                tips.append(f.charFormat().toolTip())
+            it += 1
+        cur = cur.next()
+    assert tips and all(t.startswith('removing "') and r["label"] in t for t in tips)
+    word, drop = max(r["words"], key=lambda ws: abs(ws[1]))
+    expected = occlusion_tip(word, drop, r["label"], r["confidence"])
+    assert expected in tips and f"from {r['confidence']:.0%} to {r['confidence'] - drop:.0%}" in expected
+    assert occlusion_tip("printer", 0.07, "Hardware", 0.91) == 'removing "printer" changes Hardware from 91% to 84%'
+    assert occlusion_tip("the", 0.001, "Hardware", 0.91) == 'removing "the" leaves Hardware at 91%'

@@ -280,7 +280,7 @@ class TriageTab(QWidget):
                                f"{r['threshold']:.0%}{why} · model {r['model']} v{r['model_version']} · "
                                f"{r['seconds'] * 1000:.0f} ms")
         self.bars.set_data(r["top"], r["threshold"])
-        self.explain_view.set_words(r["words"], r["label"])
+        self.explain_view.set_words(r["words"], r["label"], r["confidence"])
         self.copy_btn.setEnabled(True)
         self.save_corr_btn.setEnabled(self.ctx.classifier is not None)
         self.corr_status.setText("")

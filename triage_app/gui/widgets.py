@@ -282,8 +282,20 @@ class Heatmap(QWidget):
 
 
 # --------------------------------------------------------------------------- explanation view
+def occlusion_tip(word: str, drop: float, label: str = "", base: float | None = None) -> str:
+    """``removing "printer" changes Hardware from 91% to 84%`` (or what the score alone says)."""
+    what = label or "the prediction"
+    if base is None:
+        return f"{word}: {drop:+.4f} ({'for' if drop > 0 else 'against' if drop < 0 else 'neutral'} {what})"
+    after = min(1.0, max(0.0, base - drop))
+    if f"{base:.0%}" == f"{after:.0%}":
+        return f'removing "{word}" leaves {what} at {base:.0%}'
+    return f'removing "{word}" changes {what} from {base:.0%} to {after:.0%}'
+
+
 class ExplainView(QTextBrowser):
-    """The ticket's words coloured by their contribution (green for, red against); hover shows the score."""
+    """The ticket's words coloured by their contribution (green for, red against); hovering a word
+    says what removing it does to the predicted label's probability."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -293,7 +305,9 @@ class ExplainView(QTextBrowser):
         self.setMouseTracking(True)
         self.setPlaceholderText("Classify a ticket to see which words drove the prediction.")
 
-    def set_words(self, words: list[tuple[str, float]], label: str = "") -> None:
+    def set_words(self, words: list[tuple[str, float]], label: str = "", base: float | None = None) -> None:
+        """``words``: (word, drop in ``label``'s calibrated probability when the word is removed);
+        ``base``: that probability with every word."""
         self.words = list(words)
         self.clear()
         cur = self.textCursor()
@@ -309,8 +323,7 @@ class ExplainView(QTextBrowser):
                 fmt.setBackground(col)
                 if strength > 0.6:
                     fmt.setFontWeight(QFont.Weight.DemiBold)
-            fmt.setToolTip(f"{w}: {s:+.4f} ({'for' if s > 0 else 'against' if s < 0 else 'neutral'} "
-                           f"{label or 'the prediction'})")
+            fmt.setToolTip(occlusion_tip(w, s, label, base))
             cur.insertText(w, fmt)
             if i < len(self.words) - 1:
                 cur.insertText(" ", plain)
