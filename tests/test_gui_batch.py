@@ -224,3 +224,34 @@ def test_gui_stays_responsive_during_batch(win, qtbot, sample_csv, tmp_path, mon
     # progress reached the GUI while the job ran
     assert any(0 < v < 100 for v, r in progress if r), progress
     qtbot.waitUntil(lambda: win.ctx.active_job == "", timeout=5000)
+
+
+def test_results_stay_with_their_file(win, qtbot, sample_csv, tmp_path, monkeypatch):
+    """Results name their source; opening another file (even one that cannot be classified) clears
+    them, so Export never offers one file's results under another's name; replacing reviewed results
+    asks first and 'Keep these results' keeps everything."""
+    import pandas as pd
+
+    from triage_app.gui import widgets
+
+    tab = win.batch
+    load_file(qtbot, win, sample_csv)
+    run_batch(qtbot, win)
+    model = tab.model
+    assert model.source == f"sample_tickets.csv · {model.n:,} rows · model tiny-test v1"
+    assert tab.results.summary_label.text().startswith(model.source)
+    bad = tmp_path / "numbers.csv"
+    pd.DataFrame({"id": [1, 2, 3], "amount": [4, 5, 6]}).to_csv(bad, index=False)
+    load_file(qtbot, win, bad)               # loads, but has no text column to classify
+    assert tab.model is None and not tab.export_btn.isEnabled()
+    assert tab.results.summary_label.text() == ""
+    # reviewed results: opening another file asks first
+    load_file(qtbot, win, sample_csv)
+    run_batch(qtbot, win)
+    tab.model.set_correction(0, tab.model.labels[0] if tab.model.predicted(0) != tab.model.labels[0]
+                             else tab.model.labels[1])
+    asked = []
+    monkeypatch.setattr(widgets, "ask", lambda parent, title, text, **k: asked.append(text) or False)
+    kept = tab.model
+    assert tab.open_file(bad) is None and tab.model is kept and tab.path == str(sample_csv)
+    assert "hold 1 corrected label" in asked[0] and "sample_tickets.csv" in asked[0]

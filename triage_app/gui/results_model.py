@@ -104,6 +104,8 @@ class ResultsModel(QAbstractTableModel):
         self._disp = [self._pred_str, self._conf_str, self._review_str, self._corrected] + self._inputs + \
             [self._top_str]
         self._thresholds = (0.5, {})
+        self.source = "these results"     # "file · rows · model vX", set by the Batch tab when a run ends
+        self.source_path = None
         self._mask: np.ndarray | None = None
         self._review_bg = style.qcolor("warn", 70)
         self._corr_fg = style.qcolor("good")
@@ -256,6 +258,9 @@ class ResultsModel(QAbstractTableModel):
 
     def predicted(self, data_row: int) -> str:
         return self._pred_str[data_row]
+
+    def n_corrected(self) -> int:
+        return sum(1 for c in self._corrected[: self.n] if c)
 
     def corrected_label(self, data_row: int) -> str:
         return self._corrected[data_row]

@@ -140,5 +140,5 @@ class ResultsView(QWidget):
         flagged = int(m.review[: m.n].sum())
         shown = self.proxy.rowCount()
         extra = f" · {shown:,} shown" if shown != m.n else ""
-        self.summary_label.setText(f"{m.n:,} tickets · {flagged:,} need review ({flagged / m.n:.0%}) · "
+        self.summary_label.setText(f"{m.source} — {flagged:,} need review ({flagged / m.n:.0%}) · "
                                    f"{m.n - flagged:,} can be auto-routed{extra}")

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app import io as tio
+from triage_app.gui import widgets
 from triage_app.gui.batch.columns_panel import ColumnsPanel
 from triage_app.gui.batch.file_panel import FilePanel
 from triage_app.gui.batch.jobs import classify_work, read_work
@@ -167,6 +168,14 @@ class BatchTab(QWidget):
             self.status_label.setText("A batch is running; cancel it before opening another file.")
             return None
         path = str(path)
+        fixed = self.model.n_corrected() if self.model is not None else 0
+        if fixed and not widgets.ask(
+                self, "Replace the reviewed results?",
+                f"The results of {self.model.source} hold {fixed:,} corrected label"
+                f"{'s' if fixed != 1 else ''} (saved in the corrections store). Opening "
+                f"{Path(path).name} replaces these results; export them first to keep the file.",
+                yes="Open the new file", no="Keep these results"):
+            return None
         self.ctx.remember_dir("open", path)
         work = read_work(path, sheet, self._model_meta())     # the meta: a plain dict, read by the worker
         self.status_label.setText(f"Reading {Path(path).name}…")
@@ -185,6 +194,11 @@ class BatchTab(QWidget):
     def _on_loaded(self, res):
         path, df, report, sheets, sheet, suggested = res
         self.path, self.df = path, df
+        if self.model is not None:      # results belong to the file they came from: never shown for another
+            self.model = None
+            self._show_model(None)
+            self.results.update_summary()
+            self._update_accuracy()
         self.file_panel.show_file(path, df, report, sheets, sheet)
         cols = [str(c) for c in df.columns]
         saved = self.ctx.get_json(self._mapping_key(cols))
@@ -252,7 +266,8 @@ class BatchTab(QWidget):
         work = classify_work(clf, self.df, fields, self.batch_size, self.progress_interval)
         self._run_labels = (list(clf.labels), min(3, len(clf.labels)), clf.threshold, dict(clf.class_thresholds))
         self._run_model = None
-        self._run_meta = {"fields": fields, "label": m["label"], "model_version": clf.version}
+        self._run_meta = {"fields": fields, "label": m["label"], "model_version": clf.version,
+                          "model": clf.name, "path": self.path}
         self.job = start_job(self.ctx, self, "batch", work, "Classifying the file failed",
                              on_finished=self._on_finished, on_event=self._on_event,
                              on_cancelled=self._on_cancelled, on_failed=self._on_failed)
@@ -305,6 +320,9 @@ class BatchTab(QWidget):
         self._run_model = None
         self.model.model_version = self._run_meta["model_version"]
         self.model.fields = self._run_meta["fields"]
+        self.model.source = (f"{Path(self._run_meta['path']).name} · {self.model.n:,} rows · model "
+                             f"{self._run_meta['model']} v{self._run_meta['model_version']}")
+        self.model.source_path = self._run_meta["path"]
         self._show_model(self.model)
         self.inner.setCurrentIndex(PAGE_RESULTS)
         self.results.apply_order()
@@ -398,7 +416,8 @@ class BatchTab(QWidget):
     def export_dialog(self):
         if self.model is None:
             return
-        base = Path(self.path).stem + "-triaged.csv" if self.path else "triaged.csv"
+        src = getattr(self.model, "source_path", None) or self.path   # named after the file they came from
+        base = Path(src).stem + "-triaged.csv" if src else "triaged.csv"
         path, _ = QFileDialog.getSaveFileName(self, "Export results", str(Path(self.ctx.last_dir("export")) / base),
                                               EXPORT_FILTER)
         if path:
