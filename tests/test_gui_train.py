@@ -524,3 +524,27 @@ def test_using_a_model_weaker_than_the_active_one_asks_first(qtbot, tab, monkeyp
     asked.clear()
     tab.use_model()
     assert not asked and saved
+
+
+def test_stop_and_keep_the_best(qtbot, tab, ctx, sample_csv, tiny_checkpoint, data_dir):
+    """The button ends a long run after the epoch in progress with the best epoch so far; the model
+    is exported as usual and the progress page says why training stopped and shows no ETA."""
+    from PySide6.QtCore import Qt
+
+    load_sample(qtbot, tab, sample_csv)
+    tiny_settings(tab, tiny_checkpoint, head_epochs=500)
+    assert not tab.run_bar.finish_btn.isEnabled()
+    epochs = []
+    tab.progress_page.loss_plot.add = (lambda add: lambda ev: (epochs.append(ev) if type(ev).__name__ ==
+                                                                "EpochEvent" else None, add(ev)))(
+        tab.progress_page.loss_plot.add)
+    with qtbot.waitSignal(tab.trainingFinished, timeout=240000) as blocker:
+        assert tab.start()
+        assert tab.run_bar.finish_btn.isEnabled()
+        qtbot.waitUntil(lambda: len(epochs) >= 1, timeout=120000)
+        qtbot.mouseClick(tab.run_bar.finish_btn, Qt.MouseButton.LeftButton)
+        assert not tab.run_bar.finish_btn.isEnabled() and "best epoch so far" in tab.run_bar.status_label.text()
+    o = blocker.args[0]
+    assert o.metrics["stopped_early"] == "requested"
+    assert len(epochs) < 500 and "stopped at your request" in tab.progress_page.log_view.toPlainText()
+    assert tab.progress_page.metric_labels["eta"].text() == "—"

@@ -510,3 +510,39 @@ def test_identical_bottoms_share_one_cache(no_dropout_checkpoint):
     with torch.no_grad():
         m.tower_b.embeddings.word_embeddings.weight[5].add_(1.0)
     assert not m.bottoms_identical(1)
+
+
+def test_finish_early_keeps_the_best_epoch_and_still_calibrates(tiny_checkpoint, sample_data, one_torch_thread):
+    """'Stop and keep the best': training ends within the epoch it is asked in, skips the rest
+    (also phase 2), says why, and returns a finished result with the best epoch's weights."""
+    from tests.conftest import tiny_config
+    from trainer.events import PhaseEvent
+    from trainer.loop import train
+
+    events, epochs = [], []
+
+    def on_event(ev):
+        events.append(ev)
+        if type(ev).__name__ == "EpochEvent":
+            epochs.append((ev.phase, ev.epoch))
+
+    res = train(tiny_config(tiny_checkpoint, head_epochs=20, finetune_epochs=2), sample_data, on_event,
+                finish_early=lambda: len(epochs) >= 2)
+    assert res.status == "finished" and res.metrics["stopped_early"] == "requested"
+    assert epochs == [("head", 1), ("head", 2)]                  # no third head epoch, no phase 2
+    notes = [e.message for e in events if isinstance(e, PhaseEvent) and e.phase == "note"]
+    assert len(notes) == 1 and notes[0].startswith("stopped at your request after head epoch 2")
+    assert res.metrics["best_epoch"] in (1, 2) and res.temperature > 0
+
+
+def test_early_stopping_says_why(tiny_checkpoint, sample_data, one_torch_thread):
+    from tests.conftest import tiny_config
+    from trainer.events import PhaseEvent
+    from trainer.loop import train
+
+    events = []
+    res = train(tiny_config(tiny_checkpoint, head_epochs=40, head_lr=1e-6, finetune_epochs=0, patience=1),
+                sample_data, events.append)
+    notes = [e.message for e in events if isinstance(e, PhaseEvent) and e.phase == "note"]
+    assert res.metrics["stopped_early"] == "patience" and len(notes) == 1
+    assert "early stopping after head epoch" in notes[0] and "has not improved for 2 epochs" in notes[0]

@@ -212,16 +212,20 @@ class _Emitter:
 
 def train(cfg: TrainConfig, data: PreparedData, on_event: Callable | None = None,
           should_stop: Callable[[], bool] | None = None, resume: str | None = None,
-          checkpoint_dir: str | os.PathLike | None = None) -> TrainResult:
+          checkpoint_dir: str | os.PathLike | None = None,
+          finish_early: Callable[[], bool] | None = None) -> TrainResult:
     """Train a dual-BERT classifier (see module doc).  Returns a :class:`TrainResult`;
     a cancelled run returns ``status="cancelled"`` after emitting :class:`CancelledEvent`.
-    Errors emit :class:`FailedEvent` and are raised again."""
+    Errors emit :class:`FailedEvent` and are raised again.  ``finish_early()`` (polled every batch)
+    ends training at once as if it had converged: the current weights are validated, the best
+    epoch so far is kept and the run goes on to calibration (``metrics["stopped_early"]``)."""
     emit = _Emitter(on_event, cfg.step_events_per_s)
     stop = should_stop or (lambda: False)
+    finish = finish_early or (lambda: False)
     t_start = time.perf_counter()
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
     try:
-        return _train(cfg, data, emit, stop, resume, ckpt_dir, t_start)
+        return _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish)
     except Cancelled:
         emit(CancelledEvent("training cancelled; the last good checkpoint is kept",
                             str(ckpt_dir) if ckpt_dir and (ckpt_dir / "last").exists() else None))
@@ -232,7 +236,12 @@ def train(cfg: TrainConfig, data: PreparedData, on_event: Callable | None = None
         raise
 
 
-def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
+def _mean(losses) -> float:
+    """Mean training loss of an epoch (NaN when it was stopped before its first batch)."""
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainResult:
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     amp = autocast_dtype(cfg, device)
@@ -342,7 +351,18 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
         if ckpt_dir is not None:
             state["train_seconds"] = prior_s + time.perf_counter() - t_start
             save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, data.labels, best_state)
-        return state["bad_epochs"] > cfg.patience if cfg.patience else False
+        if finish():
+            state["stopped_early"] = "requested"
+            emit(PhaseEvent("note", f"stopped at your request after {phase} epoch {epoch}: keeping the best epoch "
+                            f"so far ({state['best_epoch']}, validation macro-F1 {state['best_f1']:.3f})", 0))
+            return True
+        if cfg.patience and state["bad_epochs"] > cfg.patience:
+            state["stopped_early"] = "patience"
+            emit(PhaseEvent("note", f"early stopping after {phase} epoch {epoch} of {epochs}: validation macro-F1 "
+                            f"has not improved for {state['bad_epochs']} epochs; keeping epoch {state['best_epoch']} "
+                            f"({state['best_f1']:.3f})", 0))
+            return True
+        return False
 
     # ---------------- phase 1: head on cached frozen features ----------------
     model.freeze_towers()
@@ -400,6 +420,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
             for bi, idx in enumerate(batches):
                 if stop():
                     raise Cancelled()
+                if finish():
+                    break
                 if cfg.cache_features:
                     logits = model.head(ftrain[idx])
                     yb = ytrain[idx]
@@ -417,7 +439,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                     vlogits = model.head(fval).float().cpu().numpy()
             else:
                 vlogits = evaluate_full(enc_val, "head")
-            stop_early = end_epoch("head", epoch, cfg.head_epochs, float(np.mean(losses)), vlogits,
+            stop_early = end_epoch("head", epoch, cfg.head_epochs, _mean(losses), vlogits,
                                    t_phase, optimizer, scheduler)
             if stop_early or (cfg.max_steps and state["step"] - steps_done_phase >= cfg.max_steps):
                 break
@@ -431,7 +453,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
         state.update({"phase": "finetune", "epoch": 0, "bad_epochs": 0})
 
     # ---------------- phase 2: fine-tuning ----------------
-    if cfg.finetune_epochs > 0 and state["phase"] == "finetune":
+    if cfg.finetune_epochs > 0 and state["phase"] == "finetune" and state.get("stopped_early") != "requested":
         start_epoch = state["epoch"]
         state["phase_start_epoch"] = start_epoch
         model.unfreeze_top(cfg.finetune_layers)
@@ -490,6 +512,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
             for bi, idx in enumerate(batches):
                 if stop():
                     raise Cancelled()
+                if finish():
+                    break
                 with autocast():
                     logits, yb = forward(enc_train, idx, cache_train, start)
                 loss = loss_fn(logits.float(), yb)
@@ -497,7 +521,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                             len(idx), steps_at_start, losses):
                     break
             vlogits = evaluate_full(enc_val, "finetune", cache_val, start)
-            stop_early = end_epoch("finetune", epoch, cfg.finetune_epochs, float(np.mean(losses)),
+            stop_early = end_epoch("finetune", epoch, cfg.finetune_epochs, _mean(losses),
                                    vlogits, t_phase, optimizer, scheduler)
             if stop_early or (cfg.max_steps and state["step"] - steps_at_start >= cfg.max_steps):
                 break
@@ -516,6 +540,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start) -> TrainResult:
                "ece_before": ece(vlogits, data.val.y, 1.0),
                "ece_after": ece(vlogits, data.val.y, temperature),
                "temperature": temperature, "best_epoch": state["best_epoch"],
+               "stopped_early": state.get("stopped_early"),
                "history": state["history"], "precision_used": str(amp).replace("torch.", "") if amp else "fp32",
                "device": device.type}
     if data.test is not None and len(data.test):

@@ -242,7 +242,7 @@ def lexical_only_metrics(res, elapsed_s: float) -> dict:
     validation (its PyTorch figures and curves), or just the time."""
     if res is None:
         return {"train_seconds": elapsed_s}
-    keep = {k: v for k, v in res.metrics.items() if k in ("history", "train_seconds")}
+    keep = {k: v for k, v in res.metrics.items() if k in ("history", "train_seconds", "stopped_early")}
     keep["transformer_candidate"] = {k: res.metrics[k] for k in ("val", "test") if k in res.metrics}
     return keep
 
@@ -289,7 +289,8 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         active=None, corrections=None, on_event: Callable | None = None,
         should_stop: Callable[[], bool] | None = None, export_options: dict | None = None,
         resume: str | None = None, checkpoint_dir=None, card: bool = False,
-        lock_owner: str | None = None, transformer_from=None, card_extra: str = "") -> TrainOutcome:
+        lock_owner: str | None = None, transformer_from=None, card_extra: str = "",
+        finish_early: Callable[[], bool] | None = None) -> TrainOutcome:
     """Prepare ``spec``, train ``cfg``, compare with ``active`` (a classifier, optional) and export
     the bundle to ``out_dir``.  Raises ``Cancelled`` when stopped (nothing is written),
     :class:`triage_app.joblock.JobBusy` when another training runs on this machine, and the
@@ -297,7 +298,10 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
 
     ``transformer_from`` (a bundle folder): reuse that bundle's exported transformer as it is
     served instead of training one; only the lexical model is fitted and the blend chosen (the
-    data must have the bundle's labels; its routing and cleaning are used)."""
+    data must have the bundle's labels; its routing and cleaning are used).
+
+    ``finish_early()``: polled while the transformer trains; when true, training ends with the best
+    epoch so far and the run goes on (lexical model, comparison, export) as usual."""
     from triage_app.joblock import JobLock
 
     emit = on_event or (lambda ev: None)
@@ -338,7 +342,7 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
             from trainer.loop import train
 
             res = train(cfg, data, on_event=emit, should_stop=stop, resume=resume,
-                        checkpoint_dir=checkpoint_dir)
+                        checkpoint_dir=checkpoint_dir, finish_early=finish_early)
             if res.cancelled:
                 raise Cancelled("training cancelled")
             _check(stop)

@@ -135,16 +135,21 @@ class ProgressPage(QWidget):
         self._set_progress(1, 1)
         self.progress_caption.setText("Done")
         self.metric_labels["phase"].setText("Finished")
+        self.metric_labels["eta"].setText("—")
         self.log(f"finished in {fmt_duration(o.elapsed_s)}; export: "
                  f"{o.export.get('precision', '?')} ({o.export.get('precision_note', '')})")
 
     def show_failed(self, message: str) -> None:
         self.log(f"failed: {message}")
         self.metric_labels["phase"].setText("Failed")
+        self.metric_labels["eta"].setText("—")
+        self.progress_caption.setText("Failed")
         self._set_progress(0, 1)
 
     def show_cancelled(self) -> None:
         self.metric_labels["phase"].setText("Cancelled")
+        self.metric_labels["eta"].setText("—")
+        self.progress_caption.setText("Cancelled")
         self._set_progress(0, 1)
         self.log("cancelled — nothing saved")
 
@@ -162,6 +167,9 @@ class ProgressPage(QWidget):
             self._set_progress(1, 1)
 
     def _on_phase(self, ev: PhaseEvent) -> None:
+        if ev.phase == "note":            # a remark within the phase (early stopping): logged only
+            self.log(ev.message)
+            return
         self._phase = ev.phase
         self.metric_labels["phase"].setText(PHASE_TEXT.get(ev.phase, ev.phase))
         if ev.phase != "export" or not self.log_view.toPlainText().endswith(ev.message):

@@ -13,6 +13,7 @@ STATE_COLOR = {"idle": "muted", "running": "accent", "cancelling": "warn", "fini
 class RunBar(QFrame):
     startRequested = Signal()
     cancelRequested = Signal()
+    finishRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -29,15 +30,21 @@ class RunBar(QFrame):
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setToolTip("Stop training; nothing is saved")
         self.cancel_btn.clicked.connect(self.cancelRequested)
+        self.finish_btn = QPushButton("Stop and keep the best")
+        self.finish_btn.setToolTip("End training now with the best epoch so far; the model is then "
+                                   "calibrated, compared and exported as usual")
+        self.finish_btn.clicked.connect(self.finishRequested)
+        self.finish_btn.setEnabled(False)
         self.state_label = QLabel()
         self.state_label.setTextFormat(Qt.TextFormat.RichText)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
         lay.addWidget(self.start_btn, 0, 0)
         lay.addWidget(self.cancel_btn, 0, 1)
-        lay.addWidget(self.state_label, 0, 2, Qt.AlignmentFlag.AlignRight)
-        lay.addWidget(self.status_label, 1, 0, 1, 3)
-        lay.setColumnStretch(2, 1)
+        lay.addWidget(self.finish_btn, 0, 2)
+        lay.addWidget(self.state_label, 0, 3, Qt.AlignmentFlag.AlignRight)
+        lay.addWidget(self.status_label, 1, 0, 1, 4)
+        lay.setColumnStretch(3, 1)
 
     def set_state(self, state: str, message: str = "") -> None:
         """The coloured dot and name of the run's state; ``message`` replaces the status line."""
@@ -52,6 +59,7 @@ class RunBar(QFrame):
 
     def set_cancel_enabled(self, on: bool) -> None:
         self.cancel_btn.setEnabled(on)
+        self.finish_btn.setEnabled(on)
 
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)

@@ -19,6 +19,7 @@ deletes it, so a cancelled run leaves nothing.
 """
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +86,7 @@ class TrainTab(QWidget):
         self._state = "idle"
         self._jobs = JobGroup()
         self._train_job: Job | None = None
+        self._finish = threading.Event()        # set by "Stop and keep the best" for the running job
         self._load_job: Job | None = None
         self._outcome: TrainOutcome | None = None
         self._saved_path: Path | None = None
@@ -148,6 +150,7 @@ class TrainTab(QWidget):
 
         self.run_bar.startRequested.connect(self.start)
         self.run_bar.cancelRequested.connect(self.request_stop)
+        self.run_bar.finishRequested.connect(self.finish_early)
         self.data_panel.fileChosen.connect(self.load_file)
         self.data_panel.sheetChosen.connect(self._reload_sheet)
         self.data_panel.labelsChanged.connect(self._labels_changed)
@@ -373,10 +376,11 @@ class TrainTab(QWidget):
         stem = safe_model_name(Path(spec.source).stem) or "tickets"
         name = safe_model_name(f"{stem}-{stamp}")
         self._pending = pending
+        finish = self._finish = threading.Event()     # "Stop and keep the best": read by the worker
         fn = training_job(spec, cfg, pending / "bundle", name=name, version=time.strftime("%Y%m%d.%H%M%S"),
                           active=getattr(self.ctx, "classifier", None),
                           corrections=getattr(self.ctx, "corrections", None),
-                          export_options=dict(self.export_options))
+                          export_options=dict(self.export_options), finish_early=finish.is_set)
         self._reset_run_views()
         self.results_page.set_model_name(name)
         job = Job("train", fn, self)
@@ -394,6 +398,15 @@ class TrainTab(QWidget):
                         (" (the previous unsaved model was discarded)" if discarded else ""))
         self.pages.setCurrentIndex(PAGE_TRAINING)
         self._jobs.start(job)
+
+    def finish_early(self) -> None:
+        """End training with the best epoch so far; the run then exports as usual (the worker
+        reads the flag between batches)."""
+        if self._train_job is not None and self._train_job.is_running() and self._state == "running":
+            self._finish.set()
+            self.run_bar.finish_btn.setEnabled(False)
+            self.run_bar.set_status("Finishing: the best epoch so far is kept, then the model is calibrated, "
+                                    "compared and exported…")
 
     def request_stop(self) -> None:
         """Ask every job of this tab to stop (cooperative); the training run ends as cancelled."""
