@@ -107,3 +107,17 @@ def test_the_model_card_shows_its_confusion_image(win, qtbot, tiny_bundle):
     m = meta["metrics"].get("test_exported") or meta["metrics"].get("test") or meta["metrics"]["val"]
     rows = m.get("rows", m.get("n"))
     assert tab.table.item(row, 6).text().endswith(f" on {rows:,}")
+
+
+def test_what_a_model_was_trained_on_shows_where_it_is_chosen_and_used(win, qtbot, tiny_bundle):
+    from tests.test_gui_triage import classify
+
+    tab = win.models
+    tab.refresh()
+    assert tab.select_path(tiny_bundle)
+    text = tab.trained_label.text()
+    assert text.startswith("Trained on ") and "tickets of sample_tickets.csv (8 labels" in text
+    assert "less reliable" in text
+    assert text in tab.table.item(0, 1).toolTip()
+    r = classify(qtbot, win.triage)
+    assert f"Model tiny-test v1: {text}" in win.triage.label_view.toolTip() and r["label"] in win.triage.label_view.toolTip()

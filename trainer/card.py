@@ -103,10 +103,10 @@ def render_card(meta: dict, extra: str = "") -> str:
             rows.append([lab, f"{pc.get('precision', 0):.3f}", f"{pc.get('recall', 0):.3f}",
                          f"{pc.get('f1', 0):.3f}", str(pc.get("support", 0))])
         out += [_table(rows), ""]
-        if split == "test":
+        if "confusion" in r:     # write_model_card draws it for this split (test, else validation)
             out += ["Confusion matrix (rows true, columns predicted): `confusion.png`.", "",
                     "![confusion matrix](confusion.png)", ""]
-            break
+        break
     out += _exported_line(m)
     out += _hybrid_section(meta)
     out += _familiarity_section(meta)

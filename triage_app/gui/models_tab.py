@@ -132,9 +132,15 @@ class ModelsTab(QWidget):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.itemDoubleClicked.connect(lambda _i: self.activate_selected())
         split.addWidget(self.table)
+        card_box = QWidget()
+        cl = QVBoxLayout(card_box)
+        cl.setContentsMargins(0, 4, 0, 0)
+        self.trained_label = muted_label("")     # what the selected model learned from, and its limits
+        cl.addWidget(self.trained_label)
         self.card_view = QTextBrowser()
         self.card_view.setOpenExternalLinks(True)
-        split.addWidget(self.card_view)
+        cl.addWidget(self.card_view, 1)
+        split.addWidget(card_box)
         split.setSizes([300, 360])
         pl.addWidget(split, 1)
         self.status = muted_label("")
@@ -168,7 +174,8 @@ class ModelsTab(QWidget):
             for col, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 it.setData(Qt.ItemDataRole.UserRole, str(e.path))
-                it.setToolTip(e.error if e.error else f"{e.path}\n{v}" if col == 8 else str(e.path))
+                it.setToolTip(e.error if e.error else f"{e.path}\n{v}" if col == 8 else
+                              f"{e.bundle.trained_on()}\n{e.path}" if e.bundle is not None else str(e.path))
                 if active:
                     it.setFont(bold)
                 if col == 0 and active:
@@ -207,6 +214,7 @@ class ModelsTab(QWidget):
         self.export_btn.setEnabled(ok and not busy)
         self.card_btn.setEnabled(ok)
         self.delete_btn.setEnabled(e is not None and not (e.builtin or self.ctx.is_builtin(e.path)) and not busy)
+        self.trained_label.setText(e.bundle.trained_on() if ok else "")
         if e is None:
             self.card_view.clear()
             return

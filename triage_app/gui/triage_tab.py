@@ -260,7 +260,10 @@ class TriageTab(QWidget):
     def _show_result(self, r: dict, add_history: bool):
         self.result = r
         self.label_view.setText(r["label"])
-        self.label_view.setToolTip(r["label"])
+        clf = self.ctx.classifier
+        about = clf.bundle.trained_on() if clf is not None and r.get("model_path") == str(clf.bundle.path) else ""
+        self.label_view.setToolTip(f"{r['label']}\n\nModel {r['model']} v{r['model_version']}: {about}" if about
+                                   else r["label"])
         self.badge.show()
         reason = r.get("review_reason", "")
         if r["needs_review"]:
