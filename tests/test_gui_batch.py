@@ -255,3 +255,33 @@ def test_results_stay_with_their_file(win, qtbot, sample_csv, tmp_path, monkeypa
     kept = tab.model
     assert tab.open_file(bad) is None and tab.model is kept and tab.path == str(sample_csv)
     assert "hold 1 corrected label" in asked[0] and "sample_tickets.csv" in asked[0]
+
+
+def test_a_model_that_does_not_fit_the_file_says_so(win, qtbot, sample_csv, tiny_bundle, tmp_path):
+    """A labelled file on which the model is far below its own test figure: a banner with both figures
+    and their sizes; 'Raise the review threshold' re-flags these results; 'Retrain on this file'
+    opens the Train tab with the file loaded."""
+    import json
+
+    from tests.conftest import user_copy
+
+    meta = json.loads((tiny_bundle / "bundle.json").read_text(encoding="utf-8"))
+    metrics = {**meta["metrics"], "test_exported": {"accuracy": 0.99, "weighted_f1": 0.99, "macro_f1": 0.99,
+                                                    "rows": 4784, "precision": "fp32", "how": "test"}}
+    proud = user_copy(tiny_bundle, tmp_path / "proud", metrics=metrics)
+    win.ctx.activate(proud)
+    tab = win.batch
+    load_file(qtbot, win, sample_csv)
+    tab.set_mapping(label="category")
+    run_batch(qtbot, win)
+    banner = tab.results.fit_banner
+    assert tab.accuracy is not None and tab.accuracy < 0.84
+    assert banner.isVisibleTo(tab) and "does not fit this file" in banner.text()
+    assert f"{tab.accuracy:.1%} of the 96 labelled tickets" in banner.text() and "99.0% of 4,784" in banner.text()
+    before = int(tab.model.review[: tab.model.n].sum())
+    t = tab.raise_threshold_for_file()
+    assert t is not None and int(tab.model.review[: tab.model.n].sum()) >= before
+    assert "Review threshold for these results raised to" in tab.status_label.text()
+    with qtbot.waitSignal(win.train.ensure().dataLoaded, timeout=20000):
+        tab.retrainRequested.emit(tab.path)
+    assert win.tabs.currentWidget() is win.train and win.train.ensure().data_panel.path.name == "sample_tickets.csv"

@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
 
         self.triage = TriageTab(ctx)
         self.batch = BatchTab(ctx)
+        self.batch.retrainRequested.connect(self.retrain_on)
         self.train = self._make_train_tab()
         self.models = ModelsTab(ctx)
         self.tabs.addTab(self.triage, "Triage")
@@ -249,6 +250,14 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str):
         self.tabs.setCurrentWidget(self.batch)
         return self.batch.open_file(path)
+
+    def retrain_on(self, path: str) -> bool:
+        """The Train tab, with ``path`` (a labelled ticket file) loaded."""
+        self.tabs.setCurrentWidget(self.train)
+        tab = self.train.ensure()
+        if not hasattr(tab, "load_file"):       # training unavailable in this build: the tab says why
+            return False
+        return bool(tab.load_file(path))
 
     def dragEnterEvent(self, e):
         if dropped_table_path(e.mimeData()):

@@ -129,6 +129,10 @@ class ResultsModel(QAbstractTableModel):
         self._review_str[a:b] = [short_reason(f) if f else ("Review" if x else "")
                                  for f, x in zip(self._flags[a:b], self.review[a:b].tolist())]
 
+    def review_threshold(self) -> float:
+        """The global review threshold these results are flagged with."""
+        return self._thresholds[0]
+
     def review_reason(self, data_row: int) -> str:
         """Why a row needs review, in full (``""`` when it is auto-routed)."""
         if not self.review[data_row]:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
+    QPushButton,
     QSizePolicy,
     QTextBrowser,
     QToolButton,
@@ -146,6 +147,15 @@ class Banner(QFrame):
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+    def add_action(self, text: str, slot: Callable[[], None], tip: str = "") -> QPushButton:
+        """A button on the banner, before its close button."""
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        b.clicked.connect(slot)
+        lay = self.layout()
+        lay.insertWidget(lay.count() - 1, b, 0, Qt.AlignmentFlag.AlignTop)
+        return b
 
 
 # --------------------------------------------------------------------------- top-k bars

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from triage_app.gui.batch.accuracy_panel import AccuracyPanel
 from triage_app.gui.results_model import LabelDelegate, ResultsModel, ResultsProxy
-from triage_app.gui.widgets import muted_label
+from triage_app.gui.widgets import Banner, muted_label
 
 ORDERS = [("Input order", "input", True), ("Lowest confidence first", "confidence", True),
           ("Most uncertain first", "uncertainty", False)]
@@ -55,6 +55,8 @@ class ResultsView(QWidget):
         rl = QVBoxLayout(self)
         rl.setContentsMargins(0, 6, 0, 0)
         rl.addLayout(self._build_bar())
+        self.fit_banner = Banner()      # the model does much worse on this file than on its own test set
+        rl.addWidget(self.fit_banner)
         self.proxy = ResultsProxy(self)
         self.table = QTableView()
         self.table.setModel(self.proxy)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app import io as tio
+from triage_app import review
 from triage_app.gui import widgets
 from triage_app.gui.batch.columns_panel import ColumnsPanel
 from triage_app.gui.batch.file_panel import FilePanel
@@ -41,11 +42,15 @@ from triage_app.gui.widgets import TABLE_FILTER, show_error, start_job
 from triage_app.mapping import check_mapping
 
 PAGE_PREVIEW, PAGE_RESULTS = range(2)
+# The "does not fit" banner: a labelled file of at least FIT_MIN_ROWS rows on which the model's
+# accuracy is FIT_GAP or more below its own test accuracy.
+FIT_MIN_ROWS, FIT_GAP = 30, 0.15
 EXPORT_FILTER = "CSV (*.csv);;Excel (*.xlsx);;TSV (*.tsv);;JSON (*.json);;JSON Lines (*.jsonl)"
 
 
 class BatchTab(QWidget):
     fileLoaded = Signal(str)
+    retrainRequested = Signal(str)     # path of a labelled file to train on
     runFinished = Signal(str)      # "finished" | "cancelled" | "failed"
     exported = Signal(str)
 
@@ -115,6 +120,12 @@ class BatchTab(QWidget):
         self.run_panel.cancelRequested.connect(self.cancel)
         self.results.reviewRequested.connect(self.open_review)
         self.results.exportRequested.connect(self.export_dialog)
+        self._fit = None
+        self.results.fit_banner.add_action("Raise the review threshold", self.raise_threshold_for_file,
+                                           "For these results: review every ticket the model is less sure of "
+                                           "than it needs to be right as often as on its own test set")
+        self.results.fit_banner.add_action("Retrain on this file", lambda: self.retrainRequested.emit(self.path),
+                                           "Open the Train tab with this file loaded")
 
         # the widgets tests and scripts (docs/take_screenshots.py) reach through the tab
         self.sheet_combo = self.file_panel.sheet_combo
@@ -365,6 +376,52 @@ class BatchTab(QWidget):
         m, lab = self.model, self._run_meta.get("label")
         usable = m is not None and lab and self.df is not None and lab in self.df.columns
         self.acc_box.show_results(m, self.df[lab].iloc[: m.n] if usable else None)
+        self._check_fit(self.df[lab].iloc[: m.n] if usable else None)
+
+    def _check_fit(self, truth) -> None:
+        """A labelled file on which the model does far worse than on its own test set gets a banner
+        that says so in plain words, with both figures, and offers what helps."""
+        banner = self.results.fit_banner
+        m, clf = self.model, self.ctx.classifier
+        self._fit = None
+        if m is None or truth is None or clf is None or self.acc_box.accuracy is None:
+            banner.hide()
+            return
+        s = clf.bundle.summary()
+        y = truth.astype(str).str.strip()
+        n = int((y != "").sum())
+        own, acc = s.get("accuracy"), self.acc_box.accuracy
+        if not isinstance(own, (int, float)) or n < FIT_MIN_ROWS or acc >= own - FIT_GAP:
+            banner.hide()
+            return
+        self._fit = {"accuracy": acc, "rows": n, "own": own, "own_rows": s.get("rows")}
+        own_n = f" of {s['rows']:,}" if s.get("rows") else ""
+        banner.show_message(
+            f"<b>The model does not fit this file.</b> It is right on {acc:.1%} of the {n:,} labelled "
+            f"tickets here, against {own:.1%}{own_n} on its own test tickets: its confidences and the "
+            f"auto-route badges are not to be trusted for this file. Raise the review threshold for these "
+            f"results, or retrain on this file.")
+
+    def raise_threshold_for_file(self) -> float | None:
+        """Review threshold for these results only: the one at which the auto-routed rows of this file
+        are right as often as the model is on its own test set (the best reachable otherwise)."""
+        m, lab = self.model, self._run_meta.get("label")
+        if m is None or self._fit is None:
+            return None
+        y = self.df[lab].iloc[: m.n].astype(str).str.strip().tolist()
+        keep = [i for i, v in enumerate(y) if v in m.labels]
+        s = review.suggest(m.probs[keep], [y[i] for i in keep], self._fit["own"], labels=m.labels)
+        t = s["threshold"] if s["threshold"] is not None else 1.0
+        t = max(t, m.review_threshold())          # raising never lets more tickets through
+        m.set_thresholds(t, {})
+        s = review.routed_summary(m.probs[keep], [y[i] for i in keep], t, {}, labels=m.labels)
+        self._apply_filter()
+        self.results.update_summary()
+        self.status_label.setText(
+            f"Review threshold for these results raised to {t:.2f}: {s['coverage']:.1%} of this file's labelled "
+            f"tickets auto-routed at {s['precision']:.1%} precision. To keep it for the model, save it in "
+            "Models → Review thresholds.")
+        return t
 
     def _on_thresholds(self):
         clf = self.ctx.classifier
