@@ -341,15 +341,18 @@ def test_to_frame_keeps_every_input_column_and_adds_predictions(qtbot):
     m.sort_by("confidence")                      # export is in input order whatever is shown
     m.set_filter("printer")
     out = m.to_frame()
-    assert list(out.columns) == ["id", "title", "body", "predicted_label", "confidence", "needs_review",
-                                 "review_reason", "top3", "corrected_label"]
+    from triage_app.cli import PRED_COLUMNS
+
+    # the columns `triage classify` writes, then the corrections
+    assert list(out.columns) == ["id", "title", "body", *PRED_COLUMNS, "corrected_label"]
     assert out.index.tolist() == [0, 1, 2, 3, 4, 5]
     assert out["id"].tolist() == ["T1", "T2", "T3", "T4", "T5", "T6"]
     assert out["title"].tolist() == TITLES
     assert out["predicted_label"].tolist() == ["Access", "Hardware", "Network", "Access", "Hardware", "Network"]
     assert out["confidence"].tolist() == [0.7, 0.45, 0.9, 0.4, 0.6, 0.4]
     assert out["needs_review"].tolist() == [False, True, False, True, False, True]
-    assert out["top3"][2] == "Network 90%; Access 5%; Hardware 5%"
+    assert (out["top2_label"][2], out["top2_confidence"][2], out["top3_label"][2]) == ("Access", 0.05, "Hardware")
+    assert out["review_reason"].tolist()[:2] == ["", "low confidence (45% < 50%)"]
     assert out["corrected_label"].tolist() == ["", "", "", "Hardware", "", ""]
 
 
@@ -358,8 +361,9 @@ def test_to_frame_of_a_partial_run_and_clashing_names(qtbot):
     m = ResultsModel(df, LABELS)
     m.append_chunk(0, PROBS[:2])
     out = m.to_frame()
-    assert list(out.columns) == ["confidence", "predicted_label", "predicted_label_", "confidence_",
-                                 "needs_review", "review_reason", "top3", "corrected_label"]
+    assert list(out.columns) == ["confidence", "predicted_label", "predicted_label_", "confidence_", "top2_label",
+                                 "top2_confidence", "top3_label", "top3_confidence", "needs_review",
+                                 "review_reason", "corrected_label"]
     assert out["confidence"].tolist() == ["high", "low"]          # the input column, untouched
     assert out["confidence_"].tolist() == [0.7, 0.45]
     assert out["predicted_label_"].tolist() == ["Access", "Hardware"]

@@ -54,6 +54,30 @@ class Prediction:
                 "review_reason": self.review_reason}
 
 
+# The columns every export of predictions adds (``triage classify`` and the Batch tab's Export).
+PREDICTION_COLUMNS = ["predicted_label", "confidence", "top2_label", "top2_confidence",
+                      "top3_label", "top3_confidence", "needs_review", "review_reason"]
+
+
+def prediction_columns(labels: Sequence[str], probs: np.ndarray, needs_review, reasons) -> dict:
+    """:data:`PREDICTION_COLUMNS` as lists (one value per row) from probabilities, review flags and
+    review reasons; a model with fewer than 3 labels leaves the missing top-k cells empty."""
+    probs = np.asarray(probs)
+    k = min(3, probs.shape[1]) if probs.ndim == 2 else 0
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k] if len(probs) else np.zeros((0, k), int)
+    cols: dict = {c: [] for c in PREDICTION_COLUMNS}
+    for row, idx in zip(probs, order):
+        top = [(labels[int(i)], round(float(row[i]), 4)) for i in idx] + [("", float("nan"))] * (3 - k)
+        cols["predicted_label"].append(top[0][0])
+        cols["confidence"].append(top[0][1])
+        for j in (2, 3):
+            cols[f"top{j}_label"].append(top[j - 1][0])
+            cols[f"top{j}_confidence"].append(top[j - 1][1])
+    cols["needs_review"] = [bool(x) for x in needs_review]
+    cols["review_reason"] = list(reasons)
+    return cols
+
+
 def low_confidence_reason(confidence: float, threshold: float) -> str:
     return f"low confidence ({confidence:.0%} < {threshold:.0%})"
 

@@ -15,10 +15,10 @@ from triage_app.cli.common import (
     progress_enabled,
     resolve_model,
 )
+from triage_app.engine import PREDICTION_COLUMNS, prediction_columns
 from triage_app.errors import UserError
 
-PRED_COLUMNS = ["predicted_label", "confidence", "top2_label", "top2_confidence",
-                "top3_label", "top3_confidence", "needs_review", "review_reason"]
+PRED_COLUMNS = PREDICTION_COLUMNS
 
 
 def _count_rows_estimate(path: Path) -> int | None:
@@ -36,20 +36,10 @@ def _count_rows_estimate(path: Path) -> int | None:
 
 
 
-def _add_predictions(df, preds):
+def _add_predictions(df, probs, preds, labels):
     import pandas as pd
 
-    cols = {c: [] for c in PRED_COLUMNS}
-    for p in preds:
-        top = p.top + [("", float("nan"))] * (3 - len(p.top))
-        cols["predicted_label"].append(p.label)
-        cols["confidence"].append(round(p.confidence, 4))
-        cols["top2_label"].append(top[1][0])
-        cols["top2_confidence"].append(round(top[1][1], 4))
-        cols["top3_label"].append(top[2][0])
-        cols["top3_confidence"].append(round(top[2][1], 4))
-        cols["needs_review"].append(bool(p.needs_review))
-        cols["review_reason"].append(p.review_reason)
+    cols = prediction_columns(labels, probs, [p.needs_review for p in preds], [p.review_reason for p in preds])
     out = df.copy()
     for c in PRED_COLUMNS:
         name = c if c not in out.columns else f"{c}_pred"
@@ -102,7 +92,7 @@ def cmd_classify(args) -> int:
                 probs, reasons = clf.score(tickets, batch_size=args.batch_size,
                                            on_progress=lambda d, n: advance_bar(bar, base + d))
                 preds = clf.to_predictions(probs, top_k=3, threshold=args.threshold, reasons=reasons)
-                writer.write(_add_predictions(chunk, preds))
+                writer.write(_add_predictions(chunk, probs, preds, clf.labels))
                 done += len(chunk)
                 advance_bar(bar, done)
             if mapping is None:

@@ -15,7 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtWidgets import QComboBox, QStyledItemDelegate
 
 from triage_app import review
-from triage_app.engine import low_confidence_reason
+from triage_app.engine import PREDICTION_COLUMNS, low_confidence_reason, prediction_columns
 from triage_app.gui import style
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -377,11 +377,10 @@ class ResultsModel(QAbstractTableModel):
                 name += "_"
             return name
 
-        out[free("predicted_label")] = self._pred_str[:n]
-        out[free("confidence")] = np.round(self.conf[:n].astype(float), 4)
-        out[free("needs_review")] = self.review[:n]
-        out[free("review_reason")] = [self.review_reason(i) for i in range(n)]
-        out[free("top3")] = self._top_str[:n]
+        cols = prediction_columns(self.labels, self.probs[:n], self.review[:n],
+                                  [self.review_reason(i) for i in range(n)])
+        for c in PREDICTION_COLUMNS:          # the columns of `triage classify`, then the corrections
+            out[free(c)] = cols[c]
         out[free("corrected_label")] = self._corrected[:n]
         return out
 
