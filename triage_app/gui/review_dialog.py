@@ -134,6 +134,9 @@ class ReviewDialog(QDialog):
                             + (f" · {why}" if why else ""))
         t = self.ticket_fn(r)
         parts = []
+        if t.get("file_label"):
+            agree = "agrees with" if t["file_label"] == pred else "differs from"
+            parts.append(f"<p><b>In the file:</b> {html.escape(t['file_label'])} <i>({agree} the model)</i></p>")
         if t.get("title"):
             parts.append(f"<h3>{html.escape(t['title'])}</h3>")
         for k in ("body", "text"):

@@ -179,6 +179,12 @@ class TopKBars(QWidget):
     def _row_h(self) -> int:
         return max(22, QFontMetrics(self.font()).height() + 10)
 
+    def shown_label(self, i: int, width: int) -> str:
+        """Row ``i``'s label as drawn in ``width`` pixels: elided at the end with the row's font."""
+        f = QFont(self.font())
+        f.setBold(i == 0)
+        return QFontMetrics(f).elidedText(self.items[i][0], Qt.TextElideMode.ElideRight, width)
+
     def sizeHint(self) -> QSize:
         return QSize(360, max(1, len(self.items)) * self._row_h() + 4)
 
@@ -189,9 +195,13 @@ class TopKBars(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         fm = QFontMetrics(self.font())
+        bold = QFont(self.font())
+        bold.setBold(True)
+        fmb = QFontMetrics(bold)          # the first row is bold: measured and elided with its own font
         rh = self._row_h()
         w = self.width()
-        label_w = min(max((fm.horizontalAdvance(a) for a, _ in self.items), default=60) + 12, int(w * 0.42))
+        label_w = min(max(((fmb if i == 0 else fm).horizontalAdvance(a) for i, (a, _) in enumerate(self.items)),
+                          default=60) + 12, int(w * 0.42))
         pct_w = fm.horizontalAdvance("100.0 %") + 10
         bar_x = label_w
         bar_w = max(10, w - label_w - pct_w)
@@ -201,11 +211,9 @@ class TopKBars(QWidget):
         for i, (lab, pr) in enumerate(self.items):
             y = i * rh + 2
             p.setPen(QColor(c["text"]))
-            f = QFont(self.font())
-            f.setBold(i == 0)
-            p.setFont(f)
+            p.setFont(bold if i == 0 else self.font())
             p.drawText(QRectF(0, y, label_w - 8, rh), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                       fm.elidedText(lab, Qt.TextElideMode.ElideRight, label_w - 8))
+                       self.shown_label(i, label_w - 8))
             r = QRectF(bar_x, y + rh * 0.22, bar_w, rh * 0.56)
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(track)

@@ -331,6 +331,7 @@ class BatchTab(QWidget):
         self._run_model = None
         self.model.model_version = self._run_meta["model_version"]
         self.model.fields = self._run_meta["fields"]
+        self.model.label_col = self._run_meta.get("label")
         self.model.source = (f"{Path(self._run_meta['path']).name} · {self.model.n:,} rows · model "
                              f"{self._run_meta['model']} v{self._run_meta['model_version']}")
         self.model.source_path = self._run_meta["path"]
@@ -457,9 +458,14 @@ class BatchTab(QWidget):
                                   f"({self.ctx.corrections.count():,} stored).")
 
     def ticket_of(self, data_row: int) -> dict:
+        """The row's mapped fields (title/body/text), and ``file_label`` when the file has a label column."""
         fields = getattr(self.model, "fields", {}) or {}
         row = self.df.iloc[data_row]
-        return {k: str(row[c]) for k, c in fields.items() if c}
+        out = {k: str(row[c]) for k, c in fields.items() if c}
+        lab = getattr(self.model, "label_col", None)
+        if lab and lab in self.df.columns and str(row[lab]).strip():
+            out["file_label"] = str(row[lab]).strip()
+        return out
 
     # ---- review + export -----------------------------------------------------------------------
     def open_review(self):
