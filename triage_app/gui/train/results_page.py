@@ -11,16 +11,15 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -162,34 +161,28 @@ class ResultsPage(QWidget):
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         v.addWidget(self.summary_label)
 
-        vsplit = QSplitter(Qt.Orientation.Vertical)
-        vsplit.setChildrenCollapsible(False)
-        vsplit.addWidget(self._build_quality())
-        vsplit.addWidget(self._build_comparison())
-        vsplit.setSizes([380, 240])
-        v.addWidget(vsplit, 1)
-        v.addLayout(self._build_actions())
-
-    def _build_quality(self) -> QWidget:
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.setChildrenCollapsible(False)
+        # one view at a time, each with the whole page: readable from 1024 x 700 up
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
         self.class_table = QTableWidget(0, 5)
         self.class_table.setHorizontalHeaderLabels(["Label", "Precision", "Recall", "F1", "Support"])
         _setup_table(self.class_table)
         self.class_table.setToolTip("Per-label quality on the validation split")
-        top.addWidget(self.class_table)
+        self.views.addTab(self.class_table, "Per label")
         self.confusion_chart = ConfusionChart()
         csc = QScrollArea()
         csc.setWidgetResizable(True)
         csc.setFrameShape(QFrame.Shape.NoFrame)
         csc.setWidget(self.confusion_chart)
-        top.addWidget(csc)
-        top.setSizes([470, 450])
-        return top
+        self.views.addTab(csc, "Confusion matrix")
+        self.views.addTab(self._build_comparison(), "Compared with the active model")
+        v.addWidget(self.views, 1)
+        v.addLayout(self._build_actions())
 
     def _build_comparison(self) -> QWidget:
-        cmp_box = QGroupBox("Compared with the active model (same validation tickets)")
+        cmp_box = QWidget()
         cv = QVBoxLayout(cmp_box)
+        cv.setContentsMargins(0, 6, 0, 0)
         self.compare_label = QLabel(EMPTY_COMPARISON)
         self.compare_label.setWordWrap(True)
         self.compare_label.setTextFormat(Qt.TextFormat.RichText)
