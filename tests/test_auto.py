@@ -119,3 +119,14 @@ def test_cli_refuses_options_auto_cannot_honour(sample_csv, tmp_path, data_dir, 
     assert main(base + ["--time-budget", "soon"]) == 2
     assert "time budget 'soon'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_no_lexical_rules_out_the_lexical_model(tiny_checkpoint):
+    fast = {"s_per_token": 1e-6, "layers": 2, "device": "cpu"}
+    p = plan(_data(MIN_TRANSFORMER_ROWS - 1), str(tiny_checkpoint), probe=fast, overrides={"hybrid": False})
+    assert p.preset != "lexical"
+    slow = {**fast, "s_per_token": 1.0}
+    p = plan(_data(2000), str(tiny_checkpoint), budget_s=60, probe=slow, overrides={"hybrid": False})
+    assert p.preset == "quick" and "ruled out by --no-lexical" in p.reason
+    with pytest.raises(ConfigError, match="lexical preset trains the lexical model alone"):
+        TrainConfig.lexical(hybrid=False)

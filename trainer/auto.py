@@ -197,7 +197,8 @@ def plan(data, base_model: str, budget_s: float | None = None, device: str = "au
     budget = float(budget_s) if budget_s is not None else DEFAULT_BUDGET_S
     overrides = dict(overrides or {})
     rows = {"train": len(data.train), "val": len(data.val), "test": len(data.test) if data.test is not None else 0}
-    if rows["train"] < MIN_TRANSFORMER_ROWS:
+    lexical_ok = overrides.get("hybrid", True)       # --no-lexical: a transformer whatever the size
+    if rows["train"] < MIN_TRANSFORMER_ROWS and lexical_ok:
         cfg = TrainConfig.from_preset("lexical", **overrides)
         est = estimate(cfg, {}, rows, 0.0, 1)
         return AutoPlan("lexical", {}, est, {"lexical": est}, f"{rows['train']} training rows are too few for a "
@@ -216,6 +217,12 @@ def plan(data, base_model: str, budget_s: float | None = None, device: str = "au
         ests[_label(preset, extra)] = est
         if chosen is None and est <= budget:
             chosen = (preset, extra, est)
+    if not lexical_ok:
+        if chosen is None:
+            preset, extra = "quick", {}
+            return AutoPlan(preset, extra, ests["quick"], ests, "no recipe fits the time budget; quick is the "
+                            "fastest transformer recipe (the lexical model alone is ruled out by --no-lexical)",
+                            budget, dev, probe)
     lex_est = estimate(TrainConfig.from_preset("lexical"), tokens, rows, 0.0, 1)
     ests["lexical"] = lex_est
     if chosen is None:
@@ -223,6 +230,8 @@ def plan(data, base_model: str, budget_s: float | None = None, device: str = "au
                         f"(quick would take about {fmt_duration(ests['quick'])})", budget, dev, probe)
     preset, extra, est = chosen
     stronger = [k for k in ests if k != "lexical"][: list(ests).index(_label(preset, extra))]
+    if rows["train"] < MIN_TRANSFORMER_ROWS:
+        stronger = []
     why = (f"the strongest recipe that fits; {', '.join(stronger)} would take about "
            f"{', '.join(fmt_duration(ests[k]) for k in stronger)}") if stronger else "the strongest recipe"
     return AutoPlan(preset, extra, est, ests, why, budget, dev, probe)

@@ -95,6 +95,9 @@ class TrainConfig:
             errs.append("warmup_ratio must be in [0, 1)")
         if self.max_steps is not None and self.max_steps < 1:
             errs.append("max_steps must be >= 1")
+        if self.preset == "lexical" and not self.hybrid:
+            errs.append("the lexical preset trains the lexical model alone: it cannot be combined with "
+                        "hybrid off (--no-lexical)")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             errs.append(f"time_budget_s must be > 0 (got {self.time_budget_s})")
         if errs:
