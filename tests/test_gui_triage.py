@@ -109,3 +109,15 @@ def test_explanation_tooltips_say_what_removing_a_word_does(win, qtbot):
     assert expected in tips and f"from {r['confidence']:.0%} to {r['confidence'] - drop:.0%}" in expected
     assert occlusion_tip("printer", 0.07, "Hardware", 0.91) == 'removing "printer" changes Hardware from 91% to 84%'
     assert occlusion_tip("the", 0.001, "Hardware", 0.91) == 'removing "the" leaves Hardware at 91%'
+
+
+def test_an_empty_ticket_clears_the_previous_result(win, qtbot):
+    tab = win.triage
+    classify(qtbot, tab)
+    assert tab.result is not None and tab.badge.isVisibleTo(tab)
+    tab.title_edit.clear()
+    tab.body_edit.clear()
+    assert tab.classify() is None
+    assert tab.result is None and tab.label_view.text() == "—" and not tab.badge.isVisibleTo(tab)
+    assert tab.bars.items == [] and tab.explain_view.words == [] and not tab.copy_btn.isEnabled()
+    assert tab.conf_view.text() == "Type or paste a ticket first."

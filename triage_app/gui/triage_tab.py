@@ -222,6 +222,7 @@ class TriageTab(QWidget):
             return self.job
         ticket = self.ticket()
         if not any(str(v).strip() for v in ticket.values()):
+            self.clear_result()                   # never a message under the previous ticket's result
             self.conf_view.setText("Type or paste a ticket first.")
             return None
         k = min(5, len(clf.labels))
@@ -247,6 +248,18 @@ class TriageTab(QWidget):
             self.job.failed.connect(self._reset_button)
             self.job.cancelled.connect(self._reset_button)
         return self.job
+
+    def clear_result(self) -> None:
+        """Show no result (the label, badge, bars and explanation of the last ticket go)."""
+        self.result = None
+        self.label_view.setText("—")
+        self.label_view.setToolTip("")
+        self.badge.hide()
+        self.bars.set_data([])
+        self.explain_view.set_words([])
+        self.copy_btn.setEnabled(False)
+        self.save_corr_btn.setEnabled(False)
+        self.corr_status.setText("")
 
     def _reset_button(self, *_):
         self.classify_btn.setText("Classify")
