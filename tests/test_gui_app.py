@@ -142,3 +142,18 @@ def test_help_menu_has_a_guide_and_the_real_shortcuts(win, qtbot):
     assert win.tabs.currentIndex() == 2
     qtbot.keyClick(win, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert win.tabs.currentIndex() == 0
+
+
+def test_one_corrections_count_everywhere(win, qtbot):
+    """A correction saved in the Triage tab updates the status bar at once (it waited for the next
+    model or job change) and the Train tab's count, which was built before."""
+    from tests.test_gui_triage import classify
+
+    train = win.train.ensure()
+    assert win.corr_label.text() == "" and train.data_panel.corr_check.text().endswith("(0)")
+    classify(qtbot, win.triage)
+    other = next(lab for lab in win.ctx.classifier.labels if lab != win.triage.result["label"])
+    win.triage.correct_combo.setCurrentText(other)
+    assert win.triage.save_correction()
+    assert win.corr_label.text() == "1 correction" and win.ctx.corrections.count() == 1
+    assert train.data_panel.corr_check.text() == "Include my corrections (1)"

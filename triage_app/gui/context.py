@@ -49,6 +49,7 @@ class AppContext(QObject):
     jobChanged = Signal(str)           # names of running jobs, "" = idle
     thresholdsChanged = Signal()
     modelsListChanged = Signal()       # bundles imported / deleted / saved
+    correctionsChanged = Signal(int)   # a correction was saved: the store's new count
 
     def __init__(self, settings: QSettings | None = None, corrections: CorrectionsStore | None = None,
                  device: str = "auto", parent: QObject | None = None):
@@ -62,7 +63,17 @@ class AppContext(QObject):
         self._jobs: dict[str, object] = {}      # name -> Job (or None when not registered)
         self._order: list[str] = []
 
+    # ---- corrections --------------------------------------------------------------------------
+    def add_correction(self, *args) -> int:
+        """Save a correction (``CorrectionsStore.add``'s arguments) and tell every view the new count
+        (one source of truth for the status bar, the Batch and Triage tabs and the Train tab)."""
+        self.corrections.add(*args)
+        n = self.corrections.count()
+        self.correctionsChanged.emit(n)
+        return n
+
     # ---- model --------------------------------------------------------------------------------
+
     def load_classifier(self, path) -> TicketClassifier:
         """Load a bundle (thread-safe, touches no state)."""
         return TicketClassifier.load(path, device=self.device, threads=self.threads, spin=False)

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
 
         ctx.modelChanged.connect(self._on_model)
         ctx.jobChanged.connect(self._on_job)
+        ctx.correctionsChanged.connect(lambda _n: self._update_corrections())
         self._on_model(ctx.classifier)
         self._on_job(ctx.active_job)
         self._restore_state()
@@ -229,7 +230,7 @@ class MainWindow(QMainWindow):
             n = self.ctx.corrections.count()
         except Exception:  # noqa: BLE001
             n = 0
-        self.corr_label.setText(f"{n:,} corrections" if n else "")
+        self.corr_label.setText(f"{n:,} correction{'s' if n != 1 else ''}" if n else "")
 
     def _on_job(self, name: str):
         self.job_label.setText(f"Running: {name}" if name else "Idle")

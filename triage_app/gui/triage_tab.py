@@ -361,12 +361,11 @@ class TriageTab(QWidget):
             text = f"{title}. {body}" if title and body else (title or body)
             fields = {"title": title, "body": body}
         try:
-            self.ctx.corrections.add(text, fields, r["label"], r["confidence"], corrected, r["model_version"])
+            n = self.ctx.add_correction(text, fields, r["label"], r["confidence"], corrected, r["model_version"])
         except (ValueError, OSError) as e:
             from triage_app.gui.widgets import show_error
             show_error(self, "The correction was not saved", str(e), "Check that the ticket has text.")
             return False
-        n = self.ctx.corrections.count()
         self.corr_status.setText(f"Saved: {r['label']} → {corrected}. {n} correction{'s' if n != 1 else ''} "
                                  "stored for the next training run.")
         return True

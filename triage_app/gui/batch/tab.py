@@ -449,13 +449,12 @@ class BatchTab(QWidget):
             text = f"{title}. {body}" if title and body else (title or body)
             f = {"title": title, "body": body}
         try:
-            self.ctx.corrections.add(text, f, m.predicted(data_row), float(m.conf[data_row]), label,
-                                     getattr(m, "model_version", ""))
+            n = self.ctx.add_correction(text, f, m.predicted(data_row), float(m.conf[data_row]), label,
+                                        getattr(m, "model_version", ""))
         except (ValueError, OSError) as e:
             show_error(self, "The correction was not saved", str(e))
             return
-        self.status_label.setText(f"Correction saved for row {data_row + 1}: {label} "
-                                  f"({self.ctx.corrections.count():,} stored).")
+        self.status_label.setText(f"Correction saved for row {data_row + 1}: {label} ({n:,} stored).")
 
     def ticket_of(self, data_row: int) -> dict:
         """The row's mapped fields (title/body/text), and ``file_label`` when the file has a label column."""

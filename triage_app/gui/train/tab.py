@@ -100,6 +100,9 @@ class TrainTab(QWidget):
             lambda: getattr(self.ctx, "corrections", None), self)
         self._build()
         self.refresh_corrections_count()
+        changed = getattr(ctx, "correctionsChanged", None)
+        if changed is not None:           # a correction saved in Triage or Batch: the count follows
+            changed.connect(lambda _n: self._corrections_changed())
         self._set_state("idle", "Load a labelled file to start.")
         clean_stale_work(paths.user_models_dir())  # hidden work folders of a killed export
 
@@ -282,6 +285,11 @@ class TrainTab(QWidget):
 
     def showEvent(self, event):  # noqa: N802
         super().showEvent(event)
+        self._corrections_changed()
+
+    def _corrections_changed(self) -> None:
+        """The store's count moved (a correction saved elsewhere): the data panel and, when the
+        corrections are included, the label counts and the data check follow."""
         if not self.training() and self.refresh_corrections_count():
             self._labels_changed()
 
