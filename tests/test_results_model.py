@@ -205,7 +205,8 @@ def test_set_data_corrects_only_the_corrected_column(qtbot):
     seen = []
     m.corrected.connect(lambda r, lab: seen.append((r, lab)))
     assert m.setData(m.index(4, C_CORR), "Network")
-    assert rec.events == [("changed", 4, C_CORR, 4, C_CORR)]
+    assert rec.events == [("changed", 4, C_REVIEW, 4, C_CORR)]        # the row is reviewed now
+    assert m.index(4, C_REVIEW).data() == "Reviewed" and not m.review[4]
     assert seen == [(4, "Network")]
     assert m.corrected_label(4) == "Network" and m.index(4, C_CORR).data() == "Network"
     assert not m.setData(m.index(4, C_PRED), "Access")           # not editable
@@ -222,7 +223,7 @@ def test_set_correction_by_data_row_updates_the_shown_cell(qtbot):
     m.sort_by("confidence")                  # data row 0 (70 %) is shown at row 4
     rec = Recorder(m)
     assert m.set_correction(0, "Hardware")
-    assert rec.events == [("changed", 4, C_CORR, 4, C_CORR)]
+    assert rec.events == [("changed", 4, C_REVIEW, 4, C_CORR)]
     assert m.index(4, C_CORR).data() == "Hardware" and m.corrected_label(0) == "Hardware"
     m.set_filter("printer")                  # data row 0 hidden: stored, nothing to repaint
     rec.events.clear()
@@ -350,7 +351,7 @@ def test_to_frame_keeps_every_input_column_and_adds_predictions(qtbot):
     assert out["title"].tolist() == TITLES
     assert out["predicted_label"].tolist() == ["Access", "Hardware", "Network", "Access", "Hardware", "Network"]
     assert out["confidence"].tolist() == [0.7, 0.45, 0.9, 0.4, 0.6, 0.4]
-    assert out["needs_review"].tolist() == [False, True, False, True, False, True]
+    assert out["needs_review"].tolist() == [False, True, False, False, False, True]   # row 3 was corrected
     assert (out["top2_label"][2], out["top2_confidence"][2], out["top3_label"][2]) == ("Access", 0.05, "Hardware")
     assert out["review_reason"].tolist()[:2] == ["", "low confidence (45% < 50%)"]
     assert out["corrected_label"].tolist() == ["", "", "", "Hardware", "", ""]
@@ -458,3 +459,14 @@ def test_frame_model_previews_the_first_rows(qtbot):
     fm.set_frame(None)
     assert (fm.rowCount(), fm.columnCount()) == (0, 0) and resets == [1, 1]
     assert FrameModel().rowCount() == 0
+
+
+def test_a_corrected_row_is_reviewed_whatever_the_threshold(qtbot):
+    m = filled()
+    assert m.review[1] and m.index(1, C_REVIEW).data() == "Review"
+    m.set_correction(1, "Access")
+    assert not m.review[1] and m.index(1, C_REVIEW).data() == "Reviewed" and m.review_reason(1) == ""
+    m.set_thresholds(0.99, {})                     # a stricter threshold does not bring the tag back
+    assert not m.review[1] and m.index(1, C_REVIEW).data() == "Reviewed"
+    m.set_correction(1, "")                        # cleared: flagged again by its confidence
+    assert m.review[1] and m.index(1, C_REVIEW).data() == "Review"

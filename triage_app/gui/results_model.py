@@ -125,9 +125,11 @@ class ResultsModel(QAbstractTableModel):
         g, ct = self._thresholds
         t = np.array([float(ct.get(lab, g)) for lab in self.labels], dtype=np.float32)
         flagged = np.array([bool(f) for f in self._flags[a:b]], dtype=bool)
-        self.review[a:b] = (self.conf[a:b] < t[self.pred_idx[a:b]]) | flagged
-        self._review_str[a:b] = [short_reason(f) if f else ("Review" if x else "")
-                                 for f, x in zip(self._flags[a:b], self.review[a:b].tolist())]
+        reviewed = np.array([bool(c) for c in self._corrected[a:b]], dtype=bool)
+        self.review[a:b] = ((self.conf[a:b] < t[self.pred_idx[a:b]]) | flagged) & ~reviewed
+        self._review_str[a:b] = ["Reviewed" if done else short_reason(f) if f else ("Review" if x else "")
+                                 for f, x, done in zip(self._flags[a:b], self.review[a:b].tolist(),
+                                                       reviewed.tolist())]
 
     def review_threshold(self) -> float:
         """The global review threshold these results are flagged with."""
@@ -243,11 +245,11 @@ class ResultsModel(QAbstractTableModel):
         if label and label not in self.labels:
             return False
         self._corrected[data_row] = label
+        self._recompute_review(data_row, data_row + 1)     # a corrected row is reviewed: no review tag
         if display_row is None:
             display_row = self.display_row(data_row)
         if display_row is not None:
-            ix = self.index(display_row, 3)
-            self.dataChanged.emit(ix, ix)
+            self.dataChanged.emit(self.index(display_row, 2), self.index(display_row, 3))
         if label:
             self.corrected.emit(int(data_row), label)
         return True
