@@ -205,7 +205,7 @@ def test_set_data_corrects_only_the_corrected_column(qtbot):
     seen = []
     m.corrected.connect(lambda r, lab: seen.append((r, lab)))
     assert m.setData(m.index(4, C_CORR), "Network")
-    assert rec.events == [("changed", 4, C_REVIEW, 4, C_CORR)]        # the row is reviewed now
+    assert rec.events == [("changed", 4, C_PRED, 4, C_CORR)]        # reviewed now; its mismatch mark may change
     assert m.index(4, C_REVIEW).data() == "Reviewed" and not m.review[4]
     assert seen == [(4, "Network")]
     assert m.corrected_label(4) == "Network" and m.index(4, C_CORR).data() == "Network"
@@ -223,7 +223,7 @@ def test_set_correction_by_data_row_updates_the_shown_cell(qtbot):
     m.sort_by("confidence")                  # data row 0 (70 %) is shown at row 4
     rec = Recorder(m)
     assert m.set_correction(0, "Hardware")
-    assert rec.events == [("changed", 4, C_REVIEW, 4, C_CORR)]
+    assert rec.events == [("changed", 4, C_PRED, 4, C_CORR)]
     assert m.index(4, C_CORR).data() == "Hardware" and m.corrected_label(0) == "Hardware"
     m.set_filter("printer")                  # data row 0 hidden: stored, nothing to repaint
     rec.events.clear()
@@ -470,3 +470,20 @@ def test_a_corrected_row_is_reviewed_whatever_the_threshold(qtbot):
     assert not m.review[1] and m.index(1, C_REVIEW).data() == "Reviewed"
     m.set_correction(1, "")                        # cleared: flagged again by its confidence
     assert m.review[1] and m.index(1, C_REVIEW).data() == "Review"
+
+
+def test_predictions_that_differ_from_the_files_label_are_highlighted(qtbot):
+    m = filled()
+    preds = [m.predicted(r) for r in range(m.n)]
+    truth = list(preds)
+    truth[1] = next(lab for lab in LABELS if lab != preds[1])
+    truth[2] = ""                                    # no label in the file: nothing to compare
+    m.set_truth(truth)
+    bg = Qt.ItemDataRole.BackgroundRole
+    shown = [m.data_row(i) for i in range(m.rowCount())]
+    flagged = [r for i, r in enumerate(shown) if m.index(i, C_PRED).data(bg) is not None]
+    assert flagged == [1]
+    i = shown.index(1)
+    assert m.index(i, C_PRED).data(Qt.ItemDataRole.ToolTipRole) == f"The file says {truth[1]}"
+    m.set_correction(1, truth[1])                    # corrected to the file's label: no longer a mismatch
+    assert m.index(i, C_PRED).data(bg) is None

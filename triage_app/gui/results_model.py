@@ -108,6 +108,8 @@ class ResultsModel(QAbstractTableModel):
         self.source_path = None
         self._mask: np.ndarray | None = None
         self._review_bg = style.qcolor("warn", 70)
+        self._mismatch_bg = style.qcolor("bad", 60)
+        self._truth: list[str] | None = None         # the file's own labels, when it has a label column
         self._corr_fg = style.qcolor("good")
         self._align_right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
@@ -130,6 +132,19 @@ class ResultsModel(QAbstractTableModel):
         self._review_str[a:b] = ["Reviewed" if done else short_reason(f) if f else ("Review" if x else "")
                                  for f, x, done in zip(self._flags[a:b], self.review[a:b].tolist(),
                                                        reviewed.tolist())]
+
+    def set_truth(self, labels) -> None:
+        """The file's own label of each row (``None``: the file has none): a predicted label that
+        differs is highlighted, and its tooltip names the file's label."""
+        self._truth = None if labels is None else [str(v).strip() for v in labels]
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, 0))
+
+    def mismatch(self, data_row: int) -> bool:
+        t = self._truth
+        if t is None or data_row >= len(t) or not t[data_row]:
+            return False
+        return t[data_row] != (self._corrected[data_row] or self._pred_str[data_row])
 
     def review_threshold(self) -> float:
         """The global review threshold these results are flagged with."""
@@ -198,8 +213,11 @@ class ResultsModel(QAbstractTableModel):
         if role == DISPLAY or role == EDIT:
             return self._disp[c][self._order_list[index.row()]]
         if role == Qt.ItemDataRole.BackgroundRole:
-            if c == 2 and self.review[self._order_list[index.row()]]:
+            r = self._order_list[index.row()]
+            if c == 2 and self.review[r]:
                 return self._review_bg
+            if c == 0 and self.mismatch(r):
+                return self._mismatch_bg
             return None
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._corr_fg if c == 3 else None
@@ -211,6 +229,8 @@ class ResultsModel(QAbstractTableModel):
                 return "Double-click to correct the label (saved to the corrections store)"
             if c == 2:
                 return self.review_reason(self._order_list[index.row()]) or None
+            if c == 0 and self.mismatch(self._order_list[index.row()]):
+                return f"The file says {self._truth[self._order_list[index.row()]]}"
             return v if len(v) > 40 else None
         return None
 
@@ -249,7 +269,7 @@ class ResultsModel(QAbstractTableModel):
         if display_row is None:
             display_row = self.display_row(data_row)
         if display_row is not None:
-            self.dataChanged.emit(self.index(display_row, 2), self.index(display_row, 3))
+            self.dataChanged.emit(self.index(display_row, 0), self.index(display_row, 3))
         if label:
             self.corrected.emit(int(data_row), label)
         return True

@@ -377,6 +377,8 @@ class BatchTab(QWidget):
         m, lab = self.model, self._run_meta.get("label")
         usable = m is not None and lab and self.df is not None and lab in self.df.columns
         self.acc_box.show_results(m, self.df[lab].iloc[: m.n] if usable else None)
+        if m is not None:
+            m.set_truth(self.df[lab].iloc[: m.n].tolist() if usable else None)
         self._check_fit(self.df[lab].iloc[: m.n] if usable else None)
 
     def _check_fit(self, truth) -> None:
