@@ -548,3 +548,20 @@ def test_stop_and_keep_the_best(qtbot, tab, ctx, sample_csv, tiny_checkpoint, da
     assert o.metrics["stopped_early"] == "requested"
     assert len(epochs) < 500 and "stopped at your request" in tab.progress_page.log_view.toPlainText()
     assert tab.progress_page.metric_labels["eta"].text() == "—"
+
+
+def test_switching_files_leaves_nothing_of_the_previous_one(qtbot, tab, sample_csv, tmp_path):
+    """After a file with a usable label column, one without: the data check report and the status
+    line no longer speak about the first file."""
+    import pandas as pd
+
+    load_sample(qtbot, tab, sample_csv)
+    qtbot.waitUntil(lambda: "sample_tickets.csv" in tab.labels_page.report_view.toPlainText(), timeout=20000)
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"id": [f"T{i}" for i in range(40)], "subject": [f"vpn {i}" for i in range(40)]}).to_csv(
+        other, index=False)
+    with qtbot.waitSignal(tab.dataLoaded, timeout=10000):
+        assert tab.load_file(other)
+    qtbot.wait(800)                      # a check of the first file, had it been running, has ended
+    assert "sample_tickets" not in tab.labels_page.report_view.toPlainText()
+    assert "other.csv" in tab.run_bar.status_label.text() and "sample_tickets" not in tab.run_bar.status_label.text()

@@ -33,6 +33,13 @@ class DataCheck(QObject):
     def schedule(self) -> None:
         self._timer.start()
 
+    def restart(self) -> None:
+        """The data changed under a running check: its result is dropped and a new check follows."""
+        if self._job is not None:
+            self._again = True
+            self._job.cancel()
+        self._timer.start()
+
     def stop(self) -> None:
         self._timer.stop()
         if self._job is not None:

@@ -43,5 +43,9 @@ class LabelsPage(QWidget):
     def show_report(self, ready: DataReady, corrections_note: str = "") -> None:
         self.report_view.setPlainText(report_text(ready, corrections_note))
 
+    def clear_report(self) -> None:
+        """No report (a new file is being checked)."""
+        self.report_view.clear()
+
     def show_check_error(self, message: str) -> None:
         self.report_view.setPlainText(f"⚠ This data cannot be trained on yet:\n{message}\n\n{HINTS['data']}")

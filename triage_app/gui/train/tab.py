@@ -252,8 +252,14 @@ class TrainTab(QWidget):
         return True
 
     def _set_data(self, path: Path, df, rep, sheets: list[str]) -> None:
+        # nothing of the previous file stays on screen: its data check report and status line go
+        self.data_check.restart()
+        self.labels_page.clear_report()
         self.data_panel.set_data(path, df, rep, sheets)
         self.pages.setCurrentIndex(PAGE_LABELS)
+        if not self.training():
+            self.run_bar.set_status(f"Loaded {path.name} ({len(df):,} rows). Check the columns and the "
+                                    "labels, then start training.")
         self.dataLoaded.emit(len(df))
 
     def _job_done(self, job: Job) -> None:
