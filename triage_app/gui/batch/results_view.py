@@ -83,7 +83,9 @@ class ResultsView(QWidget):
     def _build_bar(self) -> QHBoxLayout:
         bar = QHBoxLayout()
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter rows (any text column or label)…")
+        self.filter_edit.setPlaceholderText("Filter rows…")
+        self.filter_edit.setToolTip("Show only rows containing this text (any text column or label)")
+        self.filter_edit.setMinimumWidth(150)
         self.filter_edit.setClearButtonEnabled(True)
         self._filter_timer = QTimer(self, singleShot=True, interval=250)
         self._filter_timer.timeout.connect(self.apply_filter)

@@ -15,15 +15,15 @@ PRESET_TEXT = {
     "lexical": "Lexical — the TF-IDF + logistic regression model alone, no transformer (seconds).",
     "seed": "Seed — the reference study's recipe (pooler output, pad to 128, head only).",
 }
-PHASE_TEXT = {
+PHASE_TEXT = {   # short: they fill the Phase tile, narrow in a 1024-pixel window
     "data": "Preparing the data", "prepare": "Loading the base model",
-    "features": "Caching tower features", "head": "Phase 1 · training the head",
-    "cache": "Caching the frozen layers",
-    "finetune": "Phase 2 · fine-tuning the towers", "calibrate": "Calibrating on validation",
-    "test": "Measuring on the test split", "export": "Exporting the model",
-    "compare": "Comparing with the active model",
-    "lexical": "Fitting the TF-IDF model, choosing the blend",
-    "plan": "Auto · choosing the recipe",
+    "features": "Caching features", "head": "Phase 1 · head",
+    "cache": "Caching frozen layers",
+    "finetune": "Phase 2 · fine-tuning", "calibrate": "Calibrating",
+    "test": "Measuring on test", "export": "Exporting",
+    "compare": "Comparing models",
+    "lexical": "TF-IDF model, blend",
+    "plan": "Auto · choosing",
 }
 HINTS = {
     "table": "Check that the file is a CSV, TSV, XLSX, JSON or JSONL table with a header row, that "

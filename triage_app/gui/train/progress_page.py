@@ -69,7 +69,8 @@ class ProgressPage(QWidget):
         grid.setHorizontalSpacing(24)
         grid.setVerticalSpacing(2)
         self.metric_labels = {key: _tile(grid, col, row, cap, tip) for key, col, row, cap, tip in TILES}
-        self.metric_labels["phase"].setMinimumWidth(230)
+        self.metric_labels["phase"].setMinimumWidth(200)
+        self.metric_labels["phase"].setWordWrap(True)      # never cut ("Phase 1 · training the he")
         for c in range(4):
             grid.setColumnStretch(c, 1)
         v.addLayout(grid)
