@@ -90,9 +90,10 @@ def test_threshold_curve_empty():
 
 
 @pytest.mark.parametrize("target", [0.5, 0.6, 4 / 6])
-def test_suggest_threshold_low_targets(target):
+def test_suggest_low_targets(target):
     # precision at t = 0 is 4/6 = 0.667, which already meets these targets
-    assert review.suggest_threshold(PROBS, Y_IDX, target) == 0.0
+    s = review.suggest(PROBS, Y_IDX, target)
+    assert s["reached"] and s["threshold"] == 0.0 and s["coverage"] == 1.0
 
 
 @pytest.mark.parametrize("target, expected", [
@@ -100,19 +101,24 @@ def test_suggest_threshold_low_targets(target):
     (0.75, 0.51),
     (0.76, 0.61),
     (1.0, 0.61),
-    (1.01, 1.0),   # unreachable -> 1.0
 ])
-def test_suggest_threshold_global(target, expected):
-    assert review.suggest_threshold(PROBS, Y_IDX, target) == pytest.approx(expected)
+def test_suggest_global(target, expected):
+    assert review.suggest(PROBS, Y_IDX, target)["threshold"] == pytest.approx(expected)
 
 
-def test_suggest_threshold_per_class():
-    assert review.suggest_threshold(PROBS, Y_IDX, 1.0, cls=0) == pytest.approx(0.61)
-    assert review.suggest_threshold(PROBS, Y_IDX, 1.0, cls="A", labels=LABELS) == pytest.approx(0.61)
-    assert review.suggest_threshold(PROBS, Y_STR, 0.9, cls="B", labels=LABELS) == pytest.approx(0.51)
-    assert review.suggest_threshold(PROBS, Y_IDX, 1.0, cls=2) == 0.0
+def test_suggest_unreachable_offers_the_best_precision_that_routes_tickets():
+    s = review.suggest(PROBS, Y_IDX, 1.01)
+    assert not s["reached"] and s["threshold"] == pytest.approx(0.61) and s["precision"] == 1.0
+    assert s["coverage"] == pytest.approx(0.5)
+
+
+def test_suggest_per_class():
+    assert review.suggest(PROBS, Y_IDX, 1.0, cls=0)["threshold"] == pytest.approx(0.61)
+    assert review.suggest(PROBS, Y_IDX, 1.0, cls="A", labels=LABELS)["threshold"] == pytest.approx(0.61)
+    assert review.suggest(PROBS, Y_STR, 0.9, cls="B", labels=LABELS)["threshold"] == pytest.approx(0.51)
+    assert review.suggest(PROBS, Y_IDX, 1.0, cls=2)["threshold"] == 0.0
     with pytest.raises(ValueError):
-        review.suggest_threshold(PROBS, Y_IDX, 0.9, cls="B")  # name without labels
+        review.suggest(PROBS, Y_IDX, 0.9, cls="B")  # name without labels
 
 
 def test_routed_summary_global_and_class_thresholds():

@@ -35,7 +35,6 @@ __all__ = [
     "needs_review",
     "review_order",
     "routed_summary",
-    "suggest_threshold",
     "suggest",
     "threshold_curve",
     "uncertainty",
@@ -139,29 +138,6 @@ def threshold_curve(probs, y_true, labels) -> dict:
     return {"thresholds": thresholds,
             "global": {"precision": g_prec, "coverage": g_cov},
             "per_class": per_class}
-
-
-def suggest_threshold(probs, y_true, target_precision: float, cls=None, labels=None) -> float:
-    """Smallest grid threshold whose precision is ``>= target_precision``.
-
-    With ``cls`` (an index, or a label name together with ``labels``) only the
-    tickets predicted as that class are considered.  Returns ``1.0`` when no
-    grid threshold reaches the target (e.g. a target above 1.0).  Because
-    precision is 1.0 when nothing is routed, a threshold above every
-    confidence always qualifies for targets ``<= 1.0``.
-    """
-    p = _as_probs(probs)
-    n = p.shape[0]
-    y = _true_index(y_true, labels, n)
-    pred = p.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    conf = p.max(axis=1) if n else np.zeros(0)
-    correct = pred == y
-    if cls is not None:
-        mask = pred == _class_index(cls, labels)
-        conf, correct = conf[mask], correct[mask]
-    precision, _ = _prec_cov(conf, correct, GRID)
-    ok = np.flatnonzero(precision >= float(target_precision) - 1e-12)
-    return float(GRID[ok[0]]) if len(ok) else 1.0
 
 
 def suggest(probs, y_true, target_precision: float, cls=None, labels=None) -> dict:
