@@ -513,7 +513,7 @@ def test_identical_bottoms_share_one_cache(no_dropout_checkpoint):
 
 
 def test_finish_early_keeps_the_best_epoch_and_still_calibrates(tiny_checkpoint, sample_data, one_torch_thread):
-    """'Stop and keep the best': training ends within the epoch it is asked in, skips the rest
+    """'Stop, keep best': training ends within the epoch it is asked in, skips the rest
     (also phase 2), says why, and returns a finished result with the best epoch's weights."""
     from tests.conftest import tiny_config
     from trainer.events import PhaseEvent

@@ -25,7 +25,7 @@ from triage_app.gui.widgets import Banner, muted_label
 
 ORDERS = [("Input order", "input", True), ("Lowest confidence first", "confidence", True),
           ("Most uncertain first", "uncertainty", False)]
-COLUMN_WIDTHS = {0: 170, 1: 90, 2: 70, 3: 150}       # the prediction columns; inputs get 220
+COLUMN_WIDTHS = {0: 170, 1: 90, 2: 128, 3: 150}      # the prediction columns ("Unfamiliar words" fits); inputs get 220
 
 
 def setup_table(t: QTableView) -> None:

@@ -199,6 +199,7 @@ class ResultsPage(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("e.g. it-tickets-2025-06")
         self.name_edit.setToolTip("Folder name of the model under the app's models folder")
+        self.name_edit.setMinimumWidth(180)
         srow.addWidget(self.name_edit, 1)
         self.save_btn = QPushButton("Save as model")
         self.save_btn.setToolTip("Keep the new model; it appears in Models")

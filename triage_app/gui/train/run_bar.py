@@ -30,11 +30,13 @@ class RunBar(QFrame):
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setToolTip("Stop training; nothing is saved")
         self.cancel_btn.clicked.connect(self.cancelRequested)
-        self.finish_btn = QPushButton("Stop and keep the best")
+        self.finish_btn = QPushButton("Stop, keep best")
         self.finish_btn.setToolTip("End training now with the best epoch so far; the model is then "
                                    "calibrated, compared and exported as usual")
         self.finish_btn.clicked.connect(self.finishRequested)
         self.finish_btn.setEnabled(False)
+        for btn in (self.start_btn, self.cancel_btn, self.finish_btn):   # never cut at 1024 pixels
+            btn.setMinimumWidth(btn.sizeHint().width())
         self.state_label = QLabel()
         self.state_label.setTextFormat(Qt.TextFormat.RichText)
         self.status_label = QLabel()

@@ -86,7 +86,7 @@ class TrainTab(QWidget):
         self._state = "idle"
         self._jobs = JobGroup()
         self._train_job: Job | None = None
-        self._finish = threading.Event()        # set by "Stop and keep the best" for the running job
+        self._finish = threading.Event()        # set by "Stop, keep best" for the running job
         self._load_job: Job | None = None
         self._outcome: TrainOutcome | None = None
         self._saved_path: Path | None = None
@@ -390,7 +390,7 @@ class TrainTab(QWidget):
         stem = safe_model_name(Path(spec.source).stem) or "tickets"
         name = safe_model_name(f"{stem}-{stamp}")
         self._pending = pending
-        finish = self._finish = threading.Event()     # "Stop and keep the best": read by the worker
+        finish = self._finish = threading.Event()     # "Stop, keep best": read by the worker
         fn = training_job(spec, cfg, pending / "bundle", name=name, version=time.strftime("%Y%m%d.%H%M%S"),
                           active=getattr(self.ctx, "classifier", None),
                           corrections=getattr(self.ctx, "corrections", None),
