@@ -110,8 +110,6 @@ def row_auto(ds, budget_s=None, rows=None, seed=0):
     many tickets of the file (split 80/10/10 by the pipeline)."""
     import tempfile
 
-    import pandas as pd
-
     from trainer.config import TrainConfig
     from trainer.evaluate import tfidf_baseline
     from trainer.pipeline import DataSpec, run
