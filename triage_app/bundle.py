@@ -236,10 +236,7 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
         if not tok.is_file():
             raise BundleError(f"{tok}: missing (the tokenizer is needed to read tickets)")
         if verify_hash:
-            digest = sha256_file(model)
-            if digest != meta["onnx_sha256"]:
-                raise BundleError(f"{model}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
-                                  f"{str(meta['onnx_sha256'])[:12]}…); the file is corrupt or was replaced")
+            _check_sha256(model, meta["onnx_sha256"])
     _check_familiarity(p, meta, meta_path, verify_hash)
     return Bundle(path=p, meta=meta)
 
@@ -261,10 +258,15 @@ def _check_familiarity(p: Path, meta: dict, meta_path: Path, verify_hash: bool) 
     if not voc.is_file():
         raise BundleError(f"{voc}: missing (bundle.json has an unfamiliar-ticket record)")
     if verify_hash:
-        digest = sha256_file(voc)
-        if digest != fam.get("vocabulary_sha256"):
-            raise BundleError(f"{voc}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
-                              f"{str(fam.get('vocabulary_sha256'))[:12]}…); the file is corrupt or was replaced")
+        _check_sha256(voc, fam.get("vocabulary_sha256"))
+
+
+def _check_sha256(path: Path, recorded) -> None:
+    """``path``'s content is what ``bundle.json`` recorded (BundleError otherwise)."""
+    digest = sha256_file(path)
+    if digest != recorded:
+        raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
+                          f"{str(recorded)[:12]}…); the file is corrupt or was replaced")
 
 
 def _check_hybrid(p: Path, meta: dict, meta_path: Path, verify_hash: bool) -> None:
@@ -284,10 +286,7 @@ def _check_hybrid(p: Path, meta: dict, meta_path: Path, verify_hash: bool) -> No
     if not lex.is_file():
         raise BundleError(f"{lex}: missing (bundle.json gives the lexical part a weight of {w})")
     if verify_hash:
-        digest = sha256_file(lex)
-        if digest != hybrid.get("lexical_sha256"):
-            raise BundleError(f"{lex}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
-                              f"{str(hybrid.get('lexical_sha256'))[:12]}…); the file is corrupt or was replaced")
+        _check_sha256(lex, hybrid.get("lexical_sha256"))
 
 
 # Hidden work folders and files this project creates beside bundles and checkpoints; a process
