@@ -6,7 +6,6 @@ as zip.  Stdlib + numpy only.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from triage_app.atomic import atomic_path, fsync_dir, write_json_atomic
-from triage_app.errors import TriageError
+from triage_app.bundle_checks import check_familiarity, check_hybrid, check_sha256, sha256_file
+from triage_app.errors import BundleError
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
@@ -39,10 +39,6 @@ REQUIRED_KEYS = (
 )
 ZIP_MAX_BYTES = 2 * 1024**3          # uncompressed size limit of an imported zip
 ZIP_MAX_RATIO = 200                  # compression ratio above this is treated as a zip bomb
-
-
-class BundleError(TriageError, ValueError):
-    """A bundle cannot be used; the message names the file and what is wrong."""
 
 
 @dataclass
@@ -162,17 +158,6 @@ class Bundle:
                 "base_model": self.meta["base_model"], "path": str(self.path)}
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
 def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
     """Read and validate a bundle folder. Raises :class:`BundleError` naming file and problem."""
     p = Path(path)
@@ -225,7 +210,7 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
                           f"v{_text.CLEANING_VERSION}")
     if meta["precision"] not in ("fp32", "int8", "int8-emb"):
         raise BundleError(f"{meta_path}: precision must be fp32, int8 or int8-emb, got {meta['precision']!r}")
-    _check_hybrid(p, meta, meta_path, verify_hash)
+    check_hybrid(meta, p / LEXICAL_FILE, meta_path, verify_hash)
     if (meta.get("hybrid") or {}).get("lexical_weight") != 1:   # lexical-only bundles have no transformer
         model = p / MODEL_FILE
         if not model.is_file():
@@ -236,57 +221,9 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
         if not tok.is_file():
             raise BundleError(f"{tok}: missing (the tokenizer is needed to read tickets)")
         if verify_hash:
-            _check_sha256(model, meta["onnx_sha256"])
-    _check_familiarity(p, meta, meta_path, verify_hash)
+            check_sha256(model, meta["onnx_sha256"])
+    check_familiarity(meta, p / VOCABULARY_FILE, meta_path, verify_hash)
     return Bundle(path=p, meta=meta)
-
-
-def _check_familiarity(p: Path, meta: dict, meta_path: Path, verify_hash: bool) -> None:
-    """A bundle with an unfamiliar-ticket record carries its vocabulary with the recorded sha256
-    and valid limits."""
-    fam = meta.get("familiarity")
-    if fam is None:
-        return
-    if not isinstance(fam, dict):
-        raise BundleError(f"{meta_path}: 'familiarity' must be an object")
-    lim, mw = fam.get("unseen_limit"), fam.get("min_words")
-    if not isinstance(lim, (int, float)) or not 0 <= lim <= 1:
-        raise BundleError(f"{meta_path}: familiarity.unseen_limit must be a number in [0, 1], got {lim!r}")
-    if not isinstance(mw, int) or mw < 0:
-        raise BundleError(f"{meta_path}: familiarity.min_words must be an integer >= 0, got {mw!r}")
-    voc = p / VOCABULARY_FILE
-    if not voc.is_file():
-        raise BundleError(f"{voc}: missing (bundle.json has an unfamiliar-ticket record)")
-    if verify_hash:
-        _check_sha256(voc, fam.get("vocabulary_sha256"))
-
-
-def _check_sha256(path: Path, recorded) -> None:
-    """``path``'s content is what ``bundle.json`` recorded (BundleError otherwise)."""
-    digest = sha256_file(path)
-    if digest != recorded:
-        raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, bundle.json says "
-                          f"{str(recorded)[:12]}…); the file is corrupt or was replaced")
-
-
-def _check_hybrid(p: Path, meta: dict, meta_path: Path, verify_hash: bool) -> None:
-    """A hybrid bundle (``"hybrid"`` in bundle.json) names its lexical weight and, when that is
-    above 0, carries ``lexical.onnx`` with the sha256 it records."""
-    hybrid = meta.get("hybrid")
-    if hybrid is None:
-        return
-    if not isinstance(hybrid, dict):
-        raise BundleError(f"{meta_path}: 'hybrid' must be an object")
-    w = hybrid.get("lexical_weight")
-    if not isinstance(w, (int, float)) or not 0 <= w <= 1:
-        raise BundleError(f"{meta_path}: hybrid.lexical_weight must be a number in [0, 1], got {w!r}")
-    if w == 0:
-        return
-    lex = p / LEXICAL_FILE
-    if not lex.is_file():
-        raise BundleError(f"{lex}: missing (bundle.json gives the lexical part a weight of {w})")
-    if verify_hash:
-        _check_sha256(lex, hybrid.get("lexical_sha256"))
 
 
 # Hidden work folders and files this project creates beside bundles and checkpoints; a process

@@ -23,3 +23,7 @@ class TriageError(Exception):
 
 class UserError(TriageError, ValueError):
     """Bad input given on the command line or in a form."""
+
+
+class BundleError(TriageError, ValueError):
+    """A bundle cannot be used; the message names the file and what is wrong."""
