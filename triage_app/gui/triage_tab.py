@@ -229,8 +229,9 @@ class TriageTab(QWidget):
 
         def work(emit, should_stop):
             t0 = time.perf_counter()
-            pred = clf.predict(ticket, top_k=k, keep_probs=True)
-            flag = clf.unfamiliar_reasons([clf.compose(ticket)])[0]
+            probs, reasons = clf.score([ticket])          # one pass: probabilities and the signal
+            pred = clf.to_predictions(probs, top_k=k, keep_probs=True, reasons=reasons)[0]
+            flag = reasons[0]
             words = clf.explain(ticket)
             t = clf.threshold_for(pred.label)
             return {"ticket": ticket, "label": pred.label, "confidence": pred.confidence, "top": pred.top,
