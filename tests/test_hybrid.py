@@ -85,10 +85,9 @@ def test_each_path_exports_loads_and_classifies(weight, chosen, tiny_checkpoint,
     from trainer.pipeline import DataSpec, prepare
     data, _ = prepare(DataSpec(str(sample_csv), "category", title_col="title", body_col="body",
                                min_per_class=5, val_frac=0.25, test_frac=0.15))
-    served = clf.probabilities(clf._logits_for(list(zip(data.val.text_a, data.val.text_b)), None))
     with np.load(b.validation_path) as z:
         stored = z["probs"]
-    assert np.abs(stored - served).max() < 2e-3
+    assert np.abs(stored - held_out_served(clf, data, weight)).max() < 2e-3
     ex = o.metrics["test_exported"]
     assert ("blended with the lexical model" in ex["how"]) == (0 < weight < 1)
     assert ("the lexical model alone" in ex["how"]) == (weight == 1)
@@ -101,9 +100,25 @@ def test_each_path_exports_loads_and_classifies(weight, chosen, tiny_checkpoint,
     assert clf.explain("printer jams on floor 3")
 
 
+def held_out_served(clf, data, weight):
+    """What the engine serves for the validation rows, calibrated, with the lexical part's
+    probabilities held out (out of fold: the served lexical model was refitted on those rows)."""
+    from trainer.hybrid import split_texts
+    from trainer.lexical import fit_lexical
+    from triage_app.hybrid import blend_logits
+
+    pairs = list(zip(data.val.text_a, data.val.text_b))
+    if weight == 0:
+        return clf.probabilities(clf._logits_for(pairs, None))
+    lex = fit_lexical(split_texts(data.train), data.train.y, split_texts(data.val), data.val.y, len(data.labels))
+    transformer = clf.transformer_logits(pairs, None) if weight < 1 else None
+    return clf.probabilities(blend_logits(transformer, lex.val_proba, weight))
+
+
 def test_served_validation_probabilities_match_the_engine(tiny_checkpoint, sample_csv, tmp_path, data_dir,
                                                           monkeypatch, one_torch_thread):
-    """validation.npz (threshold tools) holds the blend the engine serves, calibrated."""
+    """validation.npz (threshold tools) holds the blend the engine serves, calibrated, on held-out
+    predictions: the lexical part's are out of fold, so they differ from the served (refitted) ones."""
     from trainer.pipeline import DataSpec, prepare
     from triage_app.engine import TicketClassifier
 
@@ -113,12 +128,14 @@ def test_served_validation_probabilities_match_the_engine(tiny_checkpoint, sampl
                                min_per_class=5, val_frac=0.25, test_frac=0.15))
     clf = TicketClassifier.load(b, device="cpu")
     pairs = list(zip(data.val.text_a, data.val.text_b))
-    served = clf.probabilities(clf._logits_for(pairs, None))
     with np.load(b.validation_path) as z:
         stored, y = z["probs"], z["y"]
     assert np.array_equal(y, data.val.y)
-    # transformer: PyTorch fp32 at training time vs ONNX fp32 now; lexical: scikit-learn vs ONNX
-    assert np.abs(stored - served).max() < 2e-3
+    # transformer: PyTorch fp32 at training time vs ONNX fp32 now; lexical: scikit-learn out of fold
+    assert np.abs(stored - held_out_served(clf, data, 0.5)).max() < 2e-3
+    # the served lexical model has read the validation rows (refitted on training + validation)
+    assert b.meta["hybrid"]["lexical"]["fitted_on"] == "train+validation"
+    assert np.abs(stored - clf.probabilities(clf._logits_for(pairs, None))).max() > 2e-3
     assert b.temperature == pytest.approx(o.metrics["hybrid"]["temperature"])
 
 

@@ -100,31 +100,92 @@ def probe(data, tmp_path_factory):
     return m, p
 
 
-def test_fit_chooses_C_on_validation_macro_f1(model, data):
+def _recipe_vectorizer():
+    """The recipe, written here independently of trainer/lexical.py."""
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=False,
+                           token_pattern=r"(?u)\b\w\w+\b")
+
+
+def _lr(C):
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
+
+
+def test_fit_chooses_C_on_validation_macro_f1(data):
     (tr, ytr), (va, yva), (te, yte) = data
-    # the recipe, computed independently of trainer/lexical.py
-    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=False,
-                          token_pattern=r"(?u)\b\w\w+\b")
+    model = fit_lexical(tr, ytr, va, yva, K, Cs=CS, selection="validation", refit=False)
+    vec = _recipe_vectorizer()
     X, Xv = vec.fit_transform(tr), vec.transform(va)
-    scores = {C: f1_score(yva, LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(X, ytr).predict(Xv),
-                          labels=list(range(K)), average="macro", zero_division=0) for C in CS}
+    scores = {C: f1_score(yva, _lr(C).fit(X, ytr).predict(Xv), labels=list(range(K)), average="macro",
+                          zero_division=0) for C in CS}
     best = max(scores.values())
     assert model.C in CS
     assert model.val_macro_f1 == pytest.approx(best, abs=1e-12)
     assert model.C == min(C for C, s in scores.items() if s == best)  # ties: the smaller C
     assert len(set(scores.values())) > 1, "the data should make C matter"
     assert model.n_labels == K and model.n_terms == len(vec.vocabulary_)
-    # fitted on the training rows only (validation held out): the same vocabulary as a fit on train
+    # without refit: fitted on the training rows only (the same vocabulary as a fit on train)
     assert model.pipeline[0].vocabulary_ == vec.vocabulary_
+    np.testing.assert_allclose(model.val_proba, model.predict_proba(va), atol=1e-12)
     info = model.info()
     assert info == {"C": model.C, "n_terms": model.n_terms, "ngram_range": [1, 2], "sublinear_tf": True,
-                    "min_df": 1, "val_macro_f1": model.val_macro_f1}
+                    "min_df": 1, "val_macro_f1": model.val_macro_f1, "C_chosen_by": "validation", "folds": 0,
+                    "selection_macro_f1": model.val_macro_f1, "fitted_on": "train"}
     # good on held-out rows
     p = model.predict_proba(te)
     assert p.shape == (len(te), K) and p.dtype == np.float64
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
     assert f1_score(yte, p.argmax(1), average="macro") > 0.9
     assert model.predict_proba([]).shape == (0, K)
+    # with refit (the default) the same C, and the served model has also read the validation rows
+    refit = fit_lexical(tr, ytr, va, yva, K, Cs=CS, selection="validation")
+    assert refit.C == model.C and refit.fitted_on == "train+validation"
+    assert refit.pipeline[0].vocabulary_ == _recipe_vectorizer().fit(tr + va).vocabulary_
+    np.testing.assert_allclose(refit.val_proba, model.val_proba, atol=1e-12)   # still held out
+
+
+def test_small_data_chooses_C_by_cross_validation_and_refits(model, data):
+    """Few rows: C by stratified 5-fold cross-validation over training + validation rows; the
+    served model is fitted on all of them; the validation rows' probabilities are out of fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    (tr, ytr), (va, yva), (te, yte) = data
+    texts, y = tr + va, np.concatenate([ytr, yva])
+    oof = {C: np.zeros((len(y), K)) for C in CS}
+    for fit, held in StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y):
+        vec = _recipe_vectorizer()
+        X = vec.fit_transform([texts[i] for i in fit])
+        for C in CS:
+            oof[C][held] = _lr(C).fit(X, y[fit]).predict_proba(vec.transform([texts[i] for i in held]))
+    scores = {C: f1_score(y, oof[C].argmax(1), labels=list(range(K)), average="macro") for C in CS}
+    best = max(scores.values())
+    assert model.selection == "cross-validation" and model.folds == 5
+    assert model.C == min(C for C, s in scores.items() if s == best)
+    assert model.selection_score == pytest.approx(best, abs=1e-12)
+    np.testing.assert_allclose(model.val_proba, oof[model.C][len(tr):], atol=1e-9)
+    assert model.val_macro_f1 == pytest.approx(
+        f1_score(yva, oof[model.C][len(tr):].argmax(1), labels=list(range(K)), average="macro"), abs=1e-12)
+    served = _recipe_vectorizer().fit(texts)
+    assert model.fitted_on == "train+validation" and model.pipeline[0].vocabulary_ == served.vocabulary_
+    ref = _lr(model.C).fit(served.transform(texts), y).predict_proba(served.transform(te))
+    np.testing.assert_allclose(model.predict_proba(te), ref, atol=1e-9)
+    assert model.info()["C_chosen_by"] == "cross-validation" and model.info()["folds"] == 5
+
+
+def test_cross_validation_needs_two_rows_of_each_label(data):
+    from trainer.lexical import cv_folds
+
+    assert cv_folds([0, 0, 1, 1, 1], 5) == 2            # the rarest label caps the folds
+    assert cv_folds([0, 1, 1, 1], 4) == 0                # one row of a label: validation chooses
+    assert cv_folds([0] * 10 + [1] * 10, 20, max_rows=19) == 0   # too many rows: validation chooses
+    (tr, ytr), (va, yva), _ = data
+    one = [i for i, v in enumerate(ytr) if v == 3][1:]   # label 3 keeps one training row, none in validation
+    keep = [i for i in range(len(tr)) if i not in one]
+    keep_v = yva != 3
+    m = fit_lexical([tr[i] for i in keep], ytr[keep], [t for t, k in zip(va, keep_v) if k], yva[keep_v], K)
+    assert m.selection == "validation" and m.folds == 0
+    with pytest.raises(ValueError, match="2 rows of every label"):
+        fit_lexical([tr[i] for i in keep], ytr[keep], [t for t, k in zip(va, keep_v) if k], yva[keep_v], K,
+                    selection="cross-validation")
 
 
 def test_onnx_graph_is_self_contained(model, onnx_path):
@@ -227,6 +288,10 @@ def test_should_stop_cancels_between_C_values(data):
         return len(calls) >= 3  # polls: before the vectorizer, before C #1, before C #2
 
     with pytest.raises(Cancelled):
+        fit_lexical(tr, ytr, va, yva, K, Cs=CS, should_stop=stop_at_second_C, selection="validation")
+    assert len(calls) == 3
+    calls.clear()
+    with pytest.raises(Cancelled):    # cross-validation: polled before each fold and each fit too
         fit_lexical(tr, ytr, va, yva, K, Cs=CS, should_stop=stop_at_second_C)
     assert len(calls) == 3
 

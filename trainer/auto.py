@@ -167,7 +167,7 @@ def estimate(cfg: TrainConfig, tokens: dict, rows: dict, s_per_token: float, lay
              lexical: bool = True) -> float:
     """Seconds a recipe takes end to end (train, lexical model, export) by the cost model above."""
     if cfg.preset == "lexical":
-        return FIXED_S / 2 + LEXICAL_S_PER_ROW * rows["train"]
+        return FIXED_S / 2 + lexical_seconds(rows)
     # a tower whose text equals the other's is read once (shared cache); split routing reads two
     fwd_all = s_per_token * sum(a + b for a, b in tokens.values())
     fwd_train = s_per_token * sum(tokens["train"])
@@ -183,8 +183,18 @@ def estimate(cfg: TrainConfig, tokens: dict, rows: dict, s_per_token: float, lay
     val_sample = min(rows["val"], 4096) / max(rows["val"], 1)
     t += EXPORT_FIXED_S + EXPORT_FWD * fwd_val * val_sample + 2 * s_per_token * sum(tokens["test"])
     if lexical and cfg.hybrid:
-        t += LEXICAL_S_PER_ROW * rows["train"]
+        t += lexical_seconds(rows)
     return t
+
+
+def lexical_seconds(rows: dict) -> float:
+    """The lexical model's fitting time: four values of C on held-out rows (k folds over training +
+    validation rows up to ``CV_MAX_ROWS``, else the training rows), then one refit on both."""
+    from trainer.lexical import CV_FOLDS, CV_MAX_ROWS
+
+    n = rows["train"] + rows["val"]
+    choose = LEXICAL_S_PER_ROW * (n * (CV_FOLDS - 1) if n <= CV_MAX_ROWS else rows["train"])
+    return choose + LEXICAL_S_PER_ROW * n / 4
 
 
 def candidates(device: str) -> list[tuple[str, dict]]:

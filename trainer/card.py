@@ -41,9 +41,20 @@ def _hybrid_section(meta: dict) -> list[str]:
            f"Served: {how}, chosen by validation macro-F1; calibrated with its own temperature. "
            f"Lexical model: TF-IDF of word {lex.get('ngram_range', [1, 2])[0]}-{lex.get('ngram_range', [1, 2])[1]} "
            f"grams (sublinear tf, min_df {lex.get('min_df', '?')}, {lex.get('n_terms', '?')} terms) + class-balanced "
-           f"logistic regression (C = {lex.get('C', '?')}, chosen on validation), `lexical.onnx`."
+           f"logistic regression ({_lexical_fit(lex)}), `lexical.onnx`."
            + (f" The transformer is that of {src}, kept as exported." if src else ""), "", _table(rows), ""]
     return out
+
+
+def _lexical_fit(lex: dict) -> str:
+    """How the lexical model's C was chosen and which rows it was fitted on (older bundles: validation,
+    training rows).  Its validation figures above are always of held-out predictions."""
+    folds = lex.get("folds") or 0
+    how = (f"{folds}-fold cross-validation on the training and validation rows" if folds
+           else "the validation rows")
+    rows = ("the training and validation rows (the figures above are of held-out predictions)"
+            if lex.get("fitted_on") == "train+validation" else "the training rows")
+    return f"C = {lex.get('C', '?')}, chosen by {how}; fitted on {rows}"
 
 
 def _familiarity_section(meta: dict) -> list[str]:

@@ -80,7 +80,7 @@ def fit_hybrid(res, data, should_stop: Callable[[], bool] | None = None) -> Hybr
     val_texts = split_texts(data.val)
     model = fit_lexical(split_texts(data.train), data.train.y, val_texts, data.val.y, n,
                         should_stop=should_stop)
-    lex_val = model.predict_proba(val_texts)
+    lex_val = model.val_proba          # held out: out-of-fold, or a model fitted on the training rows
     scores = score_weights(res.val_logits, lex_val, res.val_y, n)
     by_weight = {s["lexical_weight"]: s for s in scores}
     candidates = {"transformer": by_weight[0.0], "lexical": by_weight[1.0]}
@@ -100,7 +100,7 @@ def fit_lexical_only(data, should_stop: Callable[[], bool] | None = None) -> Hyb
     val_texts = split_texts(data.val)
     model = fit_lexical(split_texts(data.train), data.train.y, val_texts, data.val.y, n,
                         should_stop=should_stop)
-    served = blend_logits(None, model.predict_proba(val_texts), 1.0)
+    served = blend_logits(None, model.val_proba, 1.0)
     s = score_weights(served, np.exp(served), data.val.y, n, weights=(1.0,))[0]
     return _choice(1.0, {"lexical": s}, served, data.val.y, data.labels, model, 1.0)
 
