@@ -64,3 +64,21 @@ def test_suggest_says_when_a_target_cannot_be_reached(win, qtbot, bundle_copy):
         assert panel.table.item(row, 4).text() == "no tickets" == panel.table.item(row, 5).text()
     panel.set_global(1.0)
     assert panel.summary_text().startswith("Nothing auto-routed")
+
+
+def test_class_names_are_not_clipped_in_a_small_window(win, qtbot, bundle_copy):
+    """At 1024 px wide the per-class table shows each class name whole; the slider column gives way."""
+    win.ctx.activate(bundle_copy)
+    win.resize(1024, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    win.tabs.setCurrentWidget(win.models)
+    win.models.inner.setCurrentWidget(win.models.thresholds)
+    panel = win.models.thresholds
+    panel.set_bundle(win.ctx.classifier.bundle)
+    qtbot.wait(50)
+    t = panel.table
+    fm = t.fontMetrics()
+    for r in range(t.rowCount()):
+        assert t.columnWidth(0) >= fm.horizontalAdvance(t.item(r, 0).text()), t.item(r, 0).text()
+    assert t.columnWidth(3) >= 80          # the slider still has room

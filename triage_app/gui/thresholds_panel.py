@@ -145,11 +145,10 @@ class ThresholdsPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in (1, 2, 4, 5):
+        # class names whole ("Administrative rights"); the slider column takes what is left
+        for c in (0, 1, 2, 4, 5):
             hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(3, 190)
+        hh.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._schedule_draw)
         rl.addWidget(self.table, 1)
         brow = QHBoxLayout()
@@ -165,7 +164,7 @@ class ThresholdsPanel(QWidget):
         self.save_status = muted_label("")
         rl.addWidget(self.save_status)
         split.addWidget(right)
-        split.setSizes([640, 560])
+        split.setSizes([560, 640])
         self._set_enabled(False)
 
     def _set_enabled(self, on: bool):
