@@ -34,8 +34,8 @@ PROBS = np.array([[0.70, 0.20, 0.10],
                   [0.20, 0.60, 0.20],
                   [0.30, 0.30, 0.40]], dtype=np.float32)
 TITLES = ["VPN down", "Printer jam", "Wifi slow", "Password reset", "Laptop broken", "Printer offline"]
-COLUMNS = ["Predicted", "Confidence", "Review", "Corrected", "id", "title", "body", "Top 3"]
-C_PRED, C_CONF, C_REVIEW, C_CORR, C_ID, C_TITLE, C_BODY, C_TOP = range(8)
+COLUMNS = ["Predicted", "Confidence", "Review", "Corrected", "id", "title", "body", "Top 3", "Uncertainty", "Match"]
+C_PRED, C_CONF, C_REVIEW, C_CORR, C_ID, C_TITLE, C_BODY, C_TOP, C_UNC, C_MATCH = range(10)
 
 
 def frame() -> pd.DataFrame:
@@ -74,7 +74,7 @@ class Recorder:
 def test_append_chunk_inserts_each_chunk_without_reset(qtbot):
     m = ResultsModel(frame(), LABELS)
     rec = Recorder(m)
-    assert (m.rowCount(), m.columnCount(), m.n, m.total) == (0, 8, 0, 6)
+    assert (m.rowCount(), m.columnCount(), m.n, m.total) == (0, 10, 0, 6)
     m.append_chunk(0, PROBS[:2])
     m.append_chunk(2, PROBS[2:2])         # an empty chunk changes nothing
     m.append_chunk(2, PROBS[2:])
@@ -88,7 +88,7 @@ def test_append_chunk_inserts_each_chunk_without_reset(qtbot):
 def test_columns_and_display_values(qtbot):
     m = filled()
     assert m.columns == COLUMNS
-    assert [m.headerData(c, Qt.Orientation.Horizontal) for c in range(8)] == COLUMNS
+    assert [m.headerData(c, Qt.Orientation.Horizontal) for c in range(10)] == COLUMNS
     assert column(m, C_PRED) == ["Access", "Hardware", "Network", "Access", "Hardware", "Network"]
     assert column(m, C_CONF) == ["70.0%", "45.0%", "90.0%", "40.0%", "60.0%", "40.0%"]
     assert column(m, C_REVIEW) == ["", "Review", "", "Review", "", "Review"]
@@ -205,7 +205,7 @@ def test_set_data_corrects_only_the_corrected_column(qtbot):
     seen = []
     m.corrected.connect(lambda r, lab: seen.append((r, lab)))
     assert m.setData(m.index(4, C_CORR), "Network")
-    assert rec.events == [("changed", 4, C_PRED, 4, C_CORR)]        # reviewed now; its mismatch mark may change
+    assert rec.events == [("changed", 4, C_PRED, 4, C_MATCH)]       # reviewed now; its match mark may change
     assert m.index(4, C_REVIEW).data() == "Reviewed" and not m.review[4]
     assert seen == [(4, "Network")]
     assert m.corrected_label(4) == "Network" and m.index(4, C_CORR).data() == "Network"
@@ -223,7 +223,7 @@ def test_set_correction_by_data_row_updates_the_shown_cell(qtbot):
     m.sort_by("confidence")                  # data row 0 (70 %) is shown at row 4
     rec = Recorder(m)
     assert m.set_correction(0, "Hardware")
-    assert rec.events == [("changed", 4, C_PRED, 4, C_CORR)]
+    assert rec.events == [("changed", 4, C_PRED, 4, C_MATCH)]
     assert m.index(4, C_CORR).data() == "Hardware" and m.corrected_label(0) == "Hardware"
     m.set_filter("printer")                  # data row 0 hidden: stored, nothing to repaint
     rec.events.clear()

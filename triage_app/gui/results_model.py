@@ -20,6 +20,7 @@ from triage_app.gui import style
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 EDIT = Qt.ItemDataRole.EditRole
+VALUE = Qt.ItemDataRole.UserRole       # the number behind a numeric cell (the Uncertainty column)
 PRED_COLUMNS = ["Predicted", "Confidence", "Review", "Corrected"]
 
 
@@ -28,6 +29,13 @@ def short_reason(reason: str) -> str:
     head = reason.split(" (")[0]
     return head[:1].upper() + head[1:]
 TOP_COLUMN = "Top 3"
+UNCERTAINTY_COLUMN = "Uncertainty"       # the score "Most uncertain first" orders by
+MATCH_COLUMN = "Match"                   # ✓ / ✗: the file's own label against the prediction
+MATCH, MISMATCH = "✓", "✗"
+UNCERTAINTY_TIP = ("How unsure the model is about the ticket: 1 − (top probability − second probability). "
+                   "0.00: sure of one label; 1.00: torn between two. 'Most uncertain first' orders by it.")
+MATCH_TIP = (f"{MATCH}: the file's own label equals the predicted label (or your correction); "
+             f"{MISMATCH}: it differs; empty: the row has no label in the file")
 
 
 class FrameModel(QAbstractTableModel):
@@ -80,7 +88,10 @@ class ResultsModel(QAbstractTableModel):
         self.labels = list(labels)
         self.top_k = top_k
         self.input_columns = [str(c) for c in self.df.columns]
-        self.columns = PRED_COLUMNS + self.input_columns + [TOP_COLUMN]
+        self.columns = PRED_COLUMNS + self.input_columns + [TOP_COLUMN, UNCERTAINTY_COLUMN, MATCH_COLUMN]
+        self.c_top = len(self.columns) - 3
+        self.c_unc = len(self.columns) - 2
+        self.c_match = len(self.columns) - 1
         self.total = len(self.df)
         k = len(self.labels)
         self.probs = np.zeros((self.total, k), dtype=np.float32)
@@ -96,13 +107,15 @@ class ResultsModel(QAbstractTableModel):
         self._conf_str: list[str] = []
         self._review_str: list[str] = []
         self._top_str: list[str] = []
+        self._unc = np.zeros(self.total, dtype=np.float64)
+        self._unc_str: list[str] = []
         self._corrected: list[str] = [""] * self.total
         # lazy_inputs: display strings of the input columns are made per appended chunk (keeps the
         # GUI thread's work per chunk small instead of one long conversion up front)
         self._lazy = lazy_inputs
         self._inputs = [[] for _ in self.df.columns] if lazy_inputs else input_strings(self.df)
         self._disp = [self._pred_str, self._conf_str, self._review_str, self._corrected] + self._inputs + \
-            [self._top_str]
+            [self._top_str, self._unc_str]
         self._thresholds = (0.5, {})
         self.source = "these results"     # "file · rows · model vX", set by the Batch tab when a run ends
         self.source_path = None
@@ -111,7 +124,9 @@ class ResultsModel(QAbstractTableModel):
         self._mismatch_bg = style.qcolor("bad", 60)
         self._truth: list[str] | None = None         # the file's own labels, when it has a label column
         self._corr_fg = style.qcolor("good")
+        self._bad_fg = style.qcolor("bad")
         self._align_right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._align_center = int(Qt.AlignmentFlag.AlignCenter)
 
     # ---- filling ------------------------------------------------------------------------------
     def set_thresholds(self, global_t: float, class_t: dict | None) -> None:
@@ -138,13 +153,27 @@ class ResultsModel(QAbstractTableModel):
         differs is highlighted, and its tooltip names the file's label."""
         self._truth = None if labels is None else [str(v).strip() for v in labels]
         if self.rowCount():
-            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, 0))
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.c_match))
 
     def mismatch(self, data_row: int) -> bool:
         t = self._truth
         if t is None or data_row >= len(t) or not t[data_row]:
             return False
         return t[data_row] != (self._corrected[data_row] or self._pred_str[data_row])
+
+    def truth(self, data_row: int) -> str:
+        """The file's own label of a row (``""``: none, or the file has no label column)."""
+        t = self._truth
+        return t[data_row] if t is not None and data_row < len(t) else ""
+
+    def match_mark(self, data_row: int) -> str:
+        """The Match column: ✓ / ✗ when the row has a label in the file, else ``""``."""
+        if not self.truth(data_row):
+            return ""
+        return MISMATCH if self.mismatch(data_row) else MATCH
+
+    def uncertainty_of(self, data_row: int) -> float:
+        return float(self._unc[data_row])
 
     def review_threshold(self) -> float:
         """The global review threshold these results are flagged with."""
@@ -183,6 +212,8 @@ class ResultsModel(QAbstractTableModel):
         self._top_str.extend("; ".join(f"{labels[i]} {p:.0%}" for i, p in zip(row_i, row_p))
                              for row_i, row_p in zip(idx.tolist(), top_p))
         self._review_str.extend([""] * m)
+        self._unc[a:b] = review.uncertainty(self.probs[a:b])
+        self._unc_str.extend(f"{u:.2f}" for u in self._unc[a:b].tolist())
         if reasons is not None:
             self._flags[a:b] = list(reasons)
         self._recompute_review(a, b)
@@ -210,8 +241,12 @@ class ResultsModel(QAbstractTableModel):
         if not index.isValid():
             return None
         c = index.column()
+        if c == self.c_match:
+            return self._match_data(self._order_list[index.row()], role)
         if role == DISPLAY or role == EDIT:
             return self._disp[c][self._order_list[index.row()]]
+        if role == VALUE:
+            return float(self._unc[self._order_list[index.row()]]) if c == self.c_unc else None
         if role == Qt.ItemDataRole.BackgroundRole:
             r = self._order_list[index.row()]
             if c == 2 and self.review[r]:
@@ -222,9 +257,11 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._corr_fg if c == 3 else None
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return self._align_right if c == 1 else None
+            return self._align_right if c == 1 or c == self.c_unc else None
         if role == Qt.ItemDataRole.ToolTipRole:
             v = self._disp[c][self._order_list[index.row()]]
+            if c == self.c_unc:
+                return f"Uncertainty {float(self._unc[self._order_list[index.row()]]):.3f} (0: sure, 1: torn)"
             if c == 3:
                 return "Double-click to correct the label (saved to the corrections store)"
             if c == 2:
@@ -232,6 +269,19 @@ class ResultsModel(QAbstractTableModel):
             if c == 0 and self.mismatch(self._order_list[index.row()]):
                 return f"The file says {self._truth[self._order_list[index.row()]]}"
             return v if len(v) > 40 else None
+        return None
+
+    def _match_data(self, r: int, role):
+        if role == DISPLAY:
+            return self.match_mark(r)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._bad_fg if self.mismatch(r) else self._corr_fg
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return self._align_center
+        if role == Qt.ItemDataRole.ToolTipRole and self.truth(r):
+            mine = f"your correction {self._corrected[r]}" if self._corrected[r] else \
+                f"the prediction {self._pred_str[r]}"
+            return f"The file says {self.truth(r)}; {mine}"
         return None
 
     def headerData(self, section, orientation, role=DISPLAY):
@@ -244,6 +294,8 @@ class ResultsModel(QAbstractTableModel):
                         "threshold, 'Unfamiliar words' or 'Too short' when it does not look like the "
                         "training tickets (hover a cell for the details)",
                         "Your correction (double-click a cell)"][section]
+            if role == Qt.ItemDataRole.ToolTipRole and section in (self.c_unc, self.c_match):
+                return UNCERTAINTY_TIP if section == self.c_unc else MATCH_TIP
             return None
         if role == DISPLAY and section < len(self._order_list):
             return str(self._order_list[section] + 1)
@@ -269,7 +321,7 @@ class ResultsModel(QAbstractTableModel):
         if display_row is None:
             display_row = self.display_row(data_row)
         if display_row is not None:
-            self.dataChanged.emit(self.index(display_row, 0), self.index(display_row, 3))
+            self.dataChanged.emit(self.index(display_row, 0), self.index(display_row, self.c_match))
         if label:
             self.corrected.emit(int(data_row), label)
         return True
@@ -323,6 +375,11 @@ class ResultsModel(QAbstractTableModel):
             return self.conf[:n]
         if col == 2:
             return self.review[:n].astype(np.int8)
+        if col == self.c_unc:
+            return self._unc[:n]
+        if col == self.c_match:      # ✗ first, then ✓, then rows without a label in the file
+            return np.array([0 if self.mismatch(r) else 1 if self.truth(r) else 2 for r in range(n)],
+                            dtype=np.int8)
         vals = self._disp[col]
         return pd.Series(vals[:n], dtype=object).str.lower().to_numpy(dtype=object)
 
