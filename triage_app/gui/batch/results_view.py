@@ -1,9 +1,11 @@
 """The "Results" page of the Batch tab: the filter / order / review / export bar, the results
 table (a :class:`ResultsProxy` over a :class:`ResultsModel`, the Corrected column edited with a
-:class:`LabelDelegate`), the accuracy panel beside it and a one-line summary under it."""
+:class:`LabelDelegate`; its key columns stay in place while it scrolls sideways, see
+:mod:`.frozen_table` and :mod:`.result_columns`), beside it the selected ticket
+(:class:`TicketPanel`) above the accuracy panel, and a one-line summary under it."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -15,17 +17,21 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from triage_app.gui import style
+from triage_app.gui.batch import result_columns
 from triage_app.gui.batch.accuracy_panel import AccuracyPanel
+from triage_app.gui.batch.frozen_table import FrozenTableView
+from triage_app.gui.batch.ticket_panel import TicketPanel
 from triage_app.gui.results_model import LabelDelegate, ResultsModel, ResultsProxy
 from triage_app.gui.widgets import Banner, muted_label
 
 ORDERS = [("Input order", "input", True), ("Lowest confidence first", "confidence", True),
           ("Most uncertain first", "uncertainty", False)]
-COLUMN_WIDTHS = {0: 170, 1: 90, 2: 128, 3: 150}      # the prediction columns ("Unfamiliar words" fits); inputs get 220
 
 
 def setup_table(t: QTableView) -> None:
@@ -45,12 +51,13 @@ def setup_table(t: QTableView) -> None:
 
 
 class ResultsView(QWidget):
-    """``labels_fn()`` gives the labels the Corrected column offers."""
+    """``labels_fn()`` gives the labels the Corrected column offers; ``ctx`` (the app context)
+    gives the ticket panel its model and jobs."""
 
     reviewRequested = Signal()
     exportRequested = Signal()
 
-    def __init__(self, labels_fn, parent=None):
+    def __init__(self, labels_fn, ctx=None, parent=None):
         super().__init__(parent)
         rl = QVBoxLayout(self)
         rl.setContentsMargins(0, 6, 0, 0)
@@ -58,25 +65,43 @@ class ResultsView(QWidget):
         self.fit_banner = Banner()      # the model does much worse on this file than on its own test set
         rl.addWidget(self.fit_banner)
         self.proxy = ResultsProxy(self)
-        self.table = QTableView()
+        self.table = FrozenTableView()
         self.table.setModel(self.proxy)
         setup_table(self.table)
+        setup_table(self.table.frozen)
+        self.table.frozen.horizontalHeader().setStretchLastSection(False)
+        self.table.sync_look()
+        self.table.frozen.setStyleSheet(f"QTableView#frozenColumns {{ border: none; border-right: 2px solid "
+                                        f"{style.colors(self)['border']}; }}")
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked |
                                    QAbstractItemView.EditTrigger.SelectedClicked |
                                    QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.setItemDelegateForColumn(3, LabelDelegate(labels_fn, self.table))
+        self.ticket_panel = TicketPanel(ctx)
         self.acc_box = AccuracyPanel()
-        rsplit = QSplitter(Qt.Orientation.Horizontal)
-        rsplit.setChildrenCollapsible(False)
-        rsplit.addWidget(self.table)
-        rsplit.addWidget(self.acc_box)
-        rsplit.setStretchFactor(0, 1)
-        rsplit.setStretchFactor(1, 0)
-        rsplit.setSizes([700, 320])
+        self.side = QSplitter(Qt.Orientation.Vertical)       # the selected ticket above the accuracy
+        self.side.addWidget(self.ticket_panel)
+        self.side.addWidget(self.acc_box)
+        self.side.setCollapsible(0, False)          # the accuracy can be dragged shut on a low screen
+        self.side.setStretchFactor(0, 3)
+        self.side.setStretchFactor(1, 2)
+        self.side.setSizes([460, 240])
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.table)
+        self.split.addWidget(self.side)
+        self.split.setCollapsible(0, False)      # the side can be dragged shut (or hidden with its button)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 0)
+        self.split.setSizes([740, 300])
+        self.split.splitterMoved.connect(lambda *_: self._sync_side_button())
         self.acc_box.hide()
-        rl.addWidget(rsplit, 1)
+        self.acc_box.installEventFilter(self)
+        rl.addWidget(self.split, 1)
+        self.table.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._show_current(cur))
+        self.proxy.modelReset.connect(lambda: self._show_current(self.table.currentIndex()))
+        self.proxy.dataChanged.connect(self._data_changed)
         self.summary_label = muted_label("")
         rl.addWidget(self.summary_label)
 
@@ -107,7 +132,58 @@ class ResultsView(QWidget):
         self.export_btn = QPushButton("Export…")
         self.export_btn.clicked.connect(self.exportRequested)
         bar.addWidget(self.export_btn)
+        self.side_btn = QToolButton()
+        self.side_btn.setText("Ticket panel")
+        self.side_btn.setCheckable(True)
+        self.side_btn.setChecked(True)
+        self.side_btn.setToolTip("Show or hide the selected ticket in full, with the words that drove its "
+                                 "prediction, beside the table")
+        self.side_btn.toggled.connect(self.set_side_visible)
+        bar.addWidget(self.side_btn)
         return bar
+
+    # ---- the side panel ------------------------------------------------------------------------
+    def set_side_visible(self, on: bool) -> None:
+        """Show or hide the ticket panel (the accuracy panel under it shows after a labelled run)."""
+        self.ticket_panel.setVisible(on)
+        self._sync_side(reopen=on)
+
+    def _sync_side(self, reopen: bool = False) -> None:
+        """The side column shows while it holds a visible panel; ``reopen``: undo a drag shut."""
+        self.side.setVisible(self.ticket_panel.isVisibleTo(self.side) or self.acc_box.isVisibleTo(self.side))
+        if reopen and self.split.sizes()[1] == 0:
+            total = sum(self.split.sizes())
+            self.split.setSizes([max(0, total - 300), 300])
+        self._sync_side_button()
+
+    def eventFilter(self, obj, e) -> bool:
+        if obj is self.acc_box and e.type() in (QEvent.Type.ShowToParent, QEvent.Type.HideToParent):
+            self._sync_side()
+        return super().eventFilter(obj, e)
+
+    def _sync_side_button(self) -> None:
+        shown = self.ticket_panel.isVisibleTo(self) and self.split.sizes()[1] > 0
+        if self.side_btn.isChecked() != shown:
+            self.side_btn.blockSignals(True)
+            self.side_btn.setChecked(shown)
+            self.side_btn.blockSignals(False)
+
+    def _show_current(self, cur) -> None:
+        m = self.model()
+        row = self.proxy.mapToSource(cur).row() if cur.isValid() else -1
+        if m is None or row < 0 or row >= m.rowCount():
+            self.ticket_panel.show_row(m, None)
+        else:
+            self.ticket_panel.show_row(m, m.data_row(row))
+
+    def current_data_row(self) -> int | None:
+        """The data row of the table's current row (None: none)."""
+        return self.ticket_panel.row
+
+    def _data_changed(self, top, bottom, _roles=()) -> None:
+        cur = self.table.currentIndex()
+        if cur.isValid() and top.row() <= cur.row() <= bottom.row():
+            self.ticket_panel.update_details()
 
     def model(self) -> ResultsModel | None:
         return self.proxy.sourceModel()
@@ -115,9 +191,13 @@ class ResultsView(QWidget):
     def show_model(self, model: ResultsModel | None) -> None:
         self.proxy.setSourceModel(model)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        if model is not None:
-            for c in range(model.columnCount()):
-                self.table.setColumnWidth(c, COLUMN_WIDTHS.get(c, 220))
+        if model is None:
+            self.table.set_columns([], 0)
+            return
+        for c, w in result_columns.widths(model, self.table.horizontalHeader().fontMetrics()).items():
+            self.table.setColumnWidth(c, w)
+        order, n_frozen, hidden = result_columns.layout(model)
+        self.table.set_columns(order, n_frozen, hidden, squeeze=result_columns.squeeze(model))
 
     def apply_filter(self, *_) -> None:
         if self.model() is not None:

@@ -2,7 +2,8 @@
 
 This module is the state machine that wires the panels together: :class:`FilePanel` ("File"),
 :class:`ColumnsPanel` ("Columns"), :class:`RunPanel` ("Run"), the preview table and
-:class:`ResultsView` (filter/order bar, results table, :class:`AccuracyPanel`, summary).
+:class:`ResultsView` (filter/order bar, results table with its key columns kept in place, the selected
+ticket's :class:`TicketPanel` above the :class:`AccuracyPanel`, summary).
 
 Threads: reading the file, the classification run and an export are jobs
 (:func:`triage_app.gui.widgets.start_job`) running the plain functions of
@@ -106,7 +107,7 @@ class BatchTab(QWidget):
         self.preview.setModel(self.preview_model)
         setup_table(self.preview)
         self.inner.addTab(self.preview, "Preview")
-        self.results = ResultsView(self._labels)
+        self.results = ResultsView(self._labels, self.ctx)
         self.inner.addTab(self.results, "Results")
         split.addWidget(self.inner)
         split.setStretchFactor(0, 0)
@@ -278,7 +279,7 @@ class BatchTab(QWidget):
         self._run_labels = (list(clf.labels), min(3, len(clf.labels)), clf.threshold, dict(clf.class_thresholds))
         self._run_model = None
         self._run_meta = {"fields": fields, "label": m["label"], "model_version": clf.version,
-                          "model": clf.name, "path": self.path}
+                          "model": clf.name, "path": self.path, "bundle": str(clf.bundle.path)}
         self.job = start_job(self.ctx, self, "batch", work, "Classifying the file failed",
                              on_finished=self._on_finished, on_event=self._on_event,
                              on_cancelled=self._on_cancelled, on_failed=self._on_failed)
@@ -330,6 +331,7 @@ class BatchTab(QWidget):
         self.model = self._run_model
         self._run_model = None
         self.model.model_version = self._run_meta["model_version"]
+        self.model.model_name, self.model.model_path = self._run_meta["model"], self._run_meta["bundle"]
         self.model.fields = self._run_meta["fields"]
         self.model.label_col = self._run_meta.get("label")
         self.model.source = (f"{Path(self._run_meta['path']).name} · {self.model.n:,} rows · model "
