@@ -19,8 +19,9 @@ class FrozenTableView(QTableView):
     """``set_columns(order, n_frozen, hidden, squeeze)`` lays out the columns: ``order`` is the
     visual order of the logical columns, its first ``n_frozen`` stay in place, ``hidden`` are shown
     nowhere.  While the frozen columns would take more than ``MAX_FROZEN`` of the viewport's width,
-    the ``squeeze`` ones (``(column, minimum width)``, first first) are narrowed; they get their
-    width back (the one last chosen, by the program or by dragging) when there is room again."""
+    the ``squeeze`` ones (``(column, minimum width)``, first first; a column may come again with a
+    smaller minimum) are narrowed; they get their width back (the one last chosen, by the program
+    or by dragging) when there is room again."""
 
     def __init__(self, parent=None):
         super().__init__(parent)

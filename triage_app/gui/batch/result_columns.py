@@ -21,7 +21,7 @@ ID_NAMES = ("id", "ticket_id", "ticketid", "ticket_no", "ticket_nr", "ticket_num
             "request_id", "key", "number", "no", "nr", "ref", "reference")
 ID_WORDS = {"id", "number", "no", "nr", "key"}
 WIDTHS = {C_PRED: 160, C_CONF: 90, C_REVIEW: 128, C_CORR: 150}    # "Unfamiliar words" fits; inputs get 220
-MIN_TEXT, MIN_LABEL = 100, 84        # the narrowest the frozen title and label columns get squeezed
+MIN_TEXT, MID_LABEL, MIN_LABEL = 100, 120, 84     # how far the frozen title and label columns are squeezed
 
 
 def _norm(name: str) -> str:
@@ -92,9 +92,10 @@ def widths(model, fm: QFontMetrics) -> dict[int, int]:
 
 def squeeze(model) -> list[tuple[int, int]]:
     """The frozen columns narrowed when they would take too much of the table, first first: the
-    title (or text), then the file's label, then the predicted label."""
+    labels down to ``MID_LABEL``, then the title (or text), then the labels down to ``MIN_LABEL``."""
     base = len(PRED_COLUMNS)
     r = roles(model)
-    out = [(base + model.input_columns.index(r["text"]), MIN_TEXT)] if r["text"] else []
-    out += [(base + model.input_columns.index(r["label"]), MIN_LABEL)] if r["label"] else []
-    return out + [(C_PRED, MIN_LABEL)]
+    labels = ([base + model.input_columns.index(r["label"])] if r["label"] else []) + [C_PRED]
+    out = [(c, MID_LABEL) for c in labels]
+    out += [(base + model.input_columns.index(r["text"]), MIN_TEXT)] if r["text"] else []
+    return out + [(c, MIN_LABEL) for c in labels]
