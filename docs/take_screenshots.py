@@ -3,7 +3,7 @@
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python docs/take_screenshots.py [--model PATH] [--dark]
 
 Uses resources/models/it-service-minilm when it exists, else the bundle given by ``--model``.
-Writes docs/screenshots/{triage,batch,models,thresholds}.png, ``NAME-dark.png`` with ``--dark``
+Writes docs/screenshots/{triage,batch,models,thresholds,help}.png, ``NAME-dark.png`` with ``--dark``
 (``--out`` to change).  User data and settings go to a temporary folder, so the real user profile
 is not touched.
 """
@@ -114,6 +114,16 @@ def main() -> int:
         ns = [panel.curve["per_class"][lab]["n"] for lab in panel.labels]
         panel.table.selectRow(max(range(len(ns)), key=ns.__getitem__))
     shot("thresholds")
+
+    # Help: the user guide (F1)
+    from triage_app.gui.help import HelpDialog
+    dlg = HelpDialog(win)
+    dlg.show()
+    QTest.qWait(300)
+    f = out / f"help{'-dark' if args.dark else ''}.png"
+    dlg.grab().save(str(f))
+    print("wrote", f)
+    dlg.close()
     win.stop_all(10000)
     win.close()
     return 0
