@@ -157,3 +157,66 @@ def test_one_corrections_count_everywhere(win, qtbot):
     assert win.triage.save_correction()
     assert win.corr_label.text() == "1 correction" and win.ctx.corrections.count() == 1
     assert train.data_panel.corr_check.text() == "Include my corrections (1)"
+
+
+def test_every_tab_fits_a_1024_by_700_window(win, qtbot, bundle_copy, sample_csv):
+    """No tab asks for more than a 1024x700 screen, the Batch tab with results on screen included."""
+    win.ctx.activate(bundle_copy)
+    win.batch.open_file(sample_csv)
+    qtbot.wait(50)
+    hint = win.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 700, hint
+    for i in range(win.tabs.count()):
+        w = win.tabs.widget(i).minimumSizeHint()
+        assert w.width() <= 1024 and w.height() <= 660, (win.tabs.tabText(i), w)
+    win.resize(1024, 700)
+    qtbot.wait(50)
+    assert win.width() == 1024
+
+
+def test_flow_layout_wraps_its_widgets_when_narrow(qtbot):
+    from PySide6.QtWidgets import QPushButton, QWidget
+
+    from triage_app.gui.flow_layout import FlowLayout
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    lay = FlowLayout(host)
+    buttons = [QPushButton(f"Button number {i}") for i in range(4)]
+    for b in buttons:
+        lay.addWidget(b)
+    one_row = lay.sizeHint().width()
+    host.resize(one_row, 60)
+    host.show()
+    qtbot.waitExposed(host)
+    assert len({b.y() for b in buttons}) == 1
+    assert lay.heightForWidth(one_row) == max(b.sizeHint().height() for b in buttons)
+    host.resize(one_row // 2 + 10, 200)       # two buttons a row
+    qtbot.wait(50)
+    assert len({b.y() for b in buttons}) == 2
+    assert lay.heightForWidth(one_row // 2 + 10) > lay.heightForWidth(one_row)
+    for a, b in zip(buttons, buttons[1:]):
+        assert not a.geometry().intersects(b.geometry())
+    assert lay.minimumSize().width() == max(b.sizeHint().width() for b in buttons)
+
+
+def test_batch_tool_bar_fits_a_1024_window(win, qtbot, bundle_copy, sample_csv):
+    """Filter, order, review queue, export and the ticket-panel toggle all show whole, without
+    overlapping, in a 1024x700 window (the bar wraps onto a second row when it must)."""
+    win.ctx.activate(bundle_copy)
+    win.batch.open_file(sample_csv)
+    win.tabs.setCurrentWidget(win.batch)
+    qtbot.waitUntil(lambda: win.batch.df is not None, timeout=60000)
+    job = win.batch.classify()
+    qtbot.waitUntil(lambda: not job.is_running() and win.batch.model is not None, timeout=60000)
+    rv = win.batch.results
+    assert win.batch.inner.currentWidget() is rv
+    buttons = [rv.filter_edit, rv.review_only, rv.order_combo, rv.review_btn, rv.export_btn, rv.side_btn]
+    win.resize(1024, 700)
+    qtbot.wait(80)
+    for b in buttons:
+        assert b.isVisible() and rv.rect().contains(b.geometry()), b
+        assert b.width() >= b.sizeHint().width()
+    for a, b in zip(buttons, buttons[1:]):
+        assert not a.geometry().intersects(b.geometry())
+    assert rv.split.geometry().top() > max(b.geometry().bottom() for b in buttons)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QTextBrowser,
     QToolButton,
     QToolTip,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -122,13 +123,17 @@ def start_job(ctx, owner: QWidget, name: str, fn: Callable, what: str,
 
 # --------------------------------------------------------------------------- banner
 class Banner(QFrame):
-    """A dismissable one-line note at the top of a window."""
+    """A dismissable note at the top of a window; its action buttons (if any) sit in a row under the
+    text, so a long note with actions still fits a narrow window."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("banner")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(10, 6, 6, 6)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(10, 6, 6, 6)
+        outer.setSpacing(6)
+        lay = QHBoxLayout()
+        lay.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -139,6 +144,11 @@ class Banner(QFrame):
         close.setToolTip("Hide this note")
         close.clicked.connect(self.hide)
         lay.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        outer.addLayout(lay)
+        self._actions = QHBoxLayout()
+        self._actions.setContentsMargins(0, 0, 0, 0)
+        self._actions.addStretch(1)
+        outer.addLayout(self._actions)
         self.hide()
 
     def show_message(self, text: str) -> None:
@@ -149,12 +159,11 @@ class Banner(QFrame):
         return self.label.text() if self.isVisible() else ""
 
     def add_action(self, text: str, slot: Callable[[], None], tip: str = "") -> QPushButton:
-        """A button on the banner, before its close button."""
+        """A button in the row under the text (left to right in the order they are added)."""
         b = QPushButton(text)
         b.setToolTip(tip)
         b.clicked.connect(slot)
-        lay = self.layout()
-        lay.insertWidget(lay.count() - 1, b, 0, Qt.AlignmentFlag.AlignTop)
+        self._actions.insertWidget(self._actions.count() - 1, b)
         return b
 
 
@@ -244,13 +253,14 @@ class Heatmap(QWidget):
         super().__init__(parent)
         self.labels: list[str] = []
         self.matrix = None
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(84)      # 8-px cells for 8 classes: a low window squeezes it
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
 
     def set_data(self, labels, matrix) -> None:
         self.labels = list(labels)
         self.matrix = matrix
-        self.setToolTip("Rows: true label, columns: predicted label (numbered like the rows)")
+        self.setToolTip("Rows: true label, columns: predicted label (numbered like the rows)<br>"
+                        + "<br>".join(f"{i + 1} {html.escape(str(lab))}" for i, lab in enumerate(self.labels)))
         self.updateGeometry()
         self.update()
 
@@ -282,12 +292,15 @@ class Heatmap(QWidget):
             p.setPen(QColor(c["muted"]))
             p.setFont(small)
             p.drawText(QRectF(label_w + j * cell, 0, cell, head_h), Qt.AlignmentFlag.AlignCenter, str(j + 1))
+        # row names in the normal font where a row is tall enough, else smaller, else only in the tooltip
+        row_font = next((f for f in (self.font(), small) if QFontMetrics(f).height() <= cell + 2), None)
         for i in range(n):
             y = head_h + i * cell
-            p.setFont(self.font())
-            p.setPen(QColor(c["text"]))
-            p.drawText(QRectF(0, y, label_w - 6, cell), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                       fm.elidedText(names[i], Qt.TextElideMode.ElideRight, label_w - 6))
+            if row_font is not None:
+                p.setFont(row_font)
+                p.setPen(QColor(c["text"]))
+                p.drawText(QRectF(0, y, label_w - 6, cell), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                           QFontMetrics(row_font).elidedText(names[i], Qt.TextElideMode.ElideRight, label_w - 6))
             for j in range(n):
                 r = QRectF(label_w + j * cell, y, cell - 1, cell - 1)
                 col = style.heat_color(c, share[i, j], "good" if i == j else "heat_high")

@@ -24,7 +24,7 @@ class ColumnsPanel(QGroupBox):
         for key, text, tip in ROLES:
             cb = QComboBox()
             cb.setToolTip(tip)
-            cb.setMinimumContentsLength(14)
+            cb.setMinimumContentsLength(12)
             cb.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             cb.currentIndexChanged.connect(lambda _i: self.changed.emit())
             self.col_combos[key] = cb

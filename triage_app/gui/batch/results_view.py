@@ -10,9 +10,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSplitter,
@@ -27,6 +25,7 @@ from triage_app.gui.batch import result_columns
 from triage_app.gui.batch.accuracy_panel import AccuracyPanel
 from triage_app.gui.batch.frozen_table import FrozenTableView
 from triage_app.gui.batch.ticket_panel import TicketPanel
+from triage_app.gui.flow_layout import FlowLayout
 from triage_app.gui.results_model import LabelDelegate, ResultsModel, ResultsProxy
 from triage_app.gui.widgets import Banner, muted_label
 
@@ -105,22 +104,22 @@ class ResultsView(QWidget):
         self.summary_label = muted_label("")
         rl.addWidget(self.summary_label)
 
-    def _build_bar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
+    def _build_bar(self) -> FlowLayout:
+        bar = FlowLayout()          # one row when there is room, wrapped in a narrow window
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter rows…")
         self.filter_edit.setToolTip("Show only rows containing this text (any text column or label)")
-        self.filter_edit.setMinimumWidth(150)
+        self.filter_edit.setMinimumWidth(220)
         self.filter_edit.setClearButtonEnabled(True)
         self._filter_timer = QTimer(self, singleShot=True, interval=250)
         self._filter_timer.timeout.connect(self.apply_filter)
         self.filter_edit.textChanged.connect(lambda _t: self._filter_timer.start())
-        bar.addWidget(self.filter_edit, 2)
+        bar.addWidget(self.filter_edit)
         self.review_only = QCheckBox("Needs review only")
         self.review_only.toggled.connect(self.apply_filter)
         bar.addWidget(self.review_only)
-        bar.addWidget(QLabel("Order"))
-        self.order_combo = QComboBox()
+        self.order_combo = QComboBox()     # its items say what they do ("… first"): no label needed
+        self.order_combo.setToolTip("Order of the rows")
         for text, _k, _a in ORDERS:
             self.order_combo.addItem(text)
         self.order_combo.activated.connect(self.apply_order)
@@ -159,6 +158,9 @@ class ResultsView(QWidget):
     def eventFilter(self, obj, e) -> bool:
         if obj is self.acc_box and e.type() in (QEvent.Type.ShowToParent, QEvent.Type.HideToParent):
             self._sync_side()
+            h = sum(self.side.sizes())
+            if e.type() == QEvent.Type.ShowToParent and h > 0:      # room for the confusion matrix
+                self.side.setSizes([h - h * 9 // 20, h * 9 // 20])
         return super().eventFilter(obj, e)
 
     def _sync_side_button(self) -> None:

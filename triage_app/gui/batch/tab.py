@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QScrollArea,
     QSplitter,
+    QStyle,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -97,7 +98,9 @@ class BatchTab(QWidget):
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(320)
+        # wide enough for the setup column and a vertical scroll bar: no sideways scrolling
+        scroll.setMinimumWidth(side.minimumSizeHint().width()
+                               + scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + 4)
         split.addWidget(scroll)
 
         self.inner = QTabWidget()

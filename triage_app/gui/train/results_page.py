@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.pipeline import TrainOutcome
+from triage_app.gui.flow_layout import FlowLayout
 from triage_app.gui.style import colors
 from triage_app.gui.train_plots import ConfusionChart
 
@@ -193,14 +194,18 @@ class ResultsPage(QWidget):
         cv.addWidget(self.compare_table)
         return cmp_box
 
-    def _build_actions(self) -> QHBoxLayout:
-        srow = QHBoxLayout()
-        srow.addWidget(QLabel("Model name"))
+    def _build_actions(self) -> FlowLayout:
+        srow = FlowLayout()             # one row when there is room; the buttons wrap at 1024 px
+        name_box = QWidget()            # the name and its label stay together
+        nl = QHBoxLayout(name_box)
+        nl.setContentsMargins(0, 0, 0, 0)
+        nl.addWidget(QLabel("Model name"))
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("e.g. it-tickets-2025-06")
         self.name_edit.setToolTip("Folder name of the model under the app's models folder")
-        self.name_edit.setMinimumWidth(180)
-        srow.addWidget(self.name_edit, 1)
+        self.name_edit.setMinimumWidth(200)
+        nl.addWidget(self.name_edit, 1)
+        srow.addWidget(name_box)
         self.save_btn = QPushButton("Save as model")
         self.save_btn.setToolTip("Keep the new model; it appears in Models")
         self.save_btn.clicked.connect(self.saveRequested)
