@@ -251,3 +251,15 @@ def test_no_hex_colours_outside_style():
         if hits:
             offenders[str(f.relative_to(GUI))] = hits
     assert not offenders, offenders
+
+
+def test_frozen_columns_edge_follows_a_theme_switch(theme, qtbot):
+    from triage_app.gui.batch.frozen_table import FrozenTableView
+
+    t = FrozenTableView()
+    qtbot.addWidget(t)
+    light = theme("light")["border"]
+    assert light in t.frozen.styleSheet()
+    dark = theme("dark")["border"]
+    assert dark != light
+    assert dark in t.frozen.styleSheet() and light not in t.frozen.styleSheet()

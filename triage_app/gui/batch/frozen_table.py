@@ -12,6 +12,8 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QHeaderView, QTableView
 
+from triage_app.gui import style
+
 MAX_FROZEN = 0.68       # the frozen columns take at most this part of the viewport (the squeezed ones give)
 
 
@@ -52,6 +54,17 @@ class FrozenTableView(QTableView):
         self.verticalScrollBar().valueChanged.connect(f.verticalScrollBar().setValue)
         f.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
         f.pressed.connect(lambda _ix: self.setFocus(Qt.FocusReason.MouseFocusReason))
+        self._style_edge()
+
+    def _style_edge(self) -> None:
+        """The line between the frozen and the scrolling columns, in the theme's border colour."""
+        self.frozen.setStyleSheet(f"QTableView#frozenColumns {{ border: none; border-right: 2px solid "
+                                  f"{style.colors(self)['border']}; }}")
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._style_edge()          # a theme switch while the app runs
+        super().changeEvent(event)
 
     # ---- model and columns ---------------------------------------------------------------------
     def setModel(self, model) -> None:

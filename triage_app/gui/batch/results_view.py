@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from triage_app.gui import style
 from triage_app.gui.batch import result_columns
 from triage_app.gui.batch.accuracy_panel import AccuracyPanel
 from triage_app.gui.batch.frozen_table import FrozenTableView
@@ -70,8 +69,6 @@ class ResultsView(QWidget):
         setup_table(self.table.frozen)
         self.table.frozen.horizontalHeader().setStretchLastSection(False)
         self.table.sync_look()
-        self.table.frozen.setStyleSheet(f"QTableView#frozenColumns {{ border: none; border-right: 2px solid "
-                                        f"{style.colors(self)['border']}; }}")
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked |
