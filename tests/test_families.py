@@ -179,9 +179,11 @@ def test_missing_tokenizer_b_is_named(bundle_copy):
 
 
 def test_hub_id_offline_says_what_to_do(monkeypatch):
+    import huggingface_hub.constants
+
     from trainer.model import ModelLoadError, load_encoder
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelLoadError) as e:
         load_encoder("example-org/no-such-encoder-xyz")
     msg = str(e.value)

@@ -280,8 +280,9 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
     int8 gate (without them int8 is not attempted).  ``val_logits``/``val_y`` are stored in
     ``validation.npz`` for the review-threshold tools.  ``cleaning_options``: the options the
     training rows were cleaned with (recorded in ``bundle.json``; default: the defaults).
-    ``test_rows`` (same form as ``val_rows``): the exported file is measured on them as the app
-    serves it, stored as ``metrics["test_exported"]`` (see :func:`exported_metrics`).
+    ``test_rows`` (same form as ``val_rows``, optionally with the rows' languages as a fourth
+    item): the exported file is measured on them as the app serves it, stored as
+    ``metrics["test_exported"]`` (see :func:`exported_metrics`; per language with languages).
     ``lexical`` = (:class:`trainer.lexical.LexicalModel`, weight) of a hybrid model: written as
     ``lexical.onnx`` after a parity check against scikit-learn on the validation rows, and served
     blended with the transformer (``val_logits`` and ``temperature`` are then the blend's).
@@ -481,7 +482,7 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
                          on_progress=on_progress, card=card, review_threshold=review_threshold,
                          familiarity=familiarity, tokenizer_path_b=getattr(result, "tokenizer_path_b", None),
                          cleaning_options=getattr(data, "cleaning_options", None),
-                         test_rows=(t.text_a, t.text_b, t.y) if (t := data.test) is not None and len(t) else None)
+                         test_rows=(t.text_a, t.text_b, t.y, t.lang) if (t := data.test) is not None and len(t) else None)
 
 
 def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
@@ -500,7 +501,7 @@ def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
         texts = [textmod.lexical_text(a, b) for a, b in zip(rows[0], rows[1])]
         logits = blend_logits(logits, onnx_proba(lexical[0], texts), w)
         how += f", blended with the lexical model (weight {w:g})"
-    return served_metrics(rows[2], logits, labels, precision, how)
+    return served_metrics(rows[2], logits, labels, precision, how, rows[3] if len(rows) > 3 else None)
 
 
 def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str, version: str,
@@ -550,7 +551,7 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
             how = f"ONNX Runtime CPU, engine session, batches of {CPU_BATCH}"
             if hybrid.weight > 0:
                 how += f", blended with the lexical model (weight {hybrid.weight:g})"
-            metrics["test_exported"] = served_metrics(t.y, scores, bundle.labels, bundle.precision, how)
+            metrics["test_exported"] = served_metrics(t.y, scores, bundle.labels, bundle.precision, how, t.lang)
         say("writing the bundle")
         fam_files, fam_meta = familiarity_parts(familiarity)
         files.update(fam_files)

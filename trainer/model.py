@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from contextlib import contextmanager
 from functools import lru_cache
@@ -11,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.config import DEFAULT_BASE
+from trainer.config import DEFAULT_BASE, looks_like_hub_id
 from triage_app.errors import TriageError
 
 _ALIASES = {DEFAULT_BASE, "sentence-transformers/" + DEFAULT_BASE, "all-minilm-l6-v2"}
@@ -38,7 +37,6 @@ def resolve_checkpoint(name_or_path: str) -> str:
 # optimizer's model type for each (None: the optimizer has no fusions for it, export skips it).
 FAMILIES = {"bert": "bert", "distilbert": "bert", "roberta": "bert", "xlm-roberta": "bert",
             "electra": "bert", "deberta-v2": None}
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 def _load_error(checkpoint: str, path: str, what: str, e: Exception | None) -> ModelLoadError:
@@ -46,7 +44,7 @@ def _load_error(checkpoint: str, path: str, what: str, e: Exception | None) -> M
     hub id that cannot be downloaded (offline), or a checkpoint transformers cannot read."""
     if os.path.isdir(path):
         return ModelLoadError(f"cannot load the {what} of {checkpoint!r}: {type(e).__name__}: {e}")
-    if not _HUB_ID.fullmatch(checkpoint) or checkpoint.startswith("."):
+    if not looks_like_hub_id(checkpoint):
         return ModelLoadError(f"{checkpoint}: no such folder (--base-model takes a folder with a Hugging Face "
                               f"checkpoint, a hub id, or {DEFAULT_BASE}: the installed default)")
     first = str(e).strip().splitlines()[0] if e is not None and str(e).strip() else type(e).__name__
@@ -56,6 +54,46 @@ def _load_error(checkpoint: str, path: str, what: str, e: Exception | None) -> M
         f"(`hf download {checkpoint} --local-dir {checkpoint.split('/')[-1]}`), copy that folder here and "
         f"pass it with --base-model (in the Train tab: Base model, folder...), or use {DEFAULT_BASE}, the "
         f"installed default. ({first})")
+
+
+def _hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached now (offline mode, or its host name does not
+    resolve: no network), or None; said at once instead of after the downloader's retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode():
+        return "offline mode is set (HF_HUB_OFFLINE)"
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as e:
+        return f"{host} cannot be reached: {e}"
+    return None
+
+
+def _auto_config(checkpoint: str, path: str):
+    """``AutoConfig`` of a folder, or of a hub id: from the local cache first, downloaded only
+    when the hub can be reached."""
+    from transformers import AutoConfig
+
+    local = os.path.isdir(path)
+    if not local and not looks_like_hub_id(checkpoint):
+        raise _load_error(checkpoint, path, "configuration", None)
+    try:
+        return AutoConfig.from_pretrained(path, local_files_only=True)
+    except Exception as e:  # noqa: BLE001 - not a readable folder, or not in the cache
+        if local:
+            raise _load_error(checkpoint, path, "configuration", e) from e
+    why = _hub_unreachable()
+    if why is not None:
+        raise _load_error(checkpoint, path, "configuration", ConnectionError(why))
+    try:
+        return AutoConfig.from_pretrained(path)
+    except Exception as e:  # noqa: BLE001
+        raise _load_error(checkpoint, path, "configuration", e) from e
 
 
 @lru_cache(maxsize=8)
@@ -81,19 +119,14 @@ def tokenizer_file(checkpoint: str) -> Path:
 def load_encoder(checkpoint: str, attn: str = "sdpa"):
     """The base encoder of a tower, of any family in :data:`FAMILIES` (``AutoModel``); eager
     attention where the family has no ``attn`` implementation (DeBERTa has no SDPA)."""
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     path = resolve_checkpoint(checkpoint)
     local = os.path.isdir(path)
-    if not local and (not _HUB_ID.fullmatch(checkpoint) or checkpoint.startswith(".")):
-        raise _load_error(checkpoint, path, "configuration", None)
-    try:
-        config = AutoConfig.from_pretrained(path, local_files_only=local)
-    except Exception as e:  # noqa: BLE001 - turn any loader error into one clear message
-        raise _load_error(checkpoint, path, "configuration", e) from e
+    config = _auto_config(checkpoint, path)
     if config.model_type not in FAMILIES:
         raise ModelLoadError(f"{checkpoint}: a {config.model_type!r} encoder is not supported as a tower "
                              f"(supported: {', '.join(FAMILIES)})")
