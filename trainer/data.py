@@ -71,11 +71,11 @@ class DataReport:
             out.append(f"label spelled differently: {' / '.join(v)} (kept apart; merge them with a merge map)")
         if self.corrections:
             out.append("corrections: " + ", ".join(f"{k} {v}" for k, v in self.corrections.items()))
-        out.append(f"split: {self.split_source}; " + "; ".join(
-            f"{s} {sum(c.values())}" for s, c in self.counts.items()))
         if self.languages:
             out.append(f"languages of the training rows ({self.language_source}): "
                        + ", ".join(f"{k} {v}" for k, v in self.languages.items()))
+        out.append(f"split: {self.split_source}; " + "; ".join(
+            f"{s} {sum(c.values())}" for s, c in self.counts.items()))
         return out
 
     def to_dict(self) -> dict:
