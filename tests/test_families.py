@@ -138,6 +138,8 @@ def test_family_trains_exports_and_serves_with_parity(fam, corpus, sample_data, 
     enc = bundle.meta["encoders"]
     assert enc["a"]["family"] == enc["b"]["family"] == fam and enc["b"]["tokenizer"] == "tokenizer.json"
     assert bundle.tokenizer_b_path is None and not (bundle.path / "tokenizer_b.json").exists()
+    if fam in ("distilbert", "electra"):   # pooler pooling asked of a family without a pooler
+        assert enc["a"]["pooling"].startswith("first token")
     if fam == "deberta-v2":     # no fusions for DeBERTa in ONNX Runtime's optimizer: skipped, said so
         assert rep.optimizer_model_type == "" and not rep.optimized
         assert "skipped" in rep.optimizer_note and "deberta-v2" in rep.optimizer_note

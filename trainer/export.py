@@ -430,8 +430,11 @@ def encoders_record(model, cfg: dict, own_tokenizer_b: bool) -> dict:
 
     def one(tower, base, tok):
         c = tower.config
+        pooling = model.pooling
+        if pooling == "pooler" and getattr(tower, "pooler", None) is None:
+            pooling = "first token (the family has no pooler)"
         return {"family": family(tower), "base_model": base, "hidden_size": int(c.hidden_size),
-                "layers": int(c.num_hidden_layers), "tokenizer": tok}
+                "layers": int(c.num_hidden_layers), "tokenizer": tok, "pooling": pooling}
 
     base_a = cfg.get("base_model", "?")
     return {"a": one(model.tower_a, base_a, "tokenizer.json"),
