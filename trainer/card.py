@@ -76,6 +76,33 @@ def _familiarity_section(meta: dict) -> list[str]:
             f"`vocabulary.txt`, {f.get('words', '?')} words).{acc}", ""]
 
 
+def _languages_section(meta: dict) -> list[str]:
+    """Languages of the training rows with their counts, and the served figures per language."""
+    rep = meta.get("data_report") or {}
+    langs = rep.get("languages") or {}
+    if not langs:
+        return []
+    out = ["## Languages", "", f"Languages of the training rows ({rep.get('language_source') or '?'}):", "",
+           _table([["language", "training rows"]] + [[k, str(v)] for k, v in langs.items()]), ""]
+    by = ((meta.get("metrics") or {}).get("test_exported") or {}).get("by_language") or {}
+    if by:
+        out += ["On the test split, as the app serves it:", "",
+                _table([["language", "rows", "accuracy", "macro F1"]]
+                       + [[k, str(r["rows"]), f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}"] for k, r in by.items()]),
+                ""]
+    return out
+
+
+def _encoders_line(meta: dict) -> str:
+    """Which encoder each tower is, when the towers differ (another base or family)."""
+    enc = meta.get("encoders") or {}
+    a, b = enc.get("a") or {}, enc.get("b") or {}
+    if not a or (a.get("base_model"), a.get("family")) == (b.get("base_model"), b.get("family")):
+        return ""
+    return (f" Tower A: `{a.get('base_model')}` ({a.get('family')}, hidden {a.get('hidden_size')}); tower B: "
+            f"`{b.get('base_model')}` ({b.get('family')}, hidden {b.get('hidden_size')}, `{b.get('tokenizer')}`).")
+
+
 def render_card(meta: dict, extra: str = "") -> str:
     m = meta.get("metrics", {})
     cfg = meta.get("train_config", {})
@@ -93,7 +120,7 @@ def render_card(meta: dict, extra: str = "") -> str:
     else:
         intro = (f"Dual-BERT ticket classifier ({meta.get('base_model')} towers, {meta.get('pooling', 'mean')} "
                  f"pooling, routing `{meta['routing']}`, max length {meta['max_length']}), exported to ONNX "
-                 f"({meta['precision']}){blended}. Created {meta['created']}.")
+                 f"({meta['precision']}){blended}. Created {meta['created']}.{_encoders_line(meta)}")
     out = [f"# {meta['name']} v{meta['version']}", "", intro, ""]
     out += ["## Data", "", f"- Source: `{fp.get('source', '?')}`, {fp.get('rows', '?')} rows after cleaning "
             f"(fingerprint `{str(fp.get('sha256', ''))[:16]}`).", ""]
@@ -121,6 +148,7 @@ def render_card(meta: dict, extra: str = "") -> str:
     out += _exported_line(m)
     out += _hybrid_section(meta)
     out += _familiarity_section(meta)
+    out += _languages_section(meta)
     cal = m.get("hybrid") or m     # a hybrid's served scores are calibrated on their own
     out += ["## Calibration", "",
             f"Temperature scaling fitted on the validation split: T = {meta['temperature']:.3f}"
@@ -148,7 +176,8 @@ def render_card(meta: dict, extra: str = "") -> str:
     out += ["## Limits", "",
             "- Trained on one helpdesk's tickets; other helpdesks use other words and categories: measure "
             "with `triage eval` on your own labeled tickets before trusting it, and retrain from the Train tab.",
-            "- English only. The text cleaning (`triage_app.text.clean_text`) is recorded in `bundle.json` and "
+            ("- Measured only in the languages it was trained on (see Languages)."
+             if (meta.get("data_report") or {}).get("languages") else "- English only.") + " The text cleaning (`triage_app.text.clean_text`) is recorded in `bundle.json` and "
             "applied identically at training and inference time.", ""]
     if extra:
         out += [extra.strip(), ""]

@@ -1,11 +1,20 @@
 """Validated training configuration with named presets; saved as JSON in every bundle/checkpoint."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from triage_app.errors import TriageError
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def looks_like_hub_id(name: str) -> bool:
+    """True when ``name`` reads as a Hugging Face hub id (``name`` or ``org/name``) rather than a
+    folder path (absolute, ``./``, ``~``, backslashes, several levels).  An existing folder of that
+    name is still used as a folder."""
+    return bool(_HUB_ID.fullmatch(name.strip())) and ".." not in name
 # Labels with fewer examples than the rare-label threshold are too rare to learn well (dropped or
 # merged into "Other").  Unless set, the threshold is 1 % of the labeled rows, at least 5 and at
 # most DEFAULT_MIN_PER_CLASS: a 300-row file keeps labels of 5 tickets, a 38,000-row one needs 30.
@@ -28,8 +37,9 @@ class ConfigError(TriageError, ValueError):
 @dataclass
 class TrainConfig:
     preset: str = "quick"
-    base_model: str = DEFAULT_BASE          # path or hub id; the default resolves to the installed package
-    base_model_b: str | None = None         # tower B checkpoint (None: same as base_model)
+    base_model: str = DEFAULT_BASE          # folder or hub id, any family of trainer.model.FAMILIES;
+                                            # the default resolves to the installed package
+    base_model_b: str | None = None         # tower B checkpoint, may be of another family (None: base_model)
     pooling: str = "mean"                   # "mean" | "pooler"
     routing: str = "same"                   # "same" | "split"
     max_length: int = 128

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from trainer.config import DEFAULT_MIN_PER_CLASS, MIN_PER_CLASS_FLOOR, default_min_per_class
+from triage_app import language as langmod
 from triage_app import text as textmod
 from triage_app.errors import Cancelled, TriageError
 
@@ -24,6 +25,7 @@ class Split:
     text_a: list[str]
     text_b: list[str]
     y: np.ndarray
+    lang: list[str] | None = None      # each row's language (triage_app.language), when known
 
     def __len__(self) -> int:
         return len(self.y)
@@ -45,6 +47,8 @@ class DataReport:
     split_source: str = "stratified"
     counts: dict = field(default_factory=dict)       # split -> {label: n}
     corrections: dict = field(default_factory=dict)  # stats of merged corrections
+    languages: dict = field(default_factory=dict)    # language -> training rows
+    language_source: str = ""                        # "column 'language'" or the identifier's name
 
     def lines(self) -> list[str]:
         out = [f"{self.source}: {self.rows_read} rows read"]
@@ -67,6 +71,9 @@ class DataReport:
             out.append(f"label spelled differently: {' / '.join(v)} (kept apart; merge them with a merge map)")
         if self.corrections:
             out.append("corrections: " + ", ".join(f"{k} {v}" for k, v in self.corrections.items()))
+        if self.languages:
+            out.append(f"languages of the training rows ({self.language_source}): "
+                       + ", ".join(f"{k} {v}" for k, v in self.languages.items()))
         out.append(f"split: {self.split_source}; " + "; ".join(
             f"{s} {sum(c.values())}" for s, c in self.counts.items()))
         return out
@@ -96,9 +103,11 @@ def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = N
                   merge_map: dict | None = None, split_col: str | None = "split",
                   val_frac: float = 0.1, test_frac: float = 0.1, seed: int = 42,
                   class_weights: bool = True, cleaning_options: dict | None = None,
-                  source: str = "data", should_stop=None) -> PreparedData:
+                  source: str = "data", should_stop=None, language_col: str | None = None) -> PreparedData:
     """Prepare a DataFrame (see module doc).  ``rare``: ``"drop"`` or ``"other"``;
-    ``min_per_class`` None: :func:`trainer.config.default_min_per_class` of the labeled rows."""
+    ``min_per_class`` None: :func:`trainer.config.default_min_per_class` of the labeled rows.
+    ``language_col``: the column of each row's language (None: a column named like one, see
+    :func:`triage_app.language.find_language_column`; without one, languages are identified)."""
     cols = list(df.columns)
     if label_col not in cols:
         raise DataError(f"{source}: label column {label_col!r} not found; columns are: {', '.join(map(str, cols))}")
@@ -197,18 +206,20 @@ def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = N
         sp[rest[va]] = "val"
     A = frame["a"].to_numpy(object)
     B = frame["b"].to_numpy(object)
+    L, report.language_source = _languages(df, frame, language_col)
 
     def mk(name):
         m = sp == name
         if not m.any():
             return None
-        return Split(A[m].tolist(), B[m].tolist(), y[m])
+        return Split(A[m].tolist(), B[m].tolist(), y[m], L[m].tolist())
 
     train, val, test = mk("train"), mk("val"), mk("test")
     if val is None or len(val) == 0:
         raise DataError(f"{source}: not enough rows to hold out a validation set")
     report.counts = {n: {labels[k]: int(v) for k, v in zip(*np.unique(s.y, return_counts=True))}
                      for n, s in (("train", train), ("val", val), ("test", test)) if s is not None}
+    report.languages = langmod.counts(train.lang)
     missing = [lab for lab in labels if lab not in report.counts["train"]]
     if missing:
         raise DataError(f"{source}: labels with no training rows: {', '.join(missing)}")
@@ -224,6 +235,19 @@ def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = N
     columns = {"label": label_col, "title": title_col, "body": body_col, "text": text_col}
     return PreparedData(labels, routing, train, val, test, cw, report, fingerprint, columns,
                         dict(cleaning_options) if cleaning_options else None)
+
+
+def _languages(df: pd.DataFrame, frame: pd.DataFrame, language_col: str | None) -> tuple[np.ndarray, str]:
+    """Each kept row's language (from the data's language column, else identified from its
+    cleaned text) and where they came from."""
+    col = language_col or langmod.find_language_column(df.columns)
+    if col is not None:
+        if col not in df.columns:
+            raise DataError(f"language column {col!r} not found; columns are: {', '.join(map(str, df.columns))}")
+        values = df[col].tolist()
+        return np.array(langmod.languages_for([], [values[i] for i in frame.index]), dtype=object), f"column {col!r}"
+    pairs = list(zip(frame["a"], frame["b"]))
+    return np.array(langmod.languages_for(pairs), dtype=object), f"identified by {langmod.IDENTIFIER}"
 
 
 def _stratified_take(y: np.ndarray, frac: float, rng) -> np.ndarray:

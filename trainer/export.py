@@ -28,6 +28,7 @@ from triage_app import text as textmod
 from triage_app.bundle import (
     CARD_FILE,
     LEXICAL_FILE,
+    TOKENIZER_B_FILE,
     VALIDATION_FILE,
     clean_stale_work,
     replaceable,
@@ -35,7 +36,7 @@ from triage_app.bundle import (
 )
 from triage_app.errors import Cancelled
 from triage_app.hybrid import blend_logits
-from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
+from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
 
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
 FP32_TOL = 1e-3
@@ -54,6 +55,7 @@ class ExportReport:
     precision_note: str = ""
     sizes_mb: dict = field(default_factory=dict)
     lexical: dict = field(default_factory=dict)   # parity of lexical.onnx with scikit-learn (hybrid)
+    optimizer_model_type: str = ""                 # the ORT optimizer's model type used ("": skipped)
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -68,7 +70,8 @@ def _check(should_stop):
 def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> None:
     model = model.eval().to("cpu")
     model.set_attention("eager")
-    ids = torch.tensor([[101, 2026, 3007, 2003, 102, 0], [101, 7592, 2088, 102, 0, 0]])
+    vocab = min(t.config.vocab_size for t in (model.tower_a, model.tower_b))
+    ids = torch.tensor([[101, 2026, 3007, 2003, 102, 0], [101, 7592, 2088, 102, 0, 0]]) % vocab
     mask = (ids != 0).long()
     dyn = {n: {0: "batch", 1: "seq"} for n in INPUT_NAMES}
     dyn["logits"] = {0: "batch"}
@@ -82,8 +85,8 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> None:
 
 
 def _batches(tok, rows_a, rows_b, batch=64):
-    a = encode(tok, rows_a)
-    b = a if rows_a == rows_b else encode(tok, rows_b)
+    """``tok``: one tokenizer for both towers, or a pair ``(tower A's, tower B's)``."""
+    a, b = encode_towers(*(tok if isinstance(tok, tuple) else (tok, None)), rows_a, rows_b)
     for idx in length_sorted_batches([max(len(x), len(y)) for x, y in zip(a, b)], batch):
         ia, ma = pad_batch([a[i] for i in idx])
         ib, mb = pad_batch([b[i] for i in idx])
@@ -117,18 +120,36 @@ def onnx_logits(path, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
     return out
 
 
-def optimize_onnx(src, dst, hidden: int, heads: int) -> dict:
+def optimizer_model_type(model) -> tuple[str | None, str]:
+    """The ONNX Runtime transformer optimizer's model type for the towers' families
+    (:data:`trainer.model.FAMILIES`), or None with the reason it is skipped."""
+    from trainer.model import FAMILIES, family
+
+    fams = [family(model.tower_a), family(model.tower_b)]
+    types = {FAMILIES.get(f) for f in fams}
+    what = " + ".join(dict.fromkeys(fams))
+    if None in types:
+        return None, (f"optimizer skipped: ONNX Runtime's transformer optimizer has no fusions for {what} "
+                      "towers; plain graph kept")
+    if len(types) > 1:
+        return None, f"optimizer skipped: {what} towers need different optimizer model types; plain graph kept"
+    mtype = types.pop()
+    return mtype, f"optimizer model type {mtype!r} for {what} towers"
+
+
+def optimize_onnx(src, dst, hidden: int, heads: int, model_type: str = "bert") -> dict:
     """ONNX Runtime BERT optimizer: fused attention.  The embed-layer-norm fusion breaks on two
     towers, so it is off.  Skip-layer-norm is left unfused in the file: its fused CPU kernel is
     4-5x slower than Add + LayerNormalization (the engine's CPU session keeps them apart too),
-    and a GPU session fuses them itself when it loads the model."""
+    and a GPU session fuses them itself when it loads the model.  ``hidden``/``heads`` 0: detected
+    per attention node (towers of different sizes)."""
     from onnxruntime.transformers import optimizer
     from onnxruntime.transformers.fusion_options import FusionOptions
 
-    opts = FusionOptions("bert")
+    opts = FusionOptions(model_type)
     opts.enable_embed_layer_norm = False
     opts.enable_skip_layer_norm = False
-    m = optimizer.optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden,
+    m = optimizer.optimize_model(str(src), model_type=model_type, num_heads=heads, hidden_size=hidden,
                                  optimization_options=opts, opt_level=1, use_gpu=False)
     counts = {k: v for k, v in m.get_fused_operator_statistics().items() if v}
     m.save_model_to_file(str(dst))
@@ -205,10 +226,15 @@ def choose_int8(best, ref: np.ndarray, y: np.ndarray, tok, rows_a, rows_b, work:
     """Try :data:`INT8_VARIANTS` against the fp32 reference logits; return (path, precision).
 
     Gate: top-1 agreement with fp32 >= GATE_AGREEMENT and accuracy within GATE_ACC_DROP."""
+    import onnx
+
     acc_ref = float((ref.argmax(1) == y).mean())
     tried = []
+    nodes = [n.name for n in onnx.load(str(best), load_external_data=False).graph.node]
     for var in INT8_VARIANTS:
         _check(should_stop)
+        if var.get("exclude") and not any(re.search(var["exclude"], n) for n in nodes):
+            continue   # names of another encoder family: the same graph as a variant already tried
         say(f"quantizing to int8 ({var['name']}) and checking the gate")
         q = work / f"q-{len(tried)}.onnx"
         quantize_int8(best, q, per_channel=var["per_channel"], ops=var["ops"], exclude=var.get("exclude"))
@@ -246,19 +272,23 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                   on_progress: Callable[[str], None] | None = None, read_only: bool = False,
                   cleaning_options: dict | None = None,
                   test_rows: tuple[list[str], list[str], np.ndarray] | None = None,
-                  lexical: tuple[object, float] | None = None, familiarity=None):
+                  lexical: tuple[object, float] | None = None, familiarity=None,
+                  tokenizer_path_b=None):
     """Export and write a bundle to ``out_dir``.  Returns ``(Bundle, ExportReport)``.
 
     ``val_rows`` = (text_a, text_b, y) of cleaned validation rows for the parity checks and the
     int8 gate (without them int8 is not attempted).  ``val_logits``/``val_y`` are stored in
     ``validation.npz`` for the review-threshold tools.  ``cleaning_options``: the options the
     training rows were cleaned with (recorded in ``bundle.json``; default: the defaults).
-    ``test_rows`` (same form as ``val_rows``): the exported file is measured on them as the app
-    serves it, stored as ``metrics["test_exported"]`` (see :func:`exported_metrics`).
+    ``test_rows`` (same form as ``val_rows``, optionally with the rows' languages as a fourth
+    item): the exported file is measured on them as the app serves it, stored as
+    ``metrics["test_exported"]`` (see :func:`exported_metrics`; per language with languages).
     ``lexical`` = (:class:`trainer.lexical.LexicalModel`, weight) of a hybrid model: written as
     ``lexical.onnx`` after a parity check against scikit-learn on the validation rows, and served
     blended with the transformer (``val_logits`` and ``temperature`` are then the blend's).
     ``familiarity``: the unfamiliar-ticket signal (:class:`triage_app.familiarity.Familiarity`).
+    ``tokenizer_path_b``: tower B's own tokenizer when its base tokenizes otherwise than tower A's
+    (shipped as ``tokenizer_b.json``).
 
     An existing bundle at ``out_dir`` is replaced only once the new one is complete; an existing
     folder that is not a bundle is never replaced (:class:`ExportError`).
@@ -279,6 +309,8 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         raise
     try:
         tok = load_tokenizer(tokenizer_path, cfg.get("max_length", 128))
+        if tokenizer_path_b is not None:
+            tok = (tok, load_tokenizer(tokenizer_path_b, cfg.get("max_length", 128)))
         if val_rows is None or len(val_rows[0]) == 0:
             probe = ["printer on floor 3 is jammed again", "cannot log in to vpn after password reset",
                      "new laptop request for hire", "please add me to the shared drive"]
@@ -299,23 +331,29 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                               f"(limit {FP32_TOL}); not exporting a model that disagrees")
         rep.sizes_mb["fp32"] = round(fp32.stat().st_size / 2**20, 1)
         best = fp32
-        if optimize:
+        model_type, why = optimizer_model_type(model)
+        if optimize and model_type is None:
+            rep.optimizer_note = why
+        elif optimize:
             _check(should_stop)
             say("optimizing the ONNX graph")
             opt = work / "opt.onnx"
+            rep.optimizer_model_type = model_type
             try:
-                tc = model.tower_a.config
-                rep.fused = optimize_onnx(fp32, opt, tc.hidden_size, tc.num_attention_heads)
+                ca, cb = model.tower_a.config, model.tower_b.config
+                same = (ca.hidden_size, ca.num_attention_heads) == (cb.hidden_size, cb.num_attention_heads)
+                rep.fused = optimize_onnx(fp32, opt, ca.hidden_size if same else 0,
+                                          ca.num_attention_heads if same else 0, model_type)
                 d = float(np.abs(ref - onnx_logits(opt, tok, rows_a, rows_b, should_stop)).max())
                 if d <= FP32_TOL:
                     best, rep.optimized = opt, True
-                    rep.optimizer_note = f"optimized graph kept (max |diff| {d:.2e})"
+                    rep.optimizer_note = f"{why}: optimized graph kept (max |diff| {d:.2e})"
                 else:
-                    rep.optimizer_note = f"optimized graph dropped: max |diff| {d:.2e} > {FP32_TOL}"
+                    rep.optimizer_note = f"{why}: optimized graph dropped: max |diff| {d:.2e} > {FP32_TOL}"
             except Cancelled:
                 raise
             except Exception as e:  # noqa: BLE001 - the optimizer is optional
-                rep.optimizer_note = f"optimizer failed, plain graph kept: {type(e).__name__}: {e}"
+                rep.optimizer_note = f"{why}: optimizer failed, plain graph kept: {type(e).__name__}: {e}"
         chosen, precision = best, "fp32"
         if quantize and y is not None:
             chosen, precision = choose_int8(best, ref, y, tok, rows_a, rows_b, work, rep, say, should_stop)
@@ -340,6 +378,8 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         _check(should_stop)
         say("writing the bundle")
         files = {"model.onnx": chosen, "tokenizer.json": tokenizer_path}
+        if tokenizer_path_b is not None:
+            files[TOKENIZER_B_FILE] = tokenizer_path_b
         if lex is not None:
             files[LEXICAL_FILE] = lex[0]
         fam_files, fam_meta = familiarity_parts(familiarity)
@@ -372,6 +412,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
             "onnx_inputs": INPUT_NAMES, "onnx_sha256": "", "train_config": cfg,
             "data_fingerprint": data_fingerprint or {}, "metrics": metrics,
             "export": rep.to_dict(), "read_only": read_only, **fam_meta,
+            "encoders": encoders_record(model, cfg, tokenizer_path_b is not None),
         }
         meta.update(meta_extra or {})
         bundle = write_bundle(files, meta, out_dir)
@@ -381,6 +422,24 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def encoders_record(model, cfg: dict, own_tokenizer_b: bool) -> dict:
+    """What each tower is (``bundle.json`` ``encoders``): family, base, size, its tokenizer file."""
+    from trainer.model import family
+
+    def one(tower, base, tok):
+        c = tower.config
+        pooling = model.pooling
+        if pooling == "pooler" and getattr(tower, "pooler", None) is None:
+            pooling = "first token (the family has no pooler)"
+        return {"family": family(tower), "base_model": base, "hidden_size": int(c.hidden_size),
+                "layers": int(c.num_hidden_layers), "tokenizer": tok, "pooling": pooling}
+
+    base_a = cfg.get("base_model", "?")
+    return {"a": one(model.tower_a, base_a, "tokenizer.json"),
+            "b": one(model.tower_b, cfg.get("base_model_b") or base_a,
+                     TOKENIZER_B_FILE if own_tokenizer_b else "tokenizer.json")}
 
 
 def _raise_if_disk_full(e: OSError, out: Path) -> None:
@@ -424,9 +483,9 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
                          quantize=quantize, val_logits=val_logits, val_y=result.val_y, lexical=lexical,
                          input_fields=fields, meta_extra=extra, should_stop=should_stop,
                          on_progress=on_progress, card=card, review_threshold=review_threshold,
-                         familiarity=familiarity,
+                         familiarity=familiarity, tokenizer_path_b=getattr(result, "tokenizer_path_b", None),
                          cleaning_options=getattr(data, "cleaning_options", None),
-                         test_rows=(t.text_a, t.text_b, t.y) if (t := data.test) is not None and len(t) else None)
+                         test_rows=(t.text_a, t.text_b, t.y, t.lang) if (t := data.test) is not None and len(t) else None)
 
 
 def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
@@ -445,7 +504,7 @@ def exported_metrics(path, tok, rows, labels, precision: str, should_stop=None,
         texts = [textmod.lexical_text(a, b) for a, b in zip(rows[0], rows[1])]
         logits = blend_logits(logits, onnx_proba(lexical[0], texts), w)
         how += f", blended with the lexical model (weight {w:g})"
-    return served_metrics(rows[2], logits, labels, precision, how)
+    return served_metrics(rows[2], logits, labels, precision, how, rows[3] if len(rows) > 3 else None)
 
 
 def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str, version: str,
@@ -469,6 +528,8 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=str(out.parent)))
     try:
         files = {"model.onnx": bundle.model_path, "tokenizer.json": bundle.tokenizer_path}
+        if bundle.tokenizer_b_path is not None:
+            files[TOKENIZER_B_FILE] = bundle.tokenizer_b_path
         lex = None
         if hybrid.weight > 0:
             _check(should_stop)
@@ -493,7 +554,7 @@ def export_hybrid_of_bundle(bundle, served, hybrid, data, out_dir, *, name: str,
             how = f"ONNX Runtime CPU, engine session, batches of {CPU_BATCH}"
             if hybrid.weight > 0:
                 how += f", blended with the lexical model (weight {hybrid.weight:g})"
-            metrics["test_exported"] = served_metrics(t.y, scores, bundle.labels, bundle.precision, how)
+            metrics["test_exported"] = served_metrics(t.y, scores, bundle.labels, bundle.precision, how, t.lang)
         say("writing the bundle")
         fam_files, fam_meta = familiarity_parts(familiarity)
         files.update(fam_files)

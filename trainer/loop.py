@@ -30,9 +30,9 @@ from trainer.config import TrainConfig
 from trainer.data import PreparedData, Split
 from trainer.evaluate import macro_f1
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
-from trainer.model import DualBertClassifier, tokenizer_file
+from trainer.model import DualBertClassifier, tower_tokenizers
 from triage_app.errors import Cancelled
-from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
+from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
 
 
 @dataclass
@@ -49,6 +49,7 @@ class TrainResult:
     checkpoint_dir: str | None = None
     elapsed_s: float = 0.0
     data: PreparedData | None = None
+    tokenizer_path_b: str | None = None   # tower B's own tokenizer (a base of another family), else None
 
     @property
     def cancelled(self) -> bool:
@@ -113,12 +114,10 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
 
 
 class _Encoded:
-    """Token ids of one split for both towers."""
+    """Token ids of one split for both towers (``tok_b``: tower B's own tokenizer, or None)."""
 
-    def __init__(self, tok, split: Split):
-        self.a = encode(tok, split.text_a)
-        same = split.text_a is split.text_b or split.text_a == split.text_b
-        self.b = self.a if same else encode(tok, split.text_b)
+    def __init__(self, tok, split: Split, tok_b=None):
+        self.a, self.b = encode_towers(tok, tok_b, split.text_a, split.text_b)
         self.y = split.y
         self.len = np.array([max(len(x), len(z)) for x, z in zip(self.a, self.b)])
 
@@ -254,13 +253,14 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                     f"{'bf16' if amp == torch.bfloat16 else 'fp16' if amp == torch.float16 else 'fp32'})"))
     model = DualBertClassifier.from_pretrained(cfg.base_model, cfg.base_model_b, n_labels,
                                                cfg.pooling, cfg.dropout)
-    tok_path = tokenizer_file(cfg.base_model)
+    tok_path, tok_path_b = tower_tokenizers(model, cfg.base_model, cfg.base_model_b)
     tok = load_tokenizer(tok_path, cfg.max_length)
+    tok_b = load_tokenizer(tok_path_b, cfg.max_length) if tok_path_b else None
     if ck is not None:
         model.load_state_dict(ck["model"])
     model.to(device)
-    enc_train = _Encoded(tok, data.train)
-    enc_val = _Encoded(tok, data.val)
+    enc_train = _Encoded(tok, data.train, tok_b)
+    enc_val = _Encoded(tok, data.val, tok_b)
     if stop():
         raise Cancelled()
     pad_to = cfg.max_length if cfg.pad_to_max else None
@@ -488,8 +488,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         if cfg.cache_layers and start > 0:
             twins = model.bottoms_identical(start)
             itemsize = 2 if amp in (torch.bfloat16, torch.float16) else 4
-            need = layer_cache_bytes([enc_train, enc_val], model.tower_a.config.hidden_size, itemsize,
-                                     twins)
+            hidden = max(t.config.hidden_size for t in (model.tower_a, model.tower_b))
+            need = layer_cache_bytes([enc_train, enc_val], hidden, itemsize, twins)
             budget = _memory_budget()
             if need <= budget:
                 emit(PhaseEvent("cache", f"caching the outputs of the {start} frozen bottom layers "
@@ -544,7 +544,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                "history": state["history"], "precision_used": str(amp).replace("torch.", "") if amp else "fp32",
                "device": device.type}
     if data.test is not None and len(data.test):
-        enc_test = _Encoded(tok, data.test)
+        enc_test = _Encoded(tok, data.test, tok_b)
         tlogits = evaluate_full(enc_test, "test")
         metrics["test"] = classification_report(data.test.y, tlogits.argmax(1), data.labels)
         metrics["test"]["ece"] = ece(tlogits, data.test.y, temperature)
@@ -553,7 +553,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     elapsed = time.perf_counter() - t_start
     metrics["train_seconds"] = prior_s + elapsed
     res = TrainResult("finished", cfg, list(data.labels), model, str(tok_path), temperature, metrics,
-                      vlogits, data.val.y, str(ckpt_dir) if ckpt_dir else None, elapsed, data)
+                      vlogits, data.val.y, str(ckpt_dir) if ckpt_dir else None, elapsed, data,
+                      tokenizer_path_b=str(tok_path_b) if tok_path_b else None)
     emit(FinishedEvent(metrics, res.checkpoint_dir, elapsed))
     return res
 
@@ -563,9 +564,9 @@ def _cache_layers(model, enc: _Encoded, upto: int, twins: bool, cfg, device, aut
     """Run the first ``upto`` layers of each tower over ``enc`` once (eval mode, no grad) and keep
     the unpadded hidden states."""
     dtype = amp if amp in (torch.bfloat16, torch.float16) else torch.float32
-    H = model.tower_a.config.hidden_size
 
     def one(tower, seqs):
+        H = tower.config.hidden_size
         lens = np.array([len(x) for x in seqs])
         off = np.zeros(len(seqs) + 1, dtype=np.int64)
         off[1:] = np.cumsum(lens)

@@ -25,12 +25,13 @@ from triage_app.errors import BundleError
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_B_FILE = "tokenizer_b.json"  # tower B's own tokenizer when its base is of another family
 META_FILE = "bundle.json"
 CARD_FILE = "MODEL_CARD.md"
 VALIDATION_FILE = "validation.npz"
 LEXICAL_FILE = "lexical.onnx"          # the TF-IDF + logistic regression part of a hybrid model
 VOCABULARY_FILE = "vocabulary.txt"     # the training words, for the unfamiliar-ticket signal
-OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png", LEXICAL_FILE, VOCABULARY_FILE)
+OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png", LEXICAL_FILE, VOCABULARY_FILE, TOKENIZER_B_FILE)
 ALLOWED_FILES = (MODEL_FILE, TOKENIZER_FILE, META_FILE) + OPTIONAL_FILES
 REQUIRED_KEYS = (
     "format_version", "name", "version", "labels", "routing", "max_length", "cleaning",
@@ -120,6 +121,18 @@ class Bundle:
     @property
     def tokenizer_path(self) -> Path:
         return self.path / TOKENIZER_FILE
+
+    @property
+    def tokenizer_b_path(self) -> Path | None:
+        """Tower B's own tokenizer (``encoders.b.tokenizer`` in ``bundle.json``), or None when
+        both towers read with ``tokenizer.json`` (every single-family bundle)."""
+        b = ((self.meta.get("encoders") or {}).get("b") or {}).get("tokenizer", TOKENIZER_FILE)
+        return self.path / TOKENIZER_B_FILE if b == TOKENIZER_B_FILE else None
+
+    @property
+    def languages(self) -> dict:
+        """Languages of the training rows and their counts (``data_report.languages``), or {}."""
+        return dict((self.meta.get("data_report") or {}).get("languages") or {})
 
     @property
     def validation_path(self) -> Path:
@@ -220,6 +233,9 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
         tok = p / TOKENIZER_FILE
         if not tok.is_file():
             raise BundleError(f"{tok}: missing (the tokenizer is needed to read tickets)")
+        tok_b = Bundle(p, meta).tokenizer_b_path
+        if tok_b is not None and not tok_b.is_file():
+            raise BundleError(f"{tok_b}: missing (bundle.json says tower B reads with its own tokenizer)")
         if verify_hash:
             check_sha256(model, meta["onnx_sha256"])
     check_familiarity(meta, p / VOCABULARY_FILE, meta_path, verify_hash)

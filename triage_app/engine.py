@@ -23,7 +23,7 @@ from triage_app.bundle import Bundle, BundleError, load_bundle
 from triage_app.errors import Cancelled
 from triage_app.familiarity import load_familiarity
 from triage_app.hybrid import blend_logits
-from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
+from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
 
 log = logging.getLogger("triage.engine")
 INPUT_NAMES = ["input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"]
@@ -213,11 +213,14 @@ class TicketClassifier:
         self.threshold = bundle.review_threshold
         self.class_thresholds = bundle.class_thresholds
         self.tokenizer = None
+        self.tokenizer_b = None     # tower B's own tokenizer (towers of two encoder families), else None
         if session is not None:
-            try:
-                self.tokenizer = load_tokenizer(bundle.tokenizer_path, bundle.max_length)
-            except Exception as e:  # noqa: BLE001
-                raise BundleError(f"{bundle.tokenizer_path}: tokenizer cannot be loaded ({e})") from e
+            for attr, path in (("tokenizer", bundle.tokenizer_path), ("tokenizer_b", bundle.tokenizer_b_path)):
+                try:
+                    if path is not None:
+                        setattr(self, attr, load_tokenizer(path, bundle.max_length))
+                except Exception as e:  # noqa: BLE001
+                    raise BundleError(f"{path}: tokenizer cannot be loaded ({e})") from e
         elif not bundle.lexical_only:
             raise BundleError(f"{bundle.path}: a bundle with a transformer needs its ONNX session")
         try:
@@ -371,9 +374,8 @@ class TicketClassifier:
             return out
         a_txt = [p[0] for p in pairs]
         b_txt = [p[1] for p in pairs]
-        same = all(x == y for x, y in zip(a_txt, b_txt))
-        a = encode(self.tokenizer, a_txt)
-        b = a if same else encode(self.tokenizer, b_txt)
+        a, b = encode_towers(self.tokenizer, self.tokenizer_b, a_txt, b_txt)
+        same = b is a
         # An empty text still gets [CLS] [SEP] from the tokenizer, so every row has >= 1 token.
         lengths = np.array([max(len(x), len(y)) for x, y in zip(a, b)])
         done = 0

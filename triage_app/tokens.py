@@ -21,6 +21,16 @@ def encode(tok, texts: list[str]) -> list[list[int]]:
     return [e.ids for e in tok.encode_batch(list(texts))]
 
 
+def encode_towers(tok_a, tok_b, texts_a: list[str], texts_b: list[str]):
+    """Token ids of both towers: ``texts_a`` with ``tok_a``, ``texts_b`` with ``tok_b`` (None: the
+    towers share ``tok_a``).  With one tokenizer and the same texts, tower B's ids *are* tower A's
+    (the same list object, so callers can tell the towers read the same input)."""
+    a = encode(tok_a, texts_a)
+    if tok_b is None or tok_b is tok_a:
+        return a, (a if list(texts_a) == list(texts_b) else encode(tok_a, texts_b))
+    return a, encode(tok_b, texts_b)
+
+
 def pad_batch(seqs: list[list[int]], pad_to: int | None = None, pad_id: int = 0):
     """Right-pad to the longest sequence (or ``pad_to``); returns int64 ids and mask."""
     n = len(seqs)

@@ -6,6 +6,24 @@ import json
 
 from triage_app.cli.common import advance_bar, column_mapping, progress_bar, progress_enabled, resolve_model
 from triage_app.errors import UserError
+from triage_app.language import table_lines
+
+
+def _by_language(args, clf, sub, mapping, y, probs) -> tuple[str, dict]:
+    """Accuracy and macro-F1 per language: the ``--language-col`` column (or one named like a
+    language column), else each ticket's language identified offline."""
+    from triage_app import language
+    from triage_app.engine import tickets_from_frame
+
+    col = args.language_col or language.find_language_column(sub.columns)
+    if col is not None and col not in sub.columns:
+        raise UserError(f"{args.data}: language column {col!r} not found")
+    if col is not None:
+        langs, source = language.languages_for([], sub[col].tolist()), f"column {col!r}"
+    else:
+        pairs = [clf.compose(t) for t in tickets_from_frame(sub, mapping)]
+        langs, source = language.languages_for(pairs), f"identified by {language.IDENTIFIER}"
+    return source, language.per_language(y, probs.argmax(1), langs)
 
 
 def cmd_eval(args) -> int:
@@ -45,6 +63,7 @@ def cmd_eval(args) -> int:
     rep["ece"] = ece(logits, y, 1.0)
     result = {"bundle": str(clf.bundle.path), "rows": len(sub), "skipped_unknown_labels": len(df) - len(sub),
               "unknown_labels": unknown[:20], "model": rep}
+    result["language_source"], result["by_language"] = _by_language(args, clf, sub, mapping, y, probs)
     if args.baseline:
         if args.split and "split" in full.columns:
             tr = full[full["split"].str.strip().str.lower() != args.split]
@@ -69,6 +88,8 @@ def cmd_eval(args) -> int:
         print(f"{'class':<{w}}  precision  recall     f1  support")
         for lab, r in rep["per_class"].items():
             print(f"{lab:<{w}}  {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f} {r['support']:8d}")
+        print(f"per language ({result['language_source']}):")
+        print("\n".join(table_lines(result["by_language"])))
         if "baseline_tfidf" in result:
             b = result["baseline_tfidf"]
             print(f"TF-IDF + LR baseline: accuracy {b['accuracy']:.4f} weighted F1 {b['weighted_f1']:.4f} macro F1 {b['macro_f1']:.4f}")

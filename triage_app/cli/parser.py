@@ -201,8 +201,13 @@ def _add_training_options(t) -> None:
                    help="same: both towers read title and body joined; split: tower A reads the title, "
                         f"tower B the body ({_preset_default('routing')})")
     t.add_argument("--base-model", metavar="CHECKPOINT",
-                   help="BERT checkpoint folder or Hugging Face hub id for both towers; the default one "
-                        f"is an installed package ({_preset_default('base_model')})")
+                   help="the encoder the towers start from: a Hugging Face hub id (downloaded once, needs "
+                        "internet) or a local checkpoint folder, of the BERT, DistilBERT, RoBERTa, XLM-RoBERTa, "
+                        "DeBERTa-v2/v3 or ELECTRA family; the default one is an installed package "
+                        f"({_preset_default('base_model')})")
+    t.add_argument("--base-model-b", metavar="CHECKPOINT",
+                   help="another encoder for tower B (e.g. a multilingual one for bodies beside a small one "
+                        "for titles), with its own tokenizer (default: --base-model)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"],
                    help=f"auto: a CUDA GPU when torch sees one, else the CPU; cpu; cuda: the GPU "
                         f"({_preset_default('device')})")
@@ -227,6 +232,9 @@ def _add_eval(sub) -> None:
     _add_column_options(e)
     e.add_argument("--split", metavar="VALUE",
                    help="only rows whose 'split' column has this value, e.g. test (default: all rows)")
+    e.add_argument("--language-col", metavar="COLUMN",
+                   help="column holding each ticket's language, for the per-language figures (default: a "
+                        "column named language, lang or locale; without one the language is identified offline)")
     e.add_argument("--baseline", action="store_true",
                    help="also TF-IDF + logistic regression trained on the other rows (needs --split; default: off)")
     e.add_argument("--confusion", metavar="PNG", help="write the confusion matrix PNG here (default: none)")

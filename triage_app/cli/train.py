@@ -44,6 +44,8 @@ def train_config(args):
         kw["tower_lr" if main_phase_tunes_towers else "head_lr"] = args.lr
     if args.base_model:
         kw["base_model"] = args.base_model
+    if getattr(args, "base_model_b", None):
+        kw["base_model_b"] = args.base_model_b
     if args.no_class_weights:
         kw["class_weights"] = False
     if args.no_lexical:

@@ -31,8 +31,9 @@ HINTS = {
     "data": "Lower the rare-label threshold, merge small labels into bigger ones with the merge map, "
             "or choose other label / text columns.",
     "config": "Correct the value in Model settings, or pick a preset again.",
-    "model": "Choose a folder that holds a BERT checkpoint (config.json, model weights and "
-            f"tokenizer.json), or type {DEFAULT_BASE} to use the installed default.",
+    "model": "Choose a folder that holds a checkpoint (config.json, model weights and its tokenizer) "
+             "of the BERT, DistilBERT, RoBERTa, XLM-RoBERTa, DeBERTa-v2/v3 or ELECTRA family; a hub id needs "
+             f"internet once; or choose {DEFAULT_BASE}, the installed default.",
     "memory": "Lower the batch size or the max length, or use the quick preset.",
     "device": "Set Device to 'Automatic' or 'CPU' in Model settings, or check the NVIDIA driver.",
     "export": "The model trained but could not be exported. Try again; if it keeps failing, "

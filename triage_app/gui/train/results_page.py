@@ -103,6 +103,11 @@ def summary_html(o: TrainOutcome) -> str:
     if ex:
         parts.append(f"<b>Test, the exported file as the app runs it</b> ({ex['precision']}): accuracy "
                      f"<b>{ex['accuracy']:.3f}</b>, macro-F1 <b>{ex['macro_f1']:.3f}</b>")
+    by = (ex or {}).get("by_language") or {}
+    if by:
+        parts.append("<b>Per language</b> (test, as the app runs it): " + "; ".join(
+            f"{lang} {r['rows']:,} tickets: accuracy <b>{r['accuracy']:.3f}</b>, macro-F1 <b>{r['macro_f1']:.3f}</b>"
+            for lang, r in list(by.items())[:8]) + (f"; {len(by) - 8} more in bundle.json" if len(by) > 8 else ""))
     cal = o.metrics.get("hybrid") or o.metrics      # what is served is what is calibrated
     if "temperature" in cal:
         parts.append(f"Calibration: temperature {cal['temperature']:.2f}, confidence error (ECE) "

@@ -13,15 +13,13 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QWidget,
 )
 
-from trainer.config import DEFAULT_BASE
+from trainer.config import DEFAULT_BASE, looks_like_hub_id
 from triage_app.gui.train.common import PRESET_TEXT
 from triage_app.gui.widgets import muted_label, wheel_only_when_focused
 
@@ -78,11 +76,21 @@ class SciEdit(QLineEdit):
         self.setText(f"{float(v):g}")
 
 
+FOLDER_ITEM = "Folder…"
+RECENT_BASES_KEY = "train/recent_base_models"
+MAX_RECENT_BASES = 5
+BASE_TIP = (f"The pretrained encoder both towers start from: {DEFAULT_BASE} (installed with the app, no\n"
+            "download), a folder with a Hugging Face checkpoint (BERT, DistilBERT, RoBERTa, XLM-RoBERTa,\n"
+            "DeBERTa-v2/v3 or ELECTRA: config.json, weights, tokenizer), or a hub id such as\n"
+            "xlm-roberta-base (downloaded once: needs internet). Recent choices are listed.")
+
+
 class SettingsForm(QGroupBox):
     FIELDS = FIELDS
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, settings=None):
         super().__init__("2 · Model settings", parent)
+        self._settings = settings          # QSettings for the recent base checkpoints (None: none kept)
         self._filling = False
         self._preset_values: dict = {}
         form = QFormLayout(self)
@@ -98,7 +106,7 @@ class SettingsForm(QGroupBox):
             form.addRow(lab, w)
             self.fields[name] = w
         self.apply_preset("auto")
-        wheel_only_when_focused(self.preset_combo, self.budget_spin,
+        wheel_only_when_focused(self.preset_combo, self.budget_spin, self.base_combo,
                                 *(w for w in self.fields.values() if isinstance(w, (QSpinBox, QComboBox))))
 
     def _build_preset_rows(self, form: QFormLayout) -> None:
@@ -125,20 +133,18 @@ class SettingsForm(QGroupBox):
         self.budget_label.setToolTip(self.budget_spin.toolTip())
         form.addRow(self.budget_label, self.budget_spin)
 
-        self.base_edit = QLineEdit(DEFAULT_BASE)
-        self.base_edit.setToolTip(f"The pretrained BERT both towers start from: {DEFAULT_BASE} (installed\n"
-                                  "with the app) or a folder with a Hugging Face BERT checkpoint")
-        base_btn = QPushButton("Folder…")
-        base_btn.setToolTip("Use a BERT checkpoint folder (config.json, weights, tokenizer.json)")
-        base_btn.clicked.connect(self._browse_base)
-        reset_btn = QPushButton("Default")
-        reset_btn.setToolTip(f"Back to the installed {DEFAULT_BASE}")
-        reset_btn.clicked.connect(lambda: self.base_edit.setText(DEFAULT_BASE))
-        brow = QHBoxLayout()
-        brow.addWidget(self.base_edit, 1)
-        brow.addWidget(base_btn)
-        brow.addWidget(reset_btn)
-        form.addRow("Base checkpoint", brow)
+        # Editable: the installed default, recent choices and "Folder…" in the list; a hub id or a
+        # path can be typed.  ``base_edit`` is its line edit.
+        self.base_combo = QComboBox()
+        self.base_combo.setEditable(True)
+        self.base_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.base_combo.setToolTip(BASE_TIP)
+        self.base_edit = self.base_combo.lineEdit()
+        self._last_base = DEFAULT_BASE
+        self._fill_base_items(DEFAULT_BASE)
+        self.base_edit.textChanged.connect(self._base_text_changed)
+        self.base_combo.activated.connect(self._base_item_chosen)
+        form.addRow("Base checkpoint", self.base_combo)
 
     def _field_widget(self, kind: str, spec) -> QWidget:
         if kind in ("int", "layers"):
@@ -230,10 +236,47 @@ class SettingsForm(QGroupBox):
             for k, v in self._preset_values.items())
         self.preset_info.setText(PRESET_TEXT.get(preset, "") + (" (changed below)" if modified else ""))
 
+    # ---- base checkpoint ----
+    def recent_bases(self) -> list[str]:
+        """Base checkpoints used before (newest first; the installed default is always listed)."""
+        if self._settings is None:
+            return []
+        v = self._settings.value(RECENT_BASES_KEY, [])
+        v = [v] if isinstance(v, str) else list(v or [])
+        return [str(x) for x in v if str(x).strip() and str(x) not in (DEFAULT_BASE, FOLDER_ITEM)][:MAX_RECENT_BASES]
+
+    def remember_base(self, base: str) -> None:
+        """Put ``base`` first among the recent choices (kept in the settings)."""
+        if self._settings is None or not base or base == DEFAULT_BASE:
+            return
+        rest = [b for b in self.recent_bases() if b != base]
+        self._settings.setValue(RECENT_BASES_KEY, ([base] + rest)[:MAX_RECENT_BASES])
+        self._fill_base_items(self.base_edit.text())
+
+    def _fill_base_items(self, text: str) -> None:
+        with QSignalBlocker(self.base_combo):
+            self.base_combo.clear()
+            self.base_combo.addItem(DEFAULT_BASE)
+            self.base_combo.setItemData(0, "Installed with the app (no download)", Qt.ItemDataRole.ToolTipRole)
+            for b in self.recent_bases():
+                self.base_combo.addItem(b)
+                self.base_combo.setItemData(self.base_combo.count() - 1, "Used recently", Qt.ItemDataRole.ToolTipRole)
+            self.base_combo.addItem(FOLDER_ITEM)
+            self.base_combo.setItemData(self.base_combo.count() - 1, "Choose a checkpoint folder (config.json, "
+                                        "weights, tokenizer)", Qt.ItemDataRole.ToolTipRole)
+            self.base_edit.setText(text)
+
+    def _base_text_changed(self, text: str) -> None:
+        if text != FOLDER_ITEM:
+            self._last_base = text
+
+    def _base_item_chosen(self, index: int) -> None:
+        if self.base_combo.itemText(index) == FOLDER_ITEM:
+            self._browse_base()
+
     def _browse_base(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "BERT checkpoint folder", str(Path.home()))
-        if d:
-            self.base_edit.setText(d)
+        d = QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(Path.home()))
+        self.base_edit.setText(d or self._last_base)
 
     def build_config(self, overrides: dict | None = None):
         """The TrainConfig of the form (+ ``overrides``); raises ConfigError/ValueError."""
@@ -241,11 +284,12 @@ class SettingsForm(QGroupBox):
 
         kw = self.form_values()
         base = self.base_edit.text().strip() or DEFAULT_BASE
-        if os.sep in base or "/" in base:
-            if not Path(base).is_dir():
-                from trainer.config import ConfigError
+        if base == FOLDER_ITEM:
+            base = DEFAULT_BASE
+        if not looks_like_hub_id(base) and not Path(os.path.expanduser(base)).is_dir():
+            from trainer.config import ConfigError
 
-                raise ConfigError(f"base checkpoint folder not found: {base}")
+            raise ConfigError(f"base checkpoint folder not found: {base}")
         kw["base_model"] = base
         preset = self.preset_combo.currentData()
         if preset == "auto":

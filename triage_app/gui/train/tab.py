@@ -119,7 +119,7 @@ class TrainTab(ResultActions, QWidget):
         iv = QVBoxLayout(inner)
         iv.setContentsMargins(0, 0, 6, 0)
         self.data_panel = DataPanel(self.ctx)
-        self.settings_form = SettingsForm()
+        self.settings_form = SettingsForm(settings=getattr(self.ctx, "settings", None))
         iv.addWidget(self.data_panel)
         iv.addWidget(self.settings_form)
         iv.addStretch(1)
@@ -347,6 +347,7 @@ class TrainTab(ResultActions, QWidget):
         except Exception as e:  # noqa: BLE001
             self._error("Check the model settings", str(e), HINTS["config"])
             return False
+        self.settings_form.remember_base(cfg.base_model)
         spec = self.data_spec()
         if spec.routing == "split" and not (spec.title_col and spec.body_col):
             self._error("Check the model settings",
