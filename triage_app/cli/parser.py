@@ -190,6 +190,8 @@ def _add_training_options(t) -> None:
     t.add_argument("--tower-lr", type=float, metavar="LR",
                    help=f"learning rate of the towers in phase 2 ({_preset_default('tower_lr')})")
     t.add_argument("--batch-size", type=int, metavar="N", help=f"tickets per training step ({_preset_default('batch_size')})")
+    t.add_argument("--dropout", type=float, metavar="P",
+                   help=f"dropout before the linear head, in [0, 1) ({_preset_default('dropout')})")
     t.add_argument("--max-length", type=int, metavar="TOKENS",
                    help=f"tokens kept per text, 8 to 512 ({_preset_default('max_length')})")
     t.add_argument("--max-steps", type=int, metavar="N",
