@@ -94,6 +94,15 @@ def _add_classify(sub) -> None:
                    help="tickets per model call (default: 16 on the CPU, 64 on a GPU)")
     c.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_ROWS, metavar="ROWS",
                    help="rows read, classified and written at a time (default: %(default)s)")
+    c.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="classify INPUT on a Ray cluster with Ray Data, one engine per actor (needs "
+                        "pip install 'ticket-triage[cluster]'): no ADDRESS starts Ray on this machine, 'auto' "
+                        "joins the cluster this machine belongs to, ray://HOST:10001 a remote one "
+                        "(default: no Ray; docs/SCALING.md)")
+    c.add_argument("--ray-actors", type=int, default=None, metavar="N",
+                   help="engines (Ray actors) running at once (default: one per CPU, or per GPU with --ray-gpus)")
+    c.add_argument("--ray-gpus", type=float, default=0, metavar="G",
+                   help="GPUs per actor, e.g. 1 or 0.5; with 0 the actors run on CPUs (default: %(default)s)")
     c.add_argument("--top-k", type=int, default=3, metavar="K",
                    help="labels printed for one ticket (default: %(default)s); files always get the top 3")
     c.add_argument("--json", action="store_true", help="print the one-ticket result as JSON (default: text)")
