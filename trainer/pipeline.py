@@ -91,15 +91,22 @@ def read_frame(spec: DataSpec):
     return df
 
 
-def prepare(spec: DataSpec, corrections=None, should_stop=None) -> tuple[PreparedData, object]:
-    """Merge stored corrections (when ``spec.use_corrections``) and prepare the rows for training.
-    Returns ``(PreparedData, the table after corrections)``; raises ``Cancelled`` when stopped."""
+def training_frame(spec: DataSpec, corrections=None):
+    """The table to train on: ``spec``'s, with the stored corrections merged in when
+    ``spec.use_corrections``.  Returns ``(table, merge statistics or None)``."""
     df, stats = read_frame(spec), None
     if spec.use_corrections and corrections is not None and corrections.count():
         df, stats = corrections.merge_into(df, text_col=spec.text_col, title_col=spec.title_col,
                                            body_col=spec.body_col, label_col=spec.label_col)
         if "split" in df.columns:
             df["split"] = df["split"].replace({"": "train"}).fillna("train")
+    return df, stats
+
+
+def prepare(spec: DataSpec, corrections=None, should_stop=None) -> tuple[PreparedData, object]:
+    """Merge stored corrections (when ``spec.use_corrections``) and prepare the rows for training.
+    Returns ``(PreparedData, the table after corrections)``; raises ``Cancelled`` when stopped."""
+    df, stats = training_frame(spec, corrections)
     data = prepare_frame(df, label_col=spec.label_col, title_col=spec.title_col,
                          body_col=spec.body_col, text_col=spec.text_col, routing=spec.routing,
                          min_per_class=spec.min_per_class, rare=spec.rare,
