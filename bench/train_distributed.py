@@ -57,7 +57,6 @@ def worker(args) -> int:
     result = {"wall_s": wall, "train_seconds": o.metrics.get("train_seconds"),
               # optimizer steps after the first one, timed between their events (full batches but the last)
               "finetune_samples_per_s": (s2 - s1) * args.batch_size / (t2 - t1), "finetune_steps": s2 - s1,
-              "cache_s": (marks.get("start_finetune", 0) - marks.get("start_cache", 0)) if "start_cache" in marks else None,
               "head_phase_s": marks.get("start_finetune", 0) - marks.get("start_features", 0),
               "val_accuracy": o.metrics["val"]["accuracy"], "val_macro_f1": o.metrics["val"]["macro_f1"]}
     Path(args.result).write_text(json.dumps(result, indent=2), encoding="utf-8")
