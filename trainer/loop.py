@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer import distributed
 from trainer.checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.data import PreparedData, Split
@@ -259,6 +260,9 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     if ck is not None:
         model.load_state_dict(ck["model"])
     model.to(device)
+    ddp = distributed.current()  # one process unless started by torchrun (trainer/distributed.py)
+    ddp.broadcast_params(model)
+    ddp.checkpoint_dir = ckpt_dir
     enc_train = _Encoded(tok, data.train, tok_b)
     enc_val = _Encoded(tok, data.val, tok_b)
     if stop():
@@ -296,12 +300,13 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         """One optimizer step + its (rate-limited) event; True when the step budget is spent."""
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        loss_value = ddp.sync_grads(params, loss)  # across ranks; loss.item() on one process
         if cfg.grad_clip:
             nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         optimizer.step()
         scheduler.step()
         state["step"] += 1
-        losses.append(loss.item())
+        losses.append(loss_value)
         spent = bool(cfg.max_steps) and state["step"] - start_step >= cfg.max_steps
         emit.step(phase, state["step"], total_steps, epoch - 1 + (bi + 1) / n_batches, losses[-1],
                   scheduler.get_last_lr()[0], n, force=bi == n_batches - 1 or spent)
@@ -316,14 +321,14 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     def evaluate_full(enc: _Encoded, phase: str, cache: _LayerCache | None = None, start: int = 0):
         model.eval()
         logits = np.zeros((len(enc.y), n_labels), dtype=np.float32)
-        batches = length_sorted_batches(enc.len, cfg.eval_batch_size)
+        batches = ddp.shard(length_sorted_batches(enc.len, cfg.eval_batch_size))
         with torch.no_grad(), autocast():
             for bi, idx in enumerate(batches):
                 if stop():
                     raise Cancelled()
                 logits[idx] = forward(enc, idx, cache, start)[0].float().cpu().numpy()
                 emit(ProgressEvent(phase, bi + 1, len(batches)))
-        return logits
+        return ddp.gather_rows(logits)
 
     def val_metrics(logits, y):
         lt = torch.from_numpy(logits)
@@ -348,7 +353,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                                  "val_macro_f1": vf1})
         emit(EpochEvent(phase, epoch, epochs, state["step"], train_loss, vloss, vacc, vf1,
                         time.perf_counter() - t_start, eta, improved))
-        if ckpt_dir is not None:
+        if ckpt_dir is not None and ddp.is_main:
             state["train_seconds"] = prior_s + time.perf_counter() - t_start
             save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, data.labels, best_state)
         if finish():
@@ -378,7 +383,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
 
             def feats(enc: _Encoded):
                 out = torch.zeros((len(enc.y), model.hidden), dtype=torch.float32)
-                batches = length_sorted_batches(enc.len, cfg.eval_batch_size)
+                batches = ddp.shard(length_sorted_batches(enc.len, cfg.eval_batch_size))
                 with torch.no_grad(), autocast():
                     for bi, idx in enumerate(batches):
                         if stop():
@@ -391,7 +396,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                             f = model.features(*t).float().cpu()
                         out[torch.from_numpy(idx)] = f
                         emit(ProgressEvent("features", bi + 1, len(batches)))
-                return out
+                return ddp.gather_rows(out)
             ftrain = feats(enc_train).to(device)
             fval = feats(enc_val).to(device)
             ytrain = torch.from_numpy(data.train.y).to(device)
@@ -417,7 +422,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                 batches = [perm[i: i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
             else:
                 batches = bucketed_batches(enc_train.len, cfg.batch_size, rng)
-            for bi, idx in enumerate(batches):
+            for bi, (idx, part) in enumerate(ddp.sampler(batches, ytrain if cfg.cache_features else enc_train.y,
+                                                          weights)):
                 if stop():
                     raise Cancelled()
                 if finish():
@@ -429,9 +435,9 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                     t, yb = enc_train.batch(idx, device, pad_to)
                     with autocast():
                         logits = model(*t)
-                loss = loss_fn(logits.float(), yb)
+                loss = ddp.loss(loss_fn, logits.float(), yb, part)
                 if optimize("head", loss, head_params, optimizer, scheduler, epoch, bi, len(batches),
-                            len(idx), steps_done_phase, losses):
+                            len(idx) * ddp.world, steps_done_phase, losses):
                     break
             if cfg.cache_features:
                 model.eval()
@@ -490,7 +496,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
             itemsize = 2 if amp in (torch.bfloat16, torch.float16) else 4
             hidden = max(t.config.hidden_size for t in (model.tower_a, model.tower_b))
             need = layer_cache_bytes([enc_train, enc_val], hidden, itemsize, twins)
-            budget = _memory_budget()
+            budget = _memory_budget() // ddp.local_world  # each process on this machine holds a copy
             if need <= budget:
                 emit(PhaseEvent("cache", f"caching the outputs of the {start} frozen bottom layers "
                                 f"once ({need / 2**20:,.0f} MiB)", 0))
@@ -509,16 +515,16 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
             batches = bucketed_batches(enc_train.len, cfg.batch_size,
                                        np.random.default_rng(cfg.seed + epoch))
             losses = []
-            for bi, idx in enumerate(batches):
+            for bi, (idx, part) in enumerate(ddp.sampler(batches, enc_train.y, weights)):
                 if stop():
                     raise Cancelled()
                 if finish():
                     break
                 with autocast():
                     logits, yb = forward(enc_train, idx, cache_train, start)
-                loss = loss_fn(logits.float(), yb)
+                loss = ddp.loss(loss_fn, logits.float(), yb, part)
                 if optimize("finetune", loss, trainable, optimizer, scheduler, epoch, bi, len(batches),
-                            len(idx), steps_at_start, losses):
+                            len(idx) * ddp.world, steps_at_start, losses):
                     break
             vlogits = evaluate_full(enc_val, "finetune", cache_val, start)
             stop_early = end_epoch("finetune", epoch, cfg.finetune_epochs, _mean(losses),
@@ -570,8 +576,8 @@ def _cache_layers(model, enc: _Encoded, upto: int, twins: bool, cfg, device, aut
         lens = np.array([len(x) for x in seqs])
         off = np.zeros(len(seqs) + 1, dtype=np.int64)
         off[1:] = np.cumsum(lens)
-        hid = torch.empty((int(off[-1]), H), dtype=dtype)
-        batches = length_sorted_batches(lens, cfg.eval_batch_size)
+        hid = torch.zeros((int(off[-1]), H), dtype=dtype)  # zeros: the rows of other ranks are added in
+        batches = distributed.current().shard(length_sorted_batches(lens, cfg.eval_batch_size))
         with torch.no_grad(), autocast():
             for bi, idx in enumerate(batches):
                 if stop():
@@ -582,7 +588,7 @@ def _cache_layers(model, enc: _Encoded, upto: int, twins: bool, cfg, device, aut
                 for r, i in enumerate(idx):
                     hid[off[i]: off[i + 1]] = h[r, : lens[i]]
                 emit(ProgressEvent("cache", bi + 1, len(batches)))
-        return hid, off
+        return distributed.current().gather_rows(hid), off
 
     model.eval()
     ha, oa = one(model.tower_a, enc.a)

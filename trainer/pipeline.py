@@ -91,15 +91,22 @@ def read_frame(spec: DataSpec):
     return df
 
 
-def prepare(spec: DataSpec, corrections=None, should_stop=None) -> tuple[PreparedData, object]:
-    """Merge stored corrections (when ``spec.use_corrections``) and prepare the rows for training.
-    Returns ``(PreparedData, the table after corrections)``; raises ``Cancelled`` when stopped."""
+def training_frame(spec: DataSpec, corrections=None):
+    """The table to train on: ``spec``'s, with the stored corrections merged in when
+    ``spec.use_corrections``.  Returns ``(table, merge statistics or None)``."""
     df, stats = read_frame(spec), None
     if spec.use_corrections and corrections is not None and corrections.count():
         df, stats = corrections.merge_into(df, text_col=spec.text_col, title_col=spec.title_col,
                                            body_col=spec.body_col, label_col=spec.label_col)
         if "split" in df.columns:
             df["split"] = df["split"].replace({"": "train"}).fillna("train")
+    return df, stats
+
+
+def prepare(spec: DataSpec, corrections=None, should_stop=None) -> tuple[PreparedData, object]:
+    """Merge stored corrections (when ``spec.use_corrections``) and prepare the rows for training.
+    Returns ``(PreparedData, the table after corrections)``; raises ``Cancelled`` when stopped."""
+    df, stats = training_frame(spec, corrections)
     data = prepare_frame(df, label_col=spec.label_col, title_col=spec.title_col,
                          body_col=spec.body_col, text_col=spec.text_col, routing=spec.routing,
                          min_per_class=spec.min_per_class, rare=spec.rare,
@@ -302,8 +309,10 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
 
     ``finish_early()``: polled while the transformer trains; when true, training ends with the best
     epoch so far and the run goes on (lexical model, comparison, export) as usual."""
+    from trainer import distributed
     from triage_app.joblock import JobLock
 
+    ddp = distributed.init(cfg.device)  # one process unless started by torchrun (docs/SCALING.md)
     emit = on_event or (lambda ev: None)
     stop = should_stop or (lambda: False)
     spec = spec.with_config(cfg)
@@ -319,7 +328,10 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
             raise ConfigError("reusing a bundle's transformer fits only the lexical model: --resume, "
                               "--checkpoint-dir and --no-lexical (or the seed preset) do not apply")
         spec = replace(spec, routing=base.routing, seed=int(base.meta["train_config"].get("seed", spec.seed)))
-    lock = JobLock("train").acquire(lock_owner)
+        if ddp.active:
+            raise ConfigError("reusing a bundle's transformer trains no transformer: run it without torchrun")
+    # one lock per machine: its first process of a torchrun job holds it for the job's processes there
+    lock = JobLock("train").acquire(lock_owner) if ddp.is_local_main else None
     try:
         t0 = time.perf_counter()
         emit(PhaseEvent("data", f"preparing the data ({Path(str(spec.source)).name})"))
@@ -327,9 +339,10 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         ready = data_ready(data)
         emit(ready)
         _check(stop)
+        _same_data_on_all_ranks(ddp, data)
         plan = None
-        if cfg.preset == "auto" and base is None:
-            cfg, plan = resolve_auto(cfg, data, emit)
+        if cfg.preset == "auto" and base is None:  # rank 0 times the device and decides for all
+            cfg, plan = ddp.broadcast(resolve_auto(cfg, data, emit) if ddp.is_main else None)
             export_options = {**(export_options or {}),
                               "meta_extra": {**((export_options or {}).get("meta_extra") or {}), "auto": plan}}
             _check(stop)
@@ -346,6 +359,8 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
             if res.cancelled:
                 raise Cancelled("training cancelled")
             _check(stop)
+        if not ddp.is_main:  # rank 0 alone fits the lexical model, compares and exports
+            return ddp.broadcast(None)
         hybrid = None
         if cfg.hybrid or res is None:
             from trainer.hybrid import fit_hybrid, fit_lexical_only
@@ -387,10 +402,24 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
             from trainer.card import write_model_card
 
             write_model_card(bundle.path, card_extra)
-        return TrainOutcome(str(bundle.path), name, version, list(data.labels), bundle.meta["metrics"],
-                            export, comparison, ready.lines, time.perf_counter() - t0, cfg.to_dict(), plan)
+        return ddp.broadcast(TrainOutcome(str(bundle.path), name, version, list(data.labels), bundle.meta["metrics"],
+                                          export, comparison, ready.lines, time.perf_counter() - t0, cfg.to_dict(),
+                                          plan))
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
+
+
+def _same_data_on_all_ranks(ddp, data: PreparedData) -> None:
+    """Every process of a torchrun job prepares the data itself (the split is seeded): check that
+    they all read the same rows (another copy of the file on another machine would not)."""
+    if not ddp.active:
+        return
+    mine = data.fingerprint.get("sha256")
+    theirs = ddp.broadcast(mine)
+    if mine != theirs:
+        raise DataError(f"{data.report.source}: this process ({ddp.describe()}) read other rows than rank 0 "
+                        "(data fingerprint differs); give every machine the same file")
 
 
 def _hybrid_of_bundle(base, data, df, spec, out_dir, name, version, emit, stop, card, card_extra, ready,

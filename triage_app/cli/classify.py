@@ -47,8 +47,20 @@ def _add_predictions(df, probs, preds, labels):
     return out
 
 
+def classify_frame(clf, chunk, mapping: dict, threshold: float | None = None, batch_size: int | None = None,
+                   on_progress=None):
+    """``chunk`` with the prediction columns of ``triage classify`` added (every input column kept;
+    escaping against formulas happens when the table is written).  The one row-building step of
+    ``triage classify``, whether it runs here or in a Ray actor (:mod:`triage_app.cluster`)."""
+    from triage_app.engine import tickets_from_frame
+
+    probs, reasons = clf.score(tickets_from_frame(chunk, mapping), batch_size=batch_size, on_progress=on_progress)
+    preds = clf.to_predictions(probs, top_k=3, threshold=threshold, reasons=reasons)
+    return _add_predictions(chunk, probs, preds, clf.labels)
+
+
 def cmd_classify(args) -> int:
-    from triage_app.engine import TicketClassifier, tickets_from_frame
+    from triage_app.engine import TicketClassifier
     from triage_app.io import TableWriter, iter_table_chunks
 
     if args.batch_size is not None and args.batch_size < 1:
@@ -75,6 +87,10 @@ def cmd_classify(args) -> int:
     out = Path(args.output) if args.output else src.with_name(src.name.split(".")[0] + ".triaged.csv")
     if out.resolve() == src.resolve():
         raise UserError(f"{out}: output would overwrite the input file")
+    if getattr(args, "ray", None):
+        from triage_app.cluster import cmd_classify_on_ray
+
+        return cmd_classify_on_ray(args, clf, src, out)
     show = progress_enabled(args)
     # the extra pass over the file that counts lines is only worth it when a bar is shown
     bar = progress_bar(_count_rows_estimate(src) if show else None, f"classify {src.name}", show)
@@ -87,12 +103,9 @@ def cmd_classify(args) -> int:
             for chunk in chunks:
                 if mapping is None:
                     mapping = column_mapping(args, list(chunk.columns), src, chunk, clf.bundle.meta)
-                tickets = tickets_from_frame(chunk, mapping)
                 base = done
-                probs, reasons = clf.score(tickets, batch_size=args.batch_size,
-                                           on_progress=lambda d, n: advance_bar(bar, base + d))
-                preds = clf.to_predictions(probs, top_k=3, threshold=args.threshold, reasons=reasons)
-                writer.write(_add_predictions(chunk, probs, preds, clf.labels))
+                writer.write(classify_frame(clf, chunk, mapping, args.threshold, args.batch_size,
+                                            on_progress=lambda d, n: advance_bar(bar, base + d)))
                 done += len(chunk)
                 advance_bar(bar, done)
             if mapping is None:

@@ -94,6 +94,15 @@ def _add_classify(sub) -> None:
                    help="tickets per model call (default: 16 on the CPU, 64 on a GPU)")
     c.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_ROWS, metavar="ROWS",
                    help="rows read, classified and written at a time (default: %(default)s)")
+    c.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="classify INPUT on a Ray cluster with Ray Data, one engine per actor (needs "
+                        "pip install 'ticket-triage[cluster]'): no ADDRESS starts Ray on this machine, 'auto' "
+                        "joins the cluster this machine belongs to, ray://HOST:10001 a remote one "
+                        "(default: no Ray; docs/SCALING.md)")
+    c.add_argument("--ray-actors", type=int, default=None, metavar="N",
+                   help="engines (Ray actors) running at once (default: one per CPU, or per GPU with --ray-gpus)")
+    c.add_argument("--ray-gpus", type=float, default=0, metavar="G",
+                   help="GPUs per actor, e.g. 1 or 0.5; with 0 the actors run on CPUs (default: %(default)s)")
     c.add_argument("--top-k", type=int, default=3, metavar="K",
                    help="labels printed for one ticket (default: %(default)s); files always get the top 3")
     c.add_argument("--json", action="store_true", help="print the one-ticket result as JSON (default: text)")
@@ -190,6 +199,8 @@ def _add_training_options(t) -> None:
     t.add_argument("--tower-lr", type=float, metavar="LR",
                    help=f"learning rate of the towers in phase 2 ({_preset_default('tower_lr')})")
     t.add_argument("--batch-size", type=int, metavar="N", help=f"tickets per training step ({_preset_default('batch_size')})")
+    t.add_argument("--dropout", type=float, metavar="P",
+                   help=f"dropout before the linear head, in [0, 1) ({_preset_default('dropout')})")
     t.add_argument("--max-length", type=int, metavar="TOKENS",
                    help=f"tokens kept per text, 8 to 512 ({_preset_default('max_length')})")
     t.add_argument("--max-steps", type=int, metavar="N",

@@ -20,7 +20,7 @@ from triage_app.errors import Cancelled, UserError
 MAIN_PHASE_TUNES_TOWERS = ("standard", "full")
 # Flags that set one TrainConfig field each, under the same name.
 CONFIG_FLAGS = ("max_length", "batch_size", "seed", "pooling", "routing", "device", "max_steps",
-                "finetune_layers", "finetune_epochs", "head_epochs", "tower_lr", "head_lr")
+                "finetune_layers", "finetune_epochs", "head_epochs", "tower_lr", "head_lr", "dropout")
 
 
 def train_config(args):
@@ -176,10 +176,12 @@ def cmd_train(args) -> int:
         from triage_app.engine import TicketClassifier
         active = TicketClassifier.load(resolve_model(args.compare), device="cpu")
     out = Path(args.out)
-    printer = TrainPrinter(bars=progress_enabled(args))
+    rank = _torchrun_rank()
+    main = rank in (None, 0)  # in a torchrun job, rank 0 alone reports
+    printer = TrainPrinter(bars=progress_enabled(args) and main)
     try:
         o = run(spec, cfg, out, name=args.name or out.name, version=args.version, active=active,
-                corrections=corrections, on_event=printer, resume=args.resume,
+                corrections=corrections, on_event=printer if main else None, resume=args.resume,
                 checkpoint_dir=args.checkpoint_dir, card=args.card, card_extra=card_extra(args),
                 transformer_from=resolve_model(args.transformer_from) if args.transformer_from else None,
                 export_options={"quantize": not args.no_int8,
@@ -191,8 +193,34 @@ def cmd_train(args) -> int:
         return 130
     finally:
         printer.close()
+    if rank is not None:
+        from trainer.distributed import shutdown
+
+        shutdown()
+        if not main:
+            return 0
     print(json.dumps(_finite(summary(o)), indent=2, allow_nan=False))
     return 0
+
+
+def _torchrun_rank() -> int | None:
+    """This process's rank in a torchrun job (None: a plain run).  In a job, torchrun stops the
+    other processes with SIGTERM when one fails: that ends this one with a one-line message
+    instead of a silent kill (exports write to a temporary folder first, so none is left half-done)."""
+    from trainer.distributed import PeerLost, launched
+
+    if not launched():
+        return None
+    import signal
+
+    rank = int(os.environ["RANK"])
+
+    def stopped(signum, frame):
+        raise PeerLost(f"training stopped on rank {rank}: the launcher (torchrun) ended this process because "
+                       "another process of the job ended; no bundle was written")
+
+    signal.signal(signal.SIGTERM, stopped)
+    return rank
 
 
 def _finite(x):

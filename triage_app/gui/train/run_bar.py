@@ -14,6 +14,7 @@ class RunBar(QFrame):
     startRequested = Signal()
     cancelRequested = Signal()
     finishRequested = Signal()
+    serverJobRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -35,7 +36,12 @@ class RunBar(QFrame):
                                    "calibrated, compared and exported as usual")
         self.finish_btn.clicked.connect(self.finishRequested)
         self.finish_btn.setEnabled(False)
-        for btn in (self.start_btn, self.cancel_btn, self.finish_btn):   # never cut at 1024 pixels
+        self.server_btn = QPushButton("Server job…")
+        self.server_btn.setToolTip("Write a folder to train on a server with GPUs instead: the data, the exact "
+                                   "torchrun command with these settings and a README. Import the model it "
+                                   "makes in Models.")
+        self.server_btn.clicked.connect(self.serverJobRequested)
+        for btn in (self.start_btn, self.cancel_btn, self.finish_btn, self.server_btn):   # never cut at 1024 pixels
             btn.setMinimumWidth(btn.sizeHint().width())
         self.state_label = QLabel()
         self.state_label.setTextFormat(Qt.TextFormat.RichText)
@@ -44,9 +50,10 @@ class RunBar(QFrame):
         lay.addWidget(self.start_btn, 0, 0)
         lay.addWidget(self.cancel_btn, 0, 1)
         lay.addWidget(self.finish_btn, 0, 2)
-        lay.addWidget(self.state_label, 0, 3, Qt.AlignmentFlag.AlignRight)
-        lay.addWidget(self.status_label, 1, 0, 1, 4)
-        lay.setColumnStretch(3, 1)
+        lay.addWidget(self.server_btn, 0, 3)
+        lay.addWidget(self.state_label, 0, 4, Qt.AlignmentFlag.AlignRight)
+        lay.addWidget(self.status_label, 1, 0, 1, 5)
+        lay.setColumnStretch(4, 1)
 
     def set_state(self, state: str, message: str = "") -> None:
         """The coloured dot and name of the run's state; ``message`` replaces the status line."""
@@ -57,6 +64,7 @@ class RunBar(QFrame):
 
     def set_can_start(self, ok: bool, why: str = "") -> None:
         self.start_btn.setEnabled(ok)
+        self.server_btn.setEnabled(ok)
         self.start_btn.setToolTip(why or "Prepare the data and train a new model")
 
     def set_cancel_enabled(self, on: bool) -> None:

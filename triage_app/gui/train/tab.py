@@ -46,6 +46,7 @@ from triage_app.gui.train.labels_page import LabelsPage
 from triage_app.gui.train.progress_page import ProgressPage
 from triage_app.gui.train.results_page import ResultsPage, served_val
 from triage_app.gui.train.run_bar import RunBar
+from triage_app.gui.train.server_job import ServerJobAction
 from triage_app.gui.train.settings_form import FIELDS, SettingsForm
 from triage_app.gui.widgets import show_error
 from triage_app.gui.workers import Job, JobGroup
@@ -56,7 +57,7 @@ STATES = ("idle", "running", "cancelling", "finished", "failed")
 PAGE_LABELS, PAGE_TRAINING, PAGE_RESULTS = range(3)
 
 
-class TrainTab(ResultActions, QWidget):
+class TrainTab(ResultActions, ServerJobAction, QWidget):
     """Retraining screen.  ``ctx``: the app context (``classifier``, ``corrections``,
     ``begin_job``/``end_job``, ``activate``, ``modelChanged``)."""
 
@@ -66,6 +67,7 @@ class TrainTab(ResultActions, QWidget):
     trainingFinished = Signal(object)     # TrainOutcome
     modelSaved = Signal(str)              # path of the saved bundle
     modelActivated = Signal(str)
+    serverJobWritten = Signal(str)        # folder of a "train on a server" job
 
     FIELDS = FIELDS
 
@@ -148,6 +150,7 @@ class TrainTab(ResultActions, QWidget):
         self.run_bar.startRequested.connect(self.start)
         self.run_bar.cancelRequested.connect(self.request_stop)
         self.run_bar.finishRequested.connect(self.finish_early)
+        self.run_bar.serverJobRequested.connect(lambda: self.write_server_job())
         self.data_panel.fileChosen.connect(self.load_file)
         self.data_panel.sheetChosen.connect(self._reload_sheet)
         self.data_panel.labelsChanged.connect(self._labels_changed)
