@@ -83,6 +83,10 @@ class DualBertClassifier(nn.Module):
     ``pooling``: ``"pooler"`` (BERT's tanh pooler over [CLS], the reference design) or
     ``"mean"`` (mask-aware mean of the last hidden states)."""
 
+    # Several targets (trainer/targets.py): the head's outputs are the targets' logits side by
+    # side, this many each; the ONNX export gives each target its own output.  None: one target.
+    target_sizes: list[int] | None = None
+
     def __init__(self, tower_a: nn.Module, tower_b: nn.Module, num_labels: int,
                  pooling: str = "mean", dropout: float = 0.1):
         super().__init__()

@@ -199,6 +199,9 @@ def lexical_session(bundle: Bundle, threads: int | None, spin: bool, target: Tar
     return session
 
 
+_open_lexical = lexical_session     # (TicketClassifier's argument of that name hides the function)
+
+
 def check_outputs(session, bundle: Bundle, path: str) -> None:
     """The transformer's outputs match the bundle: one per target, as wide as its labels."""
     outs = session.get_outputs()
@@ -232,7 +235,7 @@ class TicketClassifier:
         self.class_thresholds = bundle.class_thresholds
         self.targets: list[TargetInfo] = bundle.targets     # [] for a single-target bundle
         # the lexical parts of the other targets (the primary's is lexical_session)
-        self.target_lexical = {t.name: lexical_session(bundle, threads, spin, t) for t in self.targets[1:]}
+        self.target_lexical = {t.name: _open_lexical(bundle, threads, spin, t) for t in self.targets[1:]}
         self.tokenizer = None
         if session is not None:
             try:
