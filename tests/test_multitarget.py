@@ -54,7 +54,7 @@ def mt_run(tiny_checkpoint, sample_csv, tmp_path_factory, one_torch_thread):
     events = []
     try:
         o = run(spec, _cfg(tiny_checkpoint, loss_weights={"priority": 0.5}), d / "model", name="three",
-                corrections=store, on_event=events.append)
+                corrections=store, on_event=events.append, card=True)
     finally:
         if old is None:
             os.environ.pop("TRIAGE_DATA_DIR", None)
@@ -82,6 +82,8 @@ def test_prepare_targets_masks_missing_labels_per_target(sample_csv):
     assert [t.name for t in data.targets] == ["category", "priority", "queue"]
     assert data.labels == data.targets[0].labels and "Critic" not in data.targets[1].labels
     assert data.targets[2].loss_weight == 2.0 and data.targets[2].labels == ["Business", "IT"]
+    for k, t in enumerate(data.targets):       # every label of every target is held out for validation
+        assert set(np.unique(data.val.y[:, k][data.val.y[:, k] >= 0])) == set(range(len(t.labels)))
     v = target_view(data, 1)
     assert v.targets is None and v.val.y.ndim == 1 and len(v.val) == int((data.val.y[:, 1] >= 0).sum())
     assert v.labels == data.targets[1].labels and len(v.val.text_a) == len(v.val)
@@ -125,6 +127,8 @@ def test_pipeline_trains_three_targets_into_one_bundle(mt_run):
     int8 = b.meta["export"]["int8"]        # the gate looked at every target
     assert all(len(tr["targets"]) == 3 for tr in int8["tried"])
     assert b.meta["train_config"]["loss_weights"] == {"priority": 0.5}
+    card = (b.path / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "## Targets" in card and "| priority | 4 | 0.5 |" in card
     lines = next(e for e in events if type(e).__name__ == "DataReady").lines
     assert any("priority" in x and "without a label" in x and "loss weight 0.5" in x for x in lines)
     assert any(x.startswith("corrections: ") and "added 1" in x and "overridden 1" in x for x in lines)

@@ -248,8 +248,9 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     amp = autocast_dtype(cfg, device)
     multi = data.targets      # several targets: one head output per target, side by side (trainer/targets.py)
     n_labels = sum(len(t.labels) for t in multi) if multi else len(data.labels)
+    ck_labels = [f"{t.name}: {lab}" for t in multi for lab in t.labels] if multi else list(data.labels)
     ck = load_checkpoint(resume) if resume else None
-    if ck is not None and ck["labels"] != list(data.labels):
+    if ck is not None and ck["labels"] != ck_labels:
         raise ValueError(f"cannot resume from {resume}: it was trained on labels {ck['labels']}")
     emit(PhaseEvent("prepare", f"loading {cfg.base_model} and tokenizing "
                     f"{len(data.train) + len(data.val)} tickets ({device.type}, "
@@ -355,7 +356,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                         time.perf_counter() - t_start, eta, improved))
         if ckpt_dir is not None:
             state["train_seconds"] = prior_s + time.perf_counter() - t_start
-            save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, data.labels, best_state)
+            save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, ck_labels, best_state)
         if finish():
             state["stopped_early"] = "requested"
             emit(PhaseEvent("note", f"stopped at your request after {phase} epoch {epoch}: keeping the best epoch "

@@ -346,6 +346,8 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
             raise ConfigError("reusing a bundle's transformer fits only the lexical model: --resume, "
                               "--checkpoint-dir and --no-lexical (or the seed preset) do not apply")
         spec = replace(spec, routing=base.routing, seed=int(base.meta["train_config"].get("seed", spec.seed)))
+    if base is not None and base.targets:
+        raise ConfigError(f"{base.path}: a model with several targets; its transformer cannot be reused for one")
     if spec.multi and (base is not None or cfg.preset == "lexical"):
         raise ConfigError("several label columns train one transformer with a head per target: --preset lexical "
                           "and --transformer-from do not apply")

@@ -76,9 +76,28 @@ def _rare(values: list[str], min_per_class: int | None, rare: str, source: str, 
     return values, rep
 
 
-def _split(first: np.ndarray, splits, val_frac: float, test_frac: float, rng, source: str) -> np.ndarray:
+def _top_up(sp: np.ndarray, Y: np.ndarray, name: str, frac: float, rng) -> None:
+    """Move training rows into split ``name`` until every label of every target has about ``frac``
+    of its rows there (at least one when it has two): a split stratified by the first target alone
+    can leave a rare label of another target out of validation, and its blend and calibration would
+    be chosen blind to it."""
+    for k in range(Y.shape[1]):
+        for lab in np.unique(Y[:, k][Y[:, k] >= 0]):
+            pool = np.flatnonzero((Y[:, k] == lab) & ((sp == "train") | (sp == name)))
+            if len(pool) < 2:
+                continue
+            want = min(max(int(round(len(pool) * frac)), 1), len(pool) - 1)
+            train = pool[sp[pool] == "train"]
+            need = want - (len(pool) - len(train))
+            if need > 0:
+                sp[rng.choice(train, size=min(need, len(train) - 1), replace=False)] = name
+
+
+def _split(Y: np.ndarray, splits, val_frac: float, test_frac: float, rng, source: str) -> np.ndarray:
     """train/val/test per row: a 'split' column, else stratified by the first target (rows without
-    its label form one more stratum)."""
+    its label form one more stratum); then topped up so that every target's labels are in each
+    held-out split (:func:`_top_up`)."""
+    first = Y[:, 0]
     strata = np.where(first >= 0, first, first.max(initial=0) + 1)
     if splits is not None:
         sp = np.array(splits, dtype=object)
@@ -87,12 +106,15 @@ def _split(first: np.ndarray, splits, val_frac: float, test_frac: float, rng, so
         if not (sp == "val").any():
             tr = np.flatnonzero(sp == "train")
             sp[tr[_stratified_take(strata[tr], val_frac / (1 - test_frac), rng)]] = "val"
+            _top_up(sp, Y, "val", val_frac / (1 - test_frac), rng)
         return sp
     sp = np.array(["train"] * len(first), dtype=object)
     if test_frac > 0:
         sp[_stratified_take(strata, test_frac, rng)] = "test"
+        _top_up(sp, Y, "test", test_frac, rng)
     rest = np.flatnonzero(sp == "train")
     sp[rest[_stratified_take(strata[rest], val_frac / max(1e-9, 1 - test_frac), rng)]] = "val"
+    _top_up(sp, Y, "val", val_frac / max(1e-9, 1 - test_frac), rng)
     return sp
 
 
@@ -153,7 +175,7 @@ def prepare_targets(df: pd.DataFrame, *, label_cols: list[str], title_col: str |
     keep = (Y >= 0).any(axis=1)             # rows left with no label at all (rare ones dropped)
     frame, Y = frame[keep].reset_index(drop=True), Y[keep]
     rng = np.random.default_rng(seed)
-    sp = _split(Y[:, 0], frame["split"].tolist() if "split" in frame else None, val_frac, test_frac, rng, source)
+    sp = _split(Y, frame["split"].tolist() if "split" in frame else None, val_frac, test_frac, rng, source)
     return _assemble(frame, Y, sp, targets, label_cols, report, routing, class_weights, source,
                      dict(title=title_col, body=body_col, text=text_col))
 

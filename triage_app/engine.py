@@ -24,7 +24,13 @@ from triage_app.bundle import Bundle, BundleError, load_bundle
 from triage_app.errors import Cancelled
 from triage_app.familiarity import load_familiarity
 from triage_app.hybrid import blend_logits
-from triage_app.targets import TargetInfo, TargetPrediction, low_confidence_reason, softmax_t, target_predictions
+from triage_app.targets import (  # noqa: F401 - low_confidence_reason: the GUI imports it from here
+    TargetInfo,
+    TargetPrediction,
+    low_confidence_reason,
+    softmax_t,
+    target_predictions,
+)
 from triage_app.tokens import encode, length_sorted_batches, load_tokenizer, pad_batch
 
 log = logging.getLogger("triage.engine")
@@ -441,18 +447,10 @@ class TicketClassifier:
                        keep_probs: bool = False, reasons: Sequence[str] | None = None) -> list[Prediction]:
         """Predictions from probabilities; ``reasons`` (from :meth:`score`) flag unfamiliar or
         too-short tickets for review whatever their confidence."""
-        k = max(1, min(top_k, len(self.labels)))
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        out = []
-        for r, (row, idx) in enumerate(zip(probs, order)):
-            label = self.labels[int(idx[0])]
-            conf = float(row[idx[0]])
-            t = self.threshold_for(label, threshold)
-            why = (reasons[r] if reasons is not None else "") or \
-                (low_confidence_reason(conf, t) if conf < t else "")
-            out.append(Prediction(label, conf, [(self.labels[int(i)], float(row[i])) for i in idx],
-                                  bool(why), row.copy() if keep_probs else None, why))
-        return out
+        primary = TargetInfo(0, "label", "label", self.labels, self.bundle.temperature, self.threshold,
+                             self.class_thresholds, self.lexical_weight, self.bundle.lexical_path)
+        return [Prediction(p.label, p.confidence, p.top, p.needs_review, p.probs, p.review_reason)
+                for p in target_predictions(primary, probs, top_k, threshold, keep_probs, reasons)]
 
     # ---- several targets ----------------------------------------------------------------------
     def _target_logits(self, k: int, transformer: np.ndarray | None, pairs, should_stop=None) -> np.ndarray:
