@@ -101,6 +101,21 @@ def _encoders_line(meta: dict) -> str:
         return ""
     return (f" Tower A: `{a.get('base_model')}` ({a.get('family')}, hidden {a.get('hidden_size')}); tower B: "
             f"`{b.get('base_model')}` ({b.get('family')}, hidden {b.get('hidden_size')}, `{b.get('tokenizer')}`).")
+def _targets_section(meta: dict) -> list[str]:
+    """A multi-target model: each target with its labels, loss weight and served test figures (the
+    rest of the card describes the first, primary target)."""
+    rows = [["target", "labels", "loss weight", "served", "test accuracy", "test macro-F1"]]
+    for k, t in enumerate(meta["targets"]):
+        src = meta if k == 0 else t
+        m = src.get("metrics") or {}
+        te = m.get("test_exported") or m.get("test") or {}
+        h = src.get("hybrid") or {}
+        served = h.get("chosen", "transformer") + (f" {h['lexical_weight']:g}" if h.get("chosen") == "blend" else "")
+        fmt = (lambda v: f"{v:.4f}" if isinstance(v, (int, float)) else "-")  # noqa: E731
+        rows.append([t["name"], str(len(src["labels"])), f"{t.get('loss_weight', 1):g}", served,
+                     fmt(te.get("accuracy")), fmt(te.get("macro_f1"))])
+    return ["## Targets", "", f"One model (shared towers), one head per target; the sections below describe "
+            f"the first target, `{meta['targets'][0]['name']}`.", "", _table(rows), ""]
 
 
 def render_card(meta: dict, extra: str = "") -> str:
@@ -112,7 +127,7 @@ def render_card(meta: dict, extra: str = "") -> str:
     h = meta.get("hybrid") or {}
     blended = (f", blended with a TF-IDF + logistic regression model (`lexical.onnx`, weight "
                f"{h['lexical_weight']:g}; see Hybrid)" if h.get("lexical_weight") else "")
-    lexical_only = h.get("lexical_weight") == 1
+    lexical_only = h.get("lexical_weight") == 1 and not meta.get("targets")
     if lexical_only:
         why = "it won on validation" if "transformer" in h.get("candidates", {}) else "the `lexical` preset"
         intro = (f"Lexical ticket classifier: TF-IDF + class-balanced logistic regression alone, exported to "
@@ -125,6 +140,9 @@ def render_card(meta: dict, extra: str = "") -> str:
     out += ["## Data", "", f"- Source: `{fp.get('source', '?')}`, {fp.get('rows', '?')} rows after cleaning "
             f"(fingerprint `{str(fp.get('sha256', ''))[:16]}`).", ""]
     counts = fp.get("label_counts", {})
+    if meta.get("targets"):     # several targets: the counts per target, the primary's in the table
+        out += _targets_section(meta)
+        counts = counts.get(meta["targets"][0]["name"], {})
     if counts:
         out += [_table([["class", "rows"]] + [[k, str(v)] for k, v in counts.items()]), ""]
     for split in ("test", "val"):

@@ -69,6 +69,7 @@ class TrainConfig:
     max_steps: int | None = None            # stop a phase after this many steps (tests, smoke runs)
     step_events_per_s: float = 10.0
     time_budget_s: float | None = None      # "auto": the longest the whole run may take (None: 25 min)
+    loss_weights: dict | None = None        # several targets: label column -> weight of its loss (default 1)
 
     def __post_init__(self):
         errs = []
@@ -110,6 +111,9 @@ class TrainConfig:
                         "hybrid off (--no-lexical)")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             errs.append(f"time_budget_s must be > 0 (got {self.time_budget_s})")
+        for k, v in (self.loss_weights or {}).items():
+            if not isinstance(v, (int, float)) or not 0 < v <= 100:
+                errs.append(f"the loss weight of {k!r} must be in (0, 100] (got {v!r})")
         if errs:
             raise ConfigError("; ".join(errs))
 

@@ -95,6 +95,7 @@ class PreparedData:
     fingerprint: dict
     columns: dict
     cleaning_options: dict | None = None   # what textmod.clean_text was given (None: defaults)
+    targets: list | None = None            # several targets: trainer.targets.Target records (y is rows x targets)
 
 
 def prepare_frame(df: pd.DataFrame, *, label_col: str, title_col: str | None = None,

@@ -24,6 +24,14 @@ import torch
 
 from trainer.evaluate import softmax
 from trainer.export_lexical import ExportError, export_lexical, familiarity_parts, hybrid_metrics, served_metrics
+from trainer.export_targets import (
+    export_target_lexicals,
+    gate_figures,
+    onnx_outputs,
+    targets_meta,
+    targets_test_exported,
+    validation_arrays,
+)
 from triage_app import text as textmod
 from triage_app.bundle import (
     CARD_FILE,
@@ -56,6 +64,7 @@ class ExportReport:
     sizes_mb: dict = field(default_factory=dict)
     lexical: dict = field(default_factory=dict)   # parity of lexical.onnx with scikit-learn (hybrid)
     optimizer_model_type: str = ""                 # the ORT optimizer's model type used ("": skipped)
+    lexical_targets: list = field(default_factory=list)   # several targets: each one's lexical parity
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -68,17 +77,20 @@ def _check(should_stop):
 
 
 def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> None:
+    """One output ``logits``; a model with several targets has one output per target
+    (:func:`trainer.export_targets.onnx_outputs`)."""
     model = model.eval().to("cpu")
     model.set_attention("eager")
     vocab = min(t.config.vocab_size for t in (model.tower_a, model.tower_b))
     ids = torch.tensor([[101, 2026, 3007, 2003, 102, 0], [101, 7592, 2088, 102, 0, 0]]) % vocab
     mask = (ids != 0).long()
+    net, outputs = onnx_outputs(model)
     dyn = {n: {0: "batch", 1: "seq"} for n in INPUT_NAMES}
-    dyn["logits"] = {0: "batch"}
+    dyn.update({n: {0: "batch"} for n in outputs})
     try:
         with torch.no_grad():
-            torch.onnx.export(model, (ids, mask, ids, mask), str(path), dynamo=False, opset_version=opset,
-                              input_names=INPUT_NAMES, output_names=["logits"], dynamic_axes=dyn,
+            torch.onnx.export(net, (ids, mask, ids, mask), str(path), dynamo=False, opset_version=opset,
+                              input_names=INPUT_NAMES, output_names=outputs, dynamic_axes=dyn,
                               do_constant_folding=True)
     finally:
         model.set_attention("sdpa")
@@ -106,14 +118,15 @@ def torch_logits(model, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
 
 def onnx_logits(path, tok, rows_a, rows_b, should_stop=None) -> np.ndarray:
     """Logits as the app computes them on the CPU: the engine's session options and default
-    batch size (dynamic int8 scales activations per batch, so the gate checks what serves)."""
+    batch size (dynamic int8 scales activations per batch, so the gate checks what serves).
+    A model with several targets gives their outputs side by side."""
     from triage_app.engine import CPU_BATCH, ort_session
 
     sess = ort_session(str(path), ["CPUExecutionProvider"], None, quiet=False)
     out = None
     for idx, arrs in _batches(tok, rows_a, rows_b, CPU_BATCH):
         _check(should_stop)
-        r = sess.run(None, dict(zip(INPUT_NAMES, arrs)))[0]
+        r = np.concatenate(sess.run(None, dict(zip(INPUT_NAMES, arrs))), axis=1)   # the targets side by side
         if out is None:
             out = np.zeros((len(rows_a), r.shape[1]), dtype=np.float32)
         out[idx] = r
@@ -222,13 +235,14 @@ def quantizer_logs_at_debug():
 
 
 def choose_int8(best, ref: np.ndarray, y: np.ndarray, tok, rows_a, rows_b, work: Path, rep,
-                say=lambda s: None, should_stop=None):
+                say=lambda s: None, should_stop=None, sizes: list[int] | None = None):
     """Try :data:`INT8_VARIANTS` against the fp32 reference logits; return (path, precision).
 
-    Gate: top-1 agreement with fp32 >= GATE_AGREEMENT and accuracy within GATE_ACC_DROP."""
+    Gate: top-1 agreement with fp32 >= GATE_AGREEMENT and accuracy within GATE_ACC_DROP; with
+    several targets (``sizes``, ``y`` rows x targets) on every target, the record giving the
+    primary target's figures and each target's under ``targets``."""
     import onnx
 
-    acc_ref = float((ref.argmax(1) == y).mean())
     tried = []
     nodes = [n.name for n in onnx.load(str(best), load_external_data=False).graph.node]
     for var in INT8_VARIANTS:
@@ -239,12 +253,12 @@ def choose_int8(best, ref: np.ndarray, y: np.ndarray, tok, rows_a, rows_b, work:
         q = work / f"q-{len(tried)}.onnx"
         quantize_int8(best, q, per_channel=var["per_channel"], ops=var["ops"], exclude=var.get("exclude"))
         ql = onnx_logits(q, tok, rows_a, rows_b, should_stop)
-        agree = float((ql.argmax(1) == ref.argmax(1)).mean())
-        acc_q = float((ql.argmax(1) == y).mean())
-        tried.append({"variant": var["name"], "precision": var["precision"], "agreement": agree,
-                      "accuracy_fp32": acc_ref, "accuracy_int8": acc_q, "rows": int(len(y)),
-                      "size_mb": round(q.stat().st_size / 2**20, 1)})
-        if agree >= GATE_AGREEMENT and acc_q >= acc_ref - GATE_ACC_DROP:
+        figs = gate_figures(ref, ql, y, sizes)
+        agree, acc_ref, acc_q = figs[0]["agreement"], figs[0]["accuracy_fp32"], figs[0]["accuracy_int8"]
+        tried.append({"variant": var["name"], "precision": var["precision"], **figs[0],
+                      "size_mb": round(q.stat().st_size / 2**20, 1), **({"targets": figs} if sizes else {})})
+        if all(f["agreement"] >= GATE_AGREEMENT and f["accuracy_int8"] >= f["accuracy_fp32"] - GATE_ACC_DROP
+               for f in figs):
             rep.int8 = dict(tried[-1], tried=tried)
             rep.precision_note = (f"{var['precision']} ({var['name']}) passed the gate: top-1 agreement "
                                   f"{agree:.3f}, accuracy {acc_q:.3f} vs fp32 {acc_ref:.3f} on {len(y)} "
@@ -273,7 +287,7 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                   cleaning_options: dict | None = None,
                   test_rows: tuple[list[str], list[str], np.ndarray] | None = None,
                   lexical: tuple[object, float] | None = None, familiarity=None,
-                  tokenizer_path_b=None):
+                  tokenizer_path_b=None, targets: list | None = None):
     """Export and write a bundle to ``out_dir``.  Returns ``(Bundle, ExportReport)``.
 
     ``val_rows`` = (text_a, text_b, y) of cleaned validation rows for the parity checks and the
@@ -289,6 +303,10 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
     ``familiarity``: the unfamiliar-ticket signal (:class:`triage_app.familiarity.Familiarity`).
     ``tokenizer_path_b``: tower B's own tokenizer when its base tokenizes otherwise than tower A's
     (shipped as ``tokenizer_b.json``).
+    ``targets``: a model with several targets (:class:`trainer.export_targets.TargetExport` each, the
+    primary first; ``val_rows``/``test_rows`` then hold label matrices): their lexical parts, test
+    figures, validation predictions and records replace the single-target ones (``lexical``,
+    ``val_logits``) and every target must pass the int8 gate.
 
     An existing bundle at ``out_dir`` is replaced only once the new one is complete; an existing
     folder that is not a bundle is never replaced (:class:`ExportError`).
@@ -356,21 +374,36 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
                 rep.optimizer_note = f"{why}: optimizer failed, plain graph kept: {type(e).__name__}: {e}"
         chosen, precision = best, "fp32"
         if quantize and y is not None:
-            chosen, precision = choose_int8(best, ref, y, tok, rows_a, rows_b, work, rep, say, should_stop)
+            chosen, precision = choose_int8(best, ref, y, tok, rows_a, rows_b, work, rep, say, should_stop,
+                                            getattr(model, "target_sizes", None))
         elif quantize:
             rep.precision_note = "no validation rows given: int8 not attempted, fp32 shipped"
         else:
             rep.precision_note = "int8 not requested"
         rep.precision = precision
-        lex = None
-        if lexical is not None and lexical[1] > 0:
+        lex, lex_parts, lex_files = None, {}, {}
+        if targets:
+            lex_files, rep.lexical_targets, lex_parts = export_target_lexicals(targets, work, rows_a, rows_b, say,
+                                                                                should_stop)
+            rep.lexical = rep.lexical_targets[0]
+        elif lexical is not None and lexical[1] > 0:
             _check(should_stop)
             say("exporting the lexical model (ONNX) and checking it against scikit-learn")
             lex = (work / LEXICAL_FILE, float(lexical[1]))
             rep.lexical = export_lexical(lexical[0], lex[0], rows_a, rows_b)
             rep.sizes_mb["lexical"] = round(lex[0].stat().st_size / 2**20, 1)
         metrics = dict(metrics or {})
-        if test_rows is not None and len(test_rows[0]):
+        per_target_test = []
+        if targets and test_rows is not None and len(test_rows[0]):
+            _check(should_stop)
+            say(f"measuring the exported model ({precision}) on the test split, every target")
+            from triage_app.engine import CPU_BATCH
+
+            per_target_test = targets_test_exported(
+                onnx_logits(chosen, tok, list(test_rows[0]), list(test_rows[1]), should_stop), test_rows, targets,
+                precision, lex_parts, f"ONNX Runtime CPU, engine session, batches of {CPU_BATCH}")
+            metrics["test_exported"] = per_target_test[0]
+        elif test_rows is not None and len(test_rows[0]):
             _check(should_stop)
             say(f"measuring the exported model ({precision}) on the test split")
             metrics["test_exported"] = exported_metrics(chosen, tok, test_rows, labels, precision,
@@ -382,9 +415,13 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
             files[TOKENIZER_B_FILE] = tokenizer_path_b
         if lex is not None:
             files[LEXICAL_FILE] = lex[0]
+        files.update(lex_files)
         fam_files, fam_meta = familiarity_parts(familiarity)
         files.update(fam_files)
-        if val_logits is not None and val_y is not None:
+        if targets:
+            np.savez(work / VALIDATION_FILE, **validation_arrays(targets))
+            files[VALIDATION_FILE] = work / VALIDATION_FILE
+        elif val_logits is not None and val_y is not None:
             npz = work / VALIDATION_FILE
             probs = softmax(val_logits, temperature)
             np.savez(npz, probs=probs.astype(np.float32), y=np.asarray(val_y, dtype=np.int64))
@@ -414,6 +451,8 @@ def export_bundle(model, tokenizer_path, labels: list[str], config, out_dir, *,
             "export": rep.to_dict(), "read_only": read_only, **fam_meta,
             "encoders": encoders_record(model, cfg, tokenizer_path_b is not None),
         }
+        if targets:
+            meta["targets"] = targets_meta(targets, per_target_test, review_threshold)
         meta.update(meta_extra or {})
         bundle = write_bundle(files, meta, out_dir)
         return bundle, rep
@@ -451,7 +490,7 @@ def _raise_if_disk_full(e: OSError, out: Path) -> None:
 
 def export_result(result, out_dir, *, name="ticket-model", version="1", quantize=True,
                   max_val_rows: int = 4096, should_stop=None, on_progress=None, card=None,
-                  review_threshold: float = 0.5, meta_extra=None, hybrid=None, familiarity=None):
+                  review_threshold: float = 0.5, meta_extra=None, hybrid=None, familiarity=None, targets=None):
     """Export a :class:`trainer.loop.TrainResult` (metrics, temperature, validation rows inside).
 
     The parity checks and the int8 gate use up to ``max_val_rows`` validation rows: at 1,024 rows
@@ -459,14 +498,15 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
     by the luck of the sample; 4,096 rows halve that (and cost about a minute more).
 
     ``hybrid``: a :class:`trainer.hybrid.HybridChoice`; the bundle then serves its blend (its
-    validation scores and temperature replace the transformer's, its choice is in ``bundle.json``)."""
+    validation scores and temperature replace the transformer's, its choice is in ``bundle.json``).
+    ``targets``: several targets (see :func:`export_bundle`; ``hybrid`` is then the primary's)."""
     data = result.data
     v = data.val
     k = min(len(v), max_val_rows)
     rng = np.random.default_rng(0)
     sel = np.sort(rng.choice(len(v), size=k, replace=False)) if k < len(v) else np.arange(len(v))
     val_rows = ([v.text_a[i] for i in sel], [v.text_b[i] for i in sel], v.y[sel])
-    metrics = {k2: v2 for k2, v2 in result.metrics.items() if k2 != "history"}
+    metrics = {k2: v2 for k2, v2 in result.metrics.items() if k2 not in ("history", "targets")}
     metrics["history"] = result.metrics.get("history", [])
     cols = data.columns
     fields = ["text"] if cols.get("text") and not (cols.get("title") or cols.get("body")) else ["title", "body"]
@@ -484,6 +524,7 @@ def export_result(result, out_dir, *, name="ticket-model", version="1", quantize
                          input_fields=fields, meta_extra=extra, should_stop=should_stop,
                          on_progress=on_progress, card=card, review_threshold=review_threshold,
                          familiarity=familiarity, tokenizer_path_b=getattr(result, "tokenizer_path_b", None),
+                         targets=targets,
                          cleaning_options=getattr(data, "cleaning_options", None),
                          test_rows=(t.text_a, t.text_b, t.y, t.lang) if (t := data.test) is not None and len(t) else None)
 

@@ -32,6 +32,7 @@ from trainer.data import PreparedData, Split
 from trainer.evaluate import macro_f1
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tower_tokenizers
+from trainer.targets import TargetLoss, final_metrics, val_scores
 from triage_app.errors import Cancelled
 from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
 
@@ -245,15 +246,18 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     amp = autocast_dtype(cfg, device)
-    n_labels = len(data.labels)
+    multi = data.targets      # several targets: one head output per target, side by side (trainer/targets.py)
+    n_labels = sum(len(t.labels) for t in multi) if multi else len(data.labels)
+    ck_labels = [f"{t.name}: {lab}" for t in multi for lab in t.labels] if multi else list(data.labels)
     ck = load_checkpoint(resume) if resume else None
-    if ck is not None and ck["labels"] != list(data.labels):
+    if ck is not None and ck["labels"] != ck_labels:
         raise ValueError(f"cannot resume from {resume}: it was trained on labels {ck['labels']}")
     emit(PhaseEvent("prepare", f"loading {cfg.base_model} and tokenizing "
                     f"{len(data.train) + len(data.val)} tickets ({device.type}, "
                     f"{'bf16' if amp == torch.bfloat16 else 'fp16' if amp == torch.float16 else 'fp32'})"))
     model = DualBertClassifier.from_pretrained(cfg.base_model, cfg.base_model_b, n_labels,
                                                cfg.pooling, cfg.dropout)
+    model.target_sizes = [len(t.labels) for t in multi] if multi else None
     tok_path, tok_path_b = tower_tokenizers(model, cfg.base_model, cfg.base_model_b)
     tok = load_tokenizer(tok_path, cfg.max_length)
     tok_b = load_tokenizer(tok_path_b, cfg.max_length) if tok_path_b else None
@@ -270,7 +274,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     pad_to = cfg.max_length if cfg.pad_to_max else None
     weights = torch.tensor(data.class_weights, dtype=torch.float32, device=device) \
         if (cfg.class_weights and data.class_weights is not None) else None
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    loss_fn = TargetLoss(multi, device, cfg.class_weights) if multi else nn.CrossEntropyLoss(weight=weights)
     eval_loss_fn = nn.CrossEntropyLoss()
     rng = np.random.default_rng(cfg.seed)
     state = {"phase": "head", "epoch": 0, "step": 0, "best_f1": -1.0, "bad_epochs": 0,
@@ -331,6 +335,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         return ddp.gather_rows(logits)
 
     def val_metrics(logits, y):
+        if multi:
+            return val_scores(multi, logits, y)
         lt = torch.from_numpy(logits)
         vloss = float(eval_loss_fn(lt, torch.from_numpy(y)).item())
         pred = logits.argmax(1)
@@ -355,7 +361,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                         time.perf_counter() - t_start, eta, improved))
         if ckpt_dir is not None and ddp.is_main:
             state["train_seconds"] = prior_s + time.perf_counter() - t_start
-            save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, data.labels, best_state)
+            save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, ck_labels, best_state)
         if finish():
             state["stopped_early"] = "requested"
             emit(PhaseEvent("note", f"stopped at your request after {phase} epoch {epoch}: keeping the best epoch "
@@ -541,17 +547,19 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     from trainer.evaluate import classification_report, ece, fit_temperature
 
     vlogits = evaluate_full(enc_val, "calibrate")
-    temperature = fit_temperature(vlogits, data.val.y)
-    metrics = {"val": classification_report(data.val.y, vlogits.argmax(1), data.labels),
-               "ece_before": ece(vlogits, data.val.y, 1.0),
-               "ece_after": ece(vlogits, data.val.y, temperature),
-               "temperature": temperature, "best_epoch": state["best_epoch"],
+    tlogits = evaluate_full(_Encoded(tok, data.test, tok_b), "test") if data.test is not None and len(data.test) else None
+    if multi:
+        metrics, per_target = final_metrics(multi, vlogits, data.val.y, tlogits, None if tlogits is None else data.test.y)
+        temperature, metrics["targets"] = metrics["temperature"], per_target
+    else:
+        temperature = fit_temperature(vlogits, data.val.y)
+        metrics = {"val": classification_report(data.val.y, vlogits.argmax(1), data.labels),
+                   "ece_before": ece(vlogits, data.val.y, 1.0), "ece_after": ece(vlogits, data.val.y, temperature)}
+    metrics |= {"temperature": temperature, "best_epoch": state["best_epoch"],
                "stopped_early": state.get("stopped_early"),
                "history": state["history"], "precision_used": str(amp).replace("torch.", "") if amp else "fp32",
                "device": device.type}
-    if data.test is not None and len(data.test):
-        enc_test = _Encoded(tok, data.test, tok_b)
-        tlogits = evaluate_full(enc_test, "test")
+    if tlogits is not None and not multi:
         metrics["test"] = classification_report(data.test.y, tlogits.argmax(1), data.labels)
         metrics["test"]["ece"] = ece(tlogits, data.test.y, temperature)
     model.eval()

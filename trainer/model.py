@@ -218,6 +218,10 @@ class DualBertClassifier(nn.Module):
     reference design -- or, for a family without one (DistilBERT, DeBERTa, ELECTRA), the first
     token's last hidden state) or ``"mean"`` (mask-aware mean of the last hidden states)."""
 
+    # Several targets (trainer/targets.py): the head's outputs are the targets' logits side by
+    # side, this many each; the ONNX export gives each target its own output.  None: one target.
+    target_sizes: list[int] | None = None
+
     def __init__(self, tower_a: nn.Module, tower_b: nn.Module, num_labels: int,
                  pooling: str = "mean", dropout: float = 0.1):
         super().__init__()

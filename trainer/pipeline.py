@@ -51,9 +51,19 @@ class DataSpec:
     routing: str = "same"
     class_weights: bool = True
     seed: int = 42
+    # several targets (trainer/targets.py): every label column, ``label_col`` (the primary) first;
+    # empty: ``label_col`` alone.  Merge maps of the other targets by column; loss weights from the config.
+    label_cols: list = field(default_factory=list)
+    merge_maps: dict = field(default_factory=dict)
+    loss_weights: dict | None = None
+
+    @property
+    def multi(self) -> bool:
+        return len(self.label_cols) > 1
 
     def with_config(self, cfg: TrainConfig) -> "DataSpec":
-        return replace(self, routing=cfg.routing, class_weights=cfg.class_weights, seed=cfg.seed)
+        return replace(self, routing=cfg.routing, class_weights=cfg.class_weights, seed=cfg.seed,
+                       loss_weights=cfg.loss_weights)
 
 
 @dataclass
@@ -77,6 +87,7 @@ class TrainOutcome:
     elapsed_s: float
     config: dict = field(default_factory=dict)
     plan: dict | None = None             # what the auto preset chose, and why (trainer/auto.py)
+    targets: list = field(default_factory=list)   # several targets: {"name", "labels", "metrics"} each
 
 
 # ---- steps ------------------------------------------------------------------------------------
@@ -97,7 +108,8 @@ def training_frame(spec: DataSpec, corrections=None):
     df, stats = read_frame(spec), None
     if spec.use_corrections and corrections is not None and corrections.count():
         df, stats = corrections.merge_into(df, text_col=spec.text_col, title_col=spec.title_col,
-                                           body_col=spec.body_col, label_col=spec.label_col)
+                                           body_col=spec.body_col, label_col=spec.label_col,
+                                           target_cols=spec.label_cols[1:] if spec.multi else None)
         if "split" in df.columns:
             df["split"] = df["split"].replace({"": "train"}).fillna("train")
     return df, stats
@@ -107,6 +119,19 @@ def prepare(spec: DataSpec, corrections=None, should_stop=None) -> tuple[Prepare
     """Merge stored corrections (when ``spec.use_corrections``) and prepare the rows for training.
     Returns ``(PreparedData, the table after corrections)``; raises ``Cancelled`` when stopped."""
     df, stats = training_frame(spec, corrections)
+    if spec.multi:
+        from trainer.targets import prepare_targets
+
+        data = prepare_targets(df, label_cols=list(spec.label_cols), title_col=spec.title_col,
+                               body_col=spec.body_col, text_col=spec.text_col, routing=spec.routing,
+                               min_per_class=spec.min_per_class, rare=spec.rare,
+                               merge_maps={spec.label_cols[0]: spec.merge_map or {}, **spec.merge_maps},
+                               loss_weights=spec.loss_weights, val_frac=spec.val_frac, test_frac=spec.test_frac,
+                               seed=spec.seed, class_weights=spec.class_weights, source=str(spec.source),
+                               should_stop=should_stop)
+        if stats:
+            data.report.corrections = stats
+        return data, df
     data = prepare_frame(df, label_col=spec.label_col, title_col=spec.title_col,
                          body_col=spec.body_col, text_col=spec.text_col, routing=spec.routing,
                          min_per_class=spec.min_per_class, rare=spec.rare,
@@ -121,7 +146,9 @@ def prepare(spec: DataSpec, corrections=None, should_stop=None) -> tuple[Prepare
 def data_ready(data: PreparedData) -> DataReady:
     sizes = {"train": len(data.train), "val": len(data.val),
              "test": len(data.test) if data.test is not None else 0}
-    return DataReady(data.report.lines(), sizes, list(data.labels))
+    from trainer.targets import target_lines
+
+    return DataReady(data.report.lines() + target_lines(data), sizes, list(data.labels))
 
 
 def label_counts(labels, merge_map: dict | None = None) -> dict:
@@ -330,6 +357,11 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         spec = replace(spec, routing=base.routing, seed=int(base.meta["train_config"].get("seed", spec.seed)))
         if ddp.active:
             raise ConfigError("reusing a bundle's transformer trains no transformer: run it without torchrun")
+    if base is not None and base.targets:
+        raise ConfigError(f"{base.path}: a model with several targets; its transformer cannot be reused for one")
+    if spec.multi and (base is not None or cfg.preset == "lexical"):
+        raise ConfigError("several label columns train one transformer with a head per target: --preset lexical "
+                          "and --transformer-from do not apply")
     # one lock per machine: its first process of a torchrun job holds it for the job's processes there
     lock = JobLock("train").acquire(lock_owner) if ddp.is_local_main else None
     try:
@@ -343,6 +375,9 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
         plan = None
         if cfg.preset == "auto" and base is None:  # rank 0 times the device and decides for all
             cfg, plan = ddp.broadcast(resolve_auto(cfg, data, emit) if ddp.is_main else None)
+            if data.targets and cfg.preset == "lexical":   # the targets share a transformer
+                cfg = TrainConfig.quick(**cfg.explicit())
+                emit(PhaseEvent("plan", "several targets share one transformer: the quick recipe instead"))
             export_options = {**(export_options or {}),
                               "meta_extra": {**((export_options or {}).get("meta_extra") or {}), "auto": plan}}
             _check(stop)
@@ -361,6 +396,13 @@ def run(spec: DataSpec, cfg: TrainConfig, out_dir, *, name: str, version: str = 
             _check(stop)
         if not ddp.is_main:  # rank 0 alone fits the lexical model, compares and exports
             return ddp.broadcast(None)
+        if data.targets:
+            from trainer.multitarget import finish
+
+            return ddp.broadcast(finish(res, data, df, spec, cfg, out_dir, name=name, version=version, active=active,
+                                        emit=emit, stop=stop, export_options=export_options, card=card,
+                                        card_extra=card_extra, ready_lines=ready.lines, t0=t0, plan=plan,
+                                        outcome_cls=TrainOutcome))
         hybrid = None
         if cfg.hybrid or res is None:
             from trainer.hybrid import fit_hybrid, fit_lexical_only

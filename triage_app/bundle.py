@@ -19,10 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from triage_app.atomic import atomic_path, fsync_dir, write_json_atomic
-from triage_app.bundle_checks import check_familiarity, check_hybrid, check_sha256, sha256_file
+from triage_app.bundle_checks import check_familiarity, check_hybrid, check_sha256, check_targets, sha256_file
 from triage_app.errors import BundleError
+from triage_app.targets import TARGET_LEXICAL_FILES, TargetInfo, lexical_file, targets_of
 
-FORMAT_VERSION = 1
+# 1: one target; 2: several targets ("targets" in bundle.json, triage_app/targets.py).  A
+# single-target bundle is still written as format 1, so older apps keep loading it.
+FORMAT_VERSION = 2
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_B_FILE = "tokenizer_b.json"  # tower B's own tokenizer when its base is of another family
@@ -31,7 +34,8 @@ CARD_FILE = "MODEL_CARD.md"
 VALIDATION_FILE = "validation.npz"
 LEXICAL_FILE = "lexical.onnx"          # the TF-IDF + logistic regression part of a hybrid model
 VOCABULARY_FILE = "vocabulary.txt"     # the training words, for the unfamiliar-ticket signal
-OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png", LEXICAL_FILE, VOCABULARY_FILE, TOKENIZER_B_FILE)
+OPTIONAL_FILES = (CARD_FILE, VALIDATION_FILE, "confusion.png", LEXICAL_FILE, VOCABULARY_FILE,
+                  TOKENIZER_B_FILE) + TARGET_LEXICAL_FILES
 ALLOWED_FILES = (MODEL_FILE, TOKENIZER_FILE, META_FILE) + OPTIONAL_FILES
 REQUIRED_KEYS = (
     "format_version", "name", "version", "labels", "routing", "max_length", "cleaning",
@@ -107,7 +111,13 @@ class Bundle:
     @property
     def lexical_only(self) -> bool:
         """True for a bundle served by its lexical model alone (no transformer file)."""
-        return self.lexical_weight >= 1.0
+        return _lexical_only(self.meta)
+
+    @property
+    def targets(self) -> list[TargetInfo]:
+        """The targets of a multi-target bundle, the primary (the single-target fields) first;
+        ``[]`` for a single-target bundle (:mod:`triage_app.targets`)."""
+        return targets_of(self.meta, self.path)
 
     @property
     def familiarity(self) -> dict | None:
@@ -224,7 +234,8 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
     if meta["precision"] not in ("fp32", "int8", "int8-emb"):
         raise BundleError(f"{meta_path}: precision must be fp32, int8 or int8-emb, got {meta['precision']!r}")
     check_hybrid(meta, p / LEXICAL_FILE, meta_path, verify_hash)
-    if (meta.get("hybrid") or {}).get("lexical_weight") != 1:   # lexical-only bundles have no transformer
+    check_targets(meta, p, meta_path, verify_hash)
+    if not _lexical_only(meta):   # lexical-only bundles have no transformer
         model = p / MODEL_FILE
         if not model.is_file():
             raise BundleError(f"{model}: missing")
@@ -240,6 +251,12 @@ def load_bundle(path: str | os.PathLike, verify_hash: bool = True) -> Bundle:
             check_sha256(model, meta["onnx_sha256"])
     check_familiarity(meta, p / VOCABULARY_FILE, meta_path, verify_hash)
     return Bundle(path=p, meta=meta)
+
+
+def _lexical_only(meta: dict) -> bool:
+    """Every target is served by its lexical model alone (lexical weight 1): no transformer."""
+    parts = [meta] + list(meta.get("targets") or [])[1:]
+    return all((m.get("hybrid") or {}).get("lexical_weight") == 1 for m in parts)
 
 
 # Hidden work folders and files this project creates beside bundles and checkpoints; a process
@@ -333,11 +350,15 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
             else:
                 (shutil.move if move else shutil.copyfile)(str(src), str(tmp / name))
         meta = dict(meta)
-        meta["format_version"] = FORMAT_VERSION
+        meta["format_version"] = FORMAT_VERSION if meta.get("targets") else 1
         meta.setdefault("created", now_iso())
         meta["onnx_sha256"] = sha256_file(tmp / MODEL_FILE) if (tmp / MODEL_FILE).is_file() else ""
         if (tmp / LEXICAL_FILE).is_file() and isinstance(meta.get("hybrid"), dict):
             meta["hybrid"] = {**meta["hybrid"], "lexical_sha256": sha256_file(tmp / LEXICAL_FILE)}
+        if isinstance(meta.get("targets"), list):   # the lexical parts of the other targets
+            meta["targets"] = [{**t, "hybrid": {**t["hybrid"], "lexical_sha256": sha256_file(tmp / lexical_file(k))}}
+                               if k and isinstance(t.get("hybrid"), dict) and (tmp / lexical_file(k)).is_file()
+                               else t for k, t in enumerate(meta["targets"])]
         if (tmp / VOCABULARY_FILE).is_file() and isinstance(meta.get("familiarity"), dict):
             meta["familiarity"] = {**meta["familiarity"], "vocabulary_sha256": sha256_file(tmp / VOCABULARY_FILE)}
         write_json_atomic(tmp / META_FILE, meta)
@@ -363,18 +384,29 @@ def write_bundle(files: dict[str, str | os.PathLike], meta: dict, out_dir: str |
 
 
 def save_thresholds(bundle_dir: str | os.PathLike, global_threshold: float,
-                    class_thresholds: dict[str, float] | None) -> Bundle:
-    """Store review thresholds in ``bundle.json`` (atomic); validated like any load."""
+                    class_thresholds: dict[str, float] | None, target: str | None = None) -> Bundle:
+    """Store review thresholds in ``bundle.json`` (atomic); validated like any load.  ``target``
+    (a multi-target bundle's target name) stores that target's; None or the primary target's name:
+    the bundle's own (top-level) thresholds."""
     b = load_bundle(bundle_dir, verify_hash=False)
     if not 0 <= global_threshold <= 1:
         raise BundleError(f"threshold must be in [0, 1], got {global_threshold}")
     meta = dict(b.meta)
-    meta["review_threshold"] = round(float(global_threshold), 4)
-    ct = {k: round(float(v), 4) for k, v in (class_thresholds or {}).items()}
-    unknown = [k for k in ct if k not in b.labels]
+    names = [t.name for t in b.targets]
+    if target is not None and target not in names:
+        raise BundleError(f"{b.path / META_FILE}: no target {target!r}"
+                          + (f" (targets: {', '.join(names)})" if names else " (a single-target model)"))
+    k = names.index(target) if target is not None else 0
+    labels = b.targets[k].labels if k else b.labels
+    ct = {lab: round(float(v), 4) for lab, v in (class_thresholds or {}).items()}
+    unknown = [lab for lab in ct if lab not in labels]
     if unknown:
         raise BundleError(f"{b.path / META_FILE}: unknown labels in thresholds: {', '.join(unknown)}")
-    meta["class_thresholds"] = ct
+    rec = {"review_threshold": round(float(global_threshold), 4), "class_thresholds": ct}
+    if k == 0:
+        meta.update(rec)
+    else:
+        meta["targets"] = [dict(t, **rec) if i == k else t for i, t in enumerate(meta["targets"])]
     write_json_atomic(b.path / META_FILE, meta)
     return load_bundle(b.path, verify_hash=False)
 

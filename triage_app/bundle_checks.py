@@ -64,3 +64,40 @@ def check_hybrid(meta: dict, lex: Path, meta_path: Path, verify_hash: bool) -> N
         raise BundleError(f"{lex}: missing (bundle.json gives the lexical part a weight of {w})")
     if verify_hash:
         check_sha256(lex, hybrid.get("lexical_sha256"))
+
+
+def check_targets(meta: dict, folder: Path, meta_path: Path, verify_hash: bool) -> None:
+    """A multi-target bundle (``"targets"`` in bundle.json, format 2) lists 2 to ``MAX_TARGETS``
+    targets with distinct names; the first names the primary target (whose labels are the
+    top-level ones); every other one has valid labels, temperature, thresholds and hybrid record
+    (with its ``lexical_<k>.onnx``).  See :mod:`triage_app.targets`."""
+    from triage_app.targets import MAX_TARGETS, lexical_file
+
+    targets = meta.get("targets")
+    if targets is None:
+        return
+    if not isinstance(targets, list) or not 2 <= len(targets) <= MAX_TARGETS:
+        raise BundleError(f"{meta_path}: 'targets' must be a list of 2 to {MAX_TARGETS} targets")
+    if not isinstance(meta.get("format_version"), int) or meta["format_version"] < 2:
+        raise BundleError(f"{meta_path}: a bundle with several targets needs format_version 2")
+    names = [t.get("name") if isinstance(t, dict) else None for t in targets]
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise BundleError(f"{meta_path}: every target needs a distinct, non-empty 'name'")
+    if targets[0].get("labels", meta["labels"]) != meta["labels"]:
+        raise BundleError(f"{meta_path}: the first target's labels are not the bundle's 'labels'")
+    for k, t in enumerate(targets[1:], start=1):
+        where = f"{meta_path}: target {t['name']!r}"
+        labels = t.get("labels")
+        if (not isinstance(labels, list) or len(labels) < 2
+                or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels)):
+            raise BundleError(f"{where}: 'labels' must be a list of at least 2 distinct names")
+        temp = t.get("temperature")
+        if not isinstance(temp, (int, float)) or not 0.01 <= temp <= 100:
+            raise BundleError(f"{where}: bad temperature {temp!r}")
+        rt = t.get("review_threshold")
+        if not isinstance(rt, (int, float)) or not 0 <= rt <= 1:
+            raise BundleError(f"{where}: review_threshold must be in [0, 1], got {rt!r}")
+        for lab, v in (t.get("class_thresholds") or {}).items():
+            if lab not in labels or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise BundleError(f"{where}: bad class threshold {lab!r}: {v!r}")
+        check_hybrid(t, folder / lexical_file(k), meta_path, verify_hash)

@@ -17,6 +17,12 @@ non-empty those win over the ``text`` argument, so the hash matches what
 ``merge_into()`` uses the text column when one is named and the title/body
 rule otherwise.
 
+Several targets: a correction of one target of a multi-target model
+(``add(..., target="priority")``) is kept in a second table keyed on (text,
+target); ``merge_into(..., target_cols=[...])`` applies each to its own label
+column.  A correction without a target (the first table, as before) is the
+primary label column's (``label_col``).
+
 Every call opens its own connection (safe to use from GUI worker threads);
 the database runs in WAL mode.
 """
@@ -46,6 +52,22 @@ CREATE TABLE IF NOT EXISTS corrections (
     corrected     TEXT NOT NULL,
     model_version TEXT,
     created       TEXT NOT NULL
+)
+"""
+TARGET_COLUMNS = COLUMNS + ["target"]
+_TARGET_SCHEMA = """
+CREATE TABLE IF NOT EXISTS target_corrections (
+    text_hash     TEXT NOT NULL,
+    target        TEXT NOT NULL,
+    text          TEXT NOT NULL,
+    title         TEXT,
+    body          TEXT,
+    predicted     TEXT,
+    confidence    REAL,
+    corrected     TEXT NOT NULL,
+    model_version TEXT,
+    created       TEXT NOT NULL,
+    PRIMARY KEY (text_hash, target)
 )
 """
 
@@ -94,6 +116,7 @@ class CorrectionsStore:
             con.execute("PRAGMA journal_mode=WAL")
             with con:
                 con.execute(_SCHEMA)
+                con.execute(_TARGET_SCHEMA)
 
     # ------------------------------------------------------------------ internals
     def _connect(self) -> sqlite3.Connection:
@@ -103,8 +126,11 @@ class CorrectionsStore:
 
     # ------------------------------------------------------------------ API
     def add(self, text: str, fields: dict | None, predicted: str, confidence: float,
-            corrected: str, model_version: str) -> None:
-        """Store a correction; a later one for the same normalised text replaces it.
+            corrected: str, model_version: str, target: str | None = None) -> None:
+        """Store a correction; a later one for the same normalised text (and target) replaces it.
+
+        ``target``: the label column (target name) of a multi-target model the
+        correction is for; None: the model's (primary) label.
 
         ``fields`` may hold ``title``/``body`` (and ``text``); when title or
         body is non-empty the stored text is :func:`ticket_text` of them,
@@ -124,10 +150,15 @@ class CorrectionsStore:
         created = datetime.now(timezone.utc).isoformat(timespec="microseconds")  # noqa: UP017 (py3.10 ok)
         row = (text_hash(stored), stored, title, body, _s(predicted), conf,
                _s(corrected), _s(model_version), created)
+        table, cols = ("corrections", COLUMNS) if target is None else ("target_corrections", TARGET_COLUMNS)
+        if target is not None:
+            if not _s(target).strip():
+                raise ValueError("a target correction needs the target's name")
+            row += (_s(target).strip(),)
         with closing(self._connect()) as con, con:
             con.execute(
-                "INSERT OR REPLACE INTO corrections "
-                f"({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                f"INSERT OR REPLACE INTO {table} "
+                f"({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                 row)
 
     def all(self) -> list[dict]:
@@ -138,13 +169,24 @@ class CorrectionsStore:
                 "ORDER BY created DESC, rowid DESC").fetchall()
         return [dict(r) for r in rows]
 
-    def count(self) -> int:
+    def target_corrections(self) -> list[dict]:
+        """Every correction of a named target (keys :data:`TARGET_COLUMNS`), newest first."""
         with closing(self._connect()) as con:
-            return int(con.execute("SELECT COUNT(*) FROM corrections").fetchone()[0])
+            rows = con.execute(
+                f"SELECT {', '.join(TARGET_COLUMNS)} FROM target_corrections "
+                "ORDER BY created DESC, rowid DESC").fetchall()
+        return [dict(r) for r in rows]
+
+    def count(self) -> int:
+        """Corrections of both kinds (the model's label, and named targets)."""
+        with closing(self._connect()) as con:
+            return sum(int(con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+                       for t in ("corrections", "target_corrections"))
 
     def clear(self) -> None:
         with closing(self._connect()) as con, con:
             con.execute("DELETE FROM corrections")
+            con.execute("DELETE FROM target_corrections")
 
     def as_frame(self):
         """A pandas DataFrame with :data:`COLUMNS`, newest first."""
@@ -167,7 +209,16 @@ class CorrectionsStore:
         write_table(df[COLUMNS].fillna(""), path)
         return len(df)
 
-    def merge_into(self, df, text_col=None, title_col=None, body_col=None, label_col=None):
+    def _by_column(self, label_col: str, target_cols) -> dict:
+        """label column -> {text hash: correction}; the newest correction of a column wins."""
+        cols = {label_col: {}, **{c: {} for c in target_cols or [] if c != label_col}}
+        rows = [(r, label_col) for r in self.all()]
+        rows += [(r, r["target"]) for r in self.target_corrections() if r["target"] in cols]
+        for r, c in sorted(rows, key=lambda rc: rc[0]["created"]):
+            cols[c][r["text_hash"]] = r
+        return cols
+
+    def merge_into(self, df, text_col=None, title_col=None, body_col=None, label_col=None, target_cols=None):
         """Apply the corrections to a labelled table; returns ``(df2, stats)``.
 
         The text of each row is ``df[text_col]`` when ``text_col`` is given,
@@ -175,7 +226,10 @@ class CorrectionsStore:
         text hash matches a correction gets the corrected label; corrections
         matching no row are appended as new rows (text/title/body/label
         columns filled, other columns missing).  ``df`` is not modified;
-        ``df2`` has a fresh RangeIndex.
+        ``df2`` has a fresh RangeIndex.  ``target_cols``: the other label
+        columns of a multi-target training; each gets the corrections stored
+        for it as a target (an appended row has the labels of its corrections
+        only, the others empty: masked for those targets).
 
         ``stats``: ``overridden`` = rows whose label changed, ``unchanged`` =
         the other original rows (including matched rows that already had the
@@ -191,15 +245,13 @@ class CorrectionsStore:
             if c and c not in df.columns:
                 raise KeyError(f"column {c!r} not in {list(df.columns)}")
 
-        corrections = {}
-        for r in reversed(self.all()):  # oldest first so the newest wins
-            corrections[r["text_hash"]] = r
-
+        by_col = self._by_column(label_col, target_cols)
         out = df.copy().reset_index(drop=True)
-        if label_col not in out.columns:
-            out[label_col] = None
-        if out[label_col].dtype != object:
-            out[label_col] = out[label_col].astype(object)
+        for lc in by_col:
+            if lc not in out.columns:
+                out[lc] = None
+            if out[lc].dtype != object:
+                out[lc] = out[lc].astype(object)
 
         def col(c) -> list:
             return [_s(v) for v in out[c].tolist()] if c else [""] * len(out)
@@ -208,38 +260,47 @@ class CorrectionsStore:
             texts = col(text_col)
         else:
             texts = [ticket_text("", t, b) for t, b in zip(col(title_col), col(body_col))]
-        labels = out[label_col].tolist()
+        hashes = [text_hash(t) for t in texts]
         seen: set[str] = set()
-        overridden = 0
-        for i, text in enumerate(texts):  # column lists, not per-cell .at: 48k rows in ~0.1 s
-            c = corrections.get(text_hash(text))
-            if c is None:
-                continue
-            seen.add(c["text_hash"])
-            if _s(labels[i]) != c["corrected"]:
-                labels[i] = c["corrected"]
-                overridden += 1
-        out[label_col] = pd.Series(labels, index=out.index, dtype=object)
+        changed: set[int] = set()
+        for lc, corrections in by_col.items():
+            labels = out[lc].tolist()
+            for i, h in enumerate(hashes):  # column lists, not per-cell .at: 48k rows in ~0.1 s
+                c = corrections.get(h)
+                if c is None:
+                    continue
+                seen.add(h)
+                if _s(labels[i]) != c["corrected"]:
+                    labels[i] = c["corrected"]
+                    changed.add(i)
+            out[lc] = pd.Series(labels, index=out.index, dtype=object)
 
-        new_rows = []
-        for h, c in corrections.items():
-            if h in seen:
-                continue
-            row = {label_col: c["corrected"]}
-            if text_col:
-                row[text_col] = c["text"]
-            title, body = c["title"] or "", c["body"] or ""
-            if title_col and body_col:
-                if not (title or body):
-                    body = c["text"]  # text-only correction: ticket_text("", "", text) == text
-                row[title_col] = title
-                row[body_col] = body
-            elif title_col or body_col:
-                row[title_col or body_col] = c["text"]
-            new_rows.append(row)
+        new_rows: dict[str, dict] = {}
+        for lc, corrections in by_col.items():
+            for h, c in corrections.items():
+                if h in seen:
+                    continue
+                row = new_rows.setdefault(h, self._new_row(c, text_col, title_col, body_col))
+                row[lc] = c["corrected"]
 
         if new_rows:
-            out = pd.concat([out, pd.DataFrame(new_rows)], ignore_index=True)
-        stats = {"overridden": overridden, "added": len(new_rows),
-                 "unchanged": len(df) - overridden}
+            out = pd.concat([out, pd.DataFrame(list(new_rows.values()))], ignore_index=True)
+        stats = {"overridden": len(changed), "added": len(new_rows),
+                 "unchanged": len(df) - len(changed)}
         return out, stats
+
+    @staticmethod
+    def _new_row(c: dict, text_col, title_col, body_col) -> dict:
+        """The text fields of a row appended for a correction that matches no row."""
+        row = {}
+        if text_col:
+            row[text_col] = c["text"]
+        title, body = c["title"] or "", c["body"] or ""
+        if title_col and body_col:
+            if not (title or body):
+                body = c["text"]  # text-only correction: ticket_text("", "", text) == text
+            row[title_col] = title
+            row[body_col] = body
+        elif title_col or body_col:
+            row[title_col or body_col] = c["text"]
+        return row

@@ -3,8 +3,9 @@
 Cleans tickets with the bundle's recorded cleaning (the trainer's function), tokenises, batches by
 length with dynamic padding, applies temperature-scaled softmax, top-k and review thresholds, flags
 tickets unlike the training data (too short, unfamiliar words: :mod:`triage_app.familiarity`), and
-explains predictions by word occlusion.  Serves transformer, hybrid and lexical-only bundles.
-Imports neither torch nor Qt.
+explains predictions by word occlusion.  Serves transformer, hybrid and lexical-only bundles, and
+multi-target bundles (one shared model, one head per target: :meth:`TicketClassifier.score_targets`,
+``Prediction.targets``; :mod:`triage_app.targets`).  Imports neither torch nor Qt.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -23,6 +24,13 @@ from triage_app.bundle import Bundle, BundleError, load_bundle
 from triage_app.errors import Cancelled
 from triage_app.familiarity import load_familiarity
 from triage_app.hybrid import blend_logits
+from triage_app.targets import (  # noqa: F401 - low_confidence_reason: the GUI imports it from here
+    TargetInfo,
+    TargetPrediction,
+    low_confidence_reason,
+    softmax_t,
+    target_predictions,
+)
 from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
 
 log = logging.getLogger("triage.engine")
@@ -41,17 +49,24 @@ CUDA_HELP = ("install the NVIDIA driver, then the CUDA 13 and cuDNN 9 libraries,
 
 @dataclass
 class Prediction:
+    """One ticket's prediction.  Its fields are those of the model's (primary) target; a
+    multi-target model also fills ``targets``: target name -> :class:`TargetPrediction` for every
+    target, the primary first (``{}`` for a single-target model)."""
     label: str
     confidence: float
     top: list[tuple[str, float]]
     needs_review: bool
     probs: np.ndarray | None = None
     review_reason: str = ""      # why it needs review ("" when it is auto-routed)
+    targets: dict[str, TargetPrediction] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"label": self.label, "confidence": round(self.confidence, 4),
-                "top": [[lab, round(p, 4)] for lab, p in self.top], "needs_review": self.needs_review,
-                "review_reason": self.review_reason}
+        out = {"label": self.label, "confidence": round(self.confidence, 4),
+               "top": [[lab, round(p, 4)] for lab, p in self.top], "needs_review": self.needs_review,
+               "review_reason": self.review_reason}
+        if self.targets:
+            out["targets"] = {name: t.as_dict() for name, t in self.targets.items()}
+        return out
 
 
 # The columns every export of predictions adds (``triage classify`` and the Batch tab's Export).
@@ -76,10 +91,6 @@ def prediction_columns(labels: Sequence[str], probs: np.ndarray, needs_review, r
     cols["needs_review"] = [bool(x) for x in needs_review]
     cols["review_reason"] = list(reasons)
     return cols
-
-
-def low_confidence_reason(confidence: float, threshold: float) -> str:
-    return f"low confidence ({confidence:.0%} < {threshold:.0%})"
 
 
 Ticket = str | dict
@@ -171,12 +182,13 @@ LEXICAL_INPUT, LEXICAL_OUTPUT = "text", "probabilities"
 LEXICAL_BATCH = 64    # its TF-IDF step makes a dense [batch, vocabulary] tensor: keep batches small
 
 
-def lexical_session(bundle: Bundle, threads: int | None, spin: bool):
+def lexical_session(bundle: Bundle, threads: int | None, spin: bool, target: TargetInfo | None = None):
     """The ONNX Runtime session of a hybrid bundle's lexical part (always on the CPU: string
-    operators), or None for a transformer-only bundle."""
-    if bundle.lexical_weight <= 0:
+    operators), or None for a transformer-only bundle; ``target``: that target's lexical part."""
+    weight, path, labels = ((bundle.lexical_weight, str(bundle.lexical_path), bundle.labels) if target is None
+                            else (target.lexical_weight, str(target.lexical_path), target.labels))
+    if weight <= 0:
         return None
-    path = str(bundle.lexical_path)
     try:
         session = ort_session(path, ["CPUExecutionProvider"], threads, quiet=False, spin=spin)
     except Exception as e:  # noqa: BLE001
@@ -187,17 +199,32 @@ def lexical_session(bundle: Bundle, threads: int | None, spin: bool):
         raise BundleError(f"{path}: unexpected lexical model inputs {names} / outputs {outs} "
                           f"(expected {[LEXICAL_INPUT]} / {LEXICAL_OUTPUT!r})")
     width = session.get_outputs()[outs.index(LEXICAL_OUTPUT)].shape[-1]
-    if isinstance(width, int) and width != len(bundle.labels):
+    if isinstance(width, int) and width != len(labels):
         raise BundleError(f"{path}: the lexical model outputs {width} classes but bundle.json lists "
-                          f"{len(bundle.labels)} labels")
+                          f"{len(labels)} labels")
     return session
+
+
+_open_lexical = lexical_session     # (TicketClassifier's argument of that name hides the function)
+
+
+def check_outputs(session, bundle: Bundle, path: str) -> None:
+    """The transformer's outputs match the bundle: one per target, as wide as its labels."""
+    outs = session.get_outputs()
+    widths = [len(t.labels) for t in bundle.targets] or [len(bundle.labels)]
+    if len(outs) != len(widths):
+        raise BundleError(f"{path}: the model has {len(outs)} outputs but bundle.json lists {len(widths)} targets")
+    for o, n in zip(outs, widths):
+        if len(o.shape) != 2 or (isinstance(o.shape[1], int) and o.shape[1] != n):
+            raise BundleError(f"{path}: the model outputs {o.shape[-1]} classes but bundle.json "
+                              f"lists {n} labels")
 
 
 class TicketClassifier:
     """A loaded bundle ready to classify tickets."""
 
     def __init__(self, bundle: Bundle, session, provider: str, fallback_message: str | None,
-                 gpu: str | None = None, lexical_session=None):
+                 gpu: str | None = None, lexical_session=None, threads: int | None = None, spin: bool = True):
         self.bundle = bundle
         self.session = session
         if bundle.lexical_weight > 0 and lexical_session is None:
@@ -212,6 +239,9 @@ class TicketClassifier:
         self.cleaning = bundle.cleaning_options
         self.threshold = bundle.review_threshold
         self.class_thresholds = bundle.class_thresholds
+        self.targets: list[TargetInfo] = bundle.targets     # [] for a single-target bundle
+        # the lexical parts of the other targets (the primary's is lexical_session)
+        self.target_lexical = {t.name: _open_lexical(bundle, threads, spin, t) for t in self.targets[1:]}
         self.tokenizer = None
         self.tokenizer_b = None     # tower B's own tokenizer (towers of two encoder families), else None
         if session is not None:
@@ -236,7 +266,8 @@ class TicketClassifier:
             raise ValueError(f"device must be auto, cpu or cuda (got {device!r})")
         bundle = bundle_or_path if isinstance(bundle_or_path, Bundle) else load_bundle(bundle_or_path)
         if bundle.lexical_only:   # no transformer: string operators on the CPU, nothing for a GPU
-            return cls(bundle, None, "CPUExecutionProvider", None, None, lexical_session(bundle, threads, spin))
+            return cls(bundle, None, "CPUExecutionProvider", None, None, lexical_session(bundle, threads, spin),
+                       threads, spin)
         import onnxruntime as ort
 
         path = str(bundle.model_path)
@@ -286,14 +317,11 @@ class TicketClassifier:
         names = [i.name for i in session.get_inputs()]
         if names != INPUT_NAMES:
             raise BundleError(f"{path}: unexpected model inputs {names} (expected {INPUT_NAMES})")
-        out_shape = session.get_outputs()[0].shape
-        if len(out_shape) != 2 or (isinstance(out_shape[1], int) and out_shape[1] != len(bundle.labels)):
-            raise BundleError(f"{path}: the model outputs {out_shape[-1]} classes but bundle.json "
-                              f"lists {len(bundle.labels)} labels")
+        check_outputs(session, bundle, path)
         provider = session.get_providers()[0]
         if fallback:
             log.info(fallback)  # callers (CLI, GUI) show `fallback_message` to the user once
-        return cls(bundle, session, provider, fallback, gpu, lexical_session(bundle, threads, spin))
+        return cls(bundle, session, provider, fallback, gpu, lexical_session(bundle, threads, spin), threads, spin)
 
     @property
     def default_batch_size(self) -> int:
@@ -322,9 +350,11 @@ class TicketClassifier:
         b = load_bundle(self.bundle.path, verify_hash=False)
         self.bundle = Bundle(self.bundle.path, {**self.bundle.meta,
                                                 "review_threshold": b.review_threshold,
-                                                "class_thresholds": b.class_thresholds})
+                                                "class_thresholds": b.class_thresholds,
+                                                **({"targets": b.meta["targets"]} if self.targets else {})})
         self.threshold = b.review_threshold
         self.class_thresholds = b.class_thresholds
+        self.targets = self.bundle.targets
 
     # ---- core -------------------------------------------------------------------------------
     def compose(self, ticket: Ticket) -> tuple[str, str]:
@@ -336,21 +366,24 @@ class TicketClassifier:
         """The served scores before calibration: the transformer's logits, blended with the
         lexical part's log-probabilities in a hybrid bundle (:func:`triage_app.hybrid.blend_logits`)."""
         w = self.lexical_weight
+        n = len(self.labels)     # a multi-target model's primary target is its first output
         if w == 0.0:
-            return self.transformer_logits(pairs, batch_size, should_stop, on_progress)
+            return self.transformer_logits(pairs, batch_size, should_stop, on_progress)[:, :n]
         lex = self._lexical_probs(pairs, should_stop, None if w < 1.0 else on_progress)
-        t = None if w == 1.0 else self.transformer_logits(pairs, batch_size, should_stop, on_progress)
+        t = None if w == 1.0 else self.transformer_logits(pairs, batch_size, should_stop, on_progress)[:, :n]
         return blend_logits(t, lex, w)
 
     def _lexical_probs(self, pairs: Sequence[tuple[str, str]], should_stop=None,
-                       on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        out = np.zeros((len(pairs), len(self.labels)), dtype=np.float32)
+                       on_progress: Callable[[int, int], None] | None = None, session=None,
+                       n_labels: int | None = None) -> np.ndarray:
+        session = session or self.lexical_session
+        out = np.zeros((len(pairs), n_labels or len(self.labels)), dtype=np.float32)
         texts = [textmod.lexical_text(a, b) for a, b in pairs]
         for start in range(0, len(texts), LEXICAL_BATCH):
             if should_stop is not None and should_stop():
                 raise Cancelled()
             chunk = np.array(texts[start:start + LEXICAL_BATCH], dtype=object).reshape(-1, 1)
-            out[start:start + len(chunk)] = self.lexical_session.run([LEXICAL_OUTPUT], {LEXICAL_INPUT: chunk})[0]
+            out[start:start + len(chunk)] = session.run([LEXICAL_OUTPUT], {LEXICAL_INPUT: chunk})[0]
             if on_progress is not None:
                 on_progress(start + len(chunk), len(texts))
         return out
@@ -365,11 +398,12 @@ class TicketClassifier:
     def transformer_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
                             should_stop: Callable[[], bool] | None = None,
                             on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """The transformer's logits; a multi-target model's outputs side by side, in target order."""
         if self.session is None:
             raise BundleError(f"{self.bundle.path}: a lexical-only bundle has no transformer to run")
         batch_size = batch_size or self.default_batch_size
         n = len(pairs)
-        out = np.zeros((n, len(self.labels)), dtype=np.float32)
+        out = np.zeros((n, sum(len(t.labels) for t in self.targets) or len(self.labels)), dtype=np.float32)
         if n == 0:
             return out
         a_txt = [p[0] for p in pairs]
@@ -384,18 +418,15 @@ class TicketClassifier:
                 raise Cancelled()
             ia, ma = pad_batch([a[i] for i in idx])
             ib, mb = (ia, ma) if same else pad_batch([b[i] for i in idx])
-            out[idx] = self.session.run(None, {"input_ids_a": ia, "attention_mask_a": ma,
-                                               "input_ids_b": ib, "attention_mask_b": mb})[0]
+            out[idx] = np.concatenate(self.session.run(None, {"input_ids_a": ia, "attention_mask_a": ma,
+                                                              "input_ids_b": ib, "attention_mask_b": mb}), axis=1)
             done += len(idx)
             if on_progress is not None:
                 on_progress(done, n)
         return out
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        z = logits.astype(np.float64) / self.bundle.temperature
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax_t(logits, self.bundle.temperature)
 
     def predict_proba(self, tickets: Iterable[Ticket], batch_size: int | None = None,
                       should_stop=None, on_progress=None) -> np.ndarray:
@@ -418,36 +449,88 @@ class TicketClassifier:
                        keep_probs: bool = False, reasons: Sequence[str] | None = None) -> list[Prediction]:
         """Predictions from probabilities; ``reasons`` (from :meth:`score`) flag unfamiliar or
         too-short tickets for review whatever their confidence."""
-        k = max(1, min(top_k, len(self.labels)))
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        primary = TargetInfo(0, "label", "label", self.labels, self.bundle.temperature, self.threshold,
+                             self.class_thresholds, self.lexical_weight, self.bundle.lexical_path)
+        return [Prediction(p.label, p.confidence, p.top, p.needs_review, p.probs, p.review_reason)
+                for p in target_predictions(primary, probs, top_k, threshold, keep_probs, reasons)]
+
+    # ---- several targets ----------------------------------------------------------------------
+    def _target_logits(self, k: int, transformer: np.ndarray | None, pairs, should_stop=None) -> np.ndarray:
+        """Served scores of target ``k`` (before calibration) from the side-by-side transformer
+        logits: its output, blended with its own lexical part in a hybrid."""
+        t = self.targets[k]
+        start = sum(len(x.labels) for x in self.targets[:k])
+        part = None if transformer is None else transformer[:, start:start + len(t.labels)]
+        if t.lexical_weight == 0.0:
+            return part
+        session = self.lexical_session if k == 0 else self.target_lexical[t.name]
+        lex = self._lexical_probs(pairs, should_stop, None, session, len(t.labels))
+        return blend_logits(part, lex, t.lexical_weight)
+
+    def score_targets(self, tickets: Iterable[Ticket], batch_size: int | None = None, should_stop=None,
+                      on_progress=None) -> tuple[dict[str, np.ndarray], list[str]]:
+        """``({target name: calibrated probabilities}, unfamiliar reasons)`` of a multi-target model,
+        the transformer run once for all targets; a single-target model gives ``{labels' name: probs}``
+        under the key ``"label"``."""
+        pairs = [self.compose(t) for t in tickets]
+        if not self.targets:
+            return {"label": self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress))}, \
+                self.unfamiliar_reasons(pairs)
+        need = any(t.lexical_weight < 1.0 for t in self.targets)
+        transformer = self.transformer_logits(pairs, batch_size, should_stop, on_progress) if need else None
+        probs = {t.name: softmax_t(self._target_logits(k, transformer, pairs, should_stop), t.temperature)
+                 for k, t in enumerate(self.targets)}
+        return probs, self.unfamiliar_reasons(pairs)
+
+    def to_target_predictions(self, probs_by_target: dict[str, np.ndarray], top_k: int = 3,
+                              threshold: float | None = None, keep_probs: bool = False,
+                              reasons: Sequence[str] | None = None) -> list[Prediction]:
+        """Predictions of a multi-target model (from :meth:`score_targets`): each one's own fields
+        are the primary target's, ``targets`` holds every target's :class:`TargetPrediction`."""
+        per = {t.name: target_predictions(t, probs_by_target[t.name], top_k, threshold, keep_probs, reasons)
+               for t in self.targets}
         out = []
-        for r, (row, idx) in enumerate(zip(probs, order)):
-            label = self.labels[int(idx[0])]
-            conf = float(row[idx[0]])
-            t = self.threshold_for(label, threshold)
-            why = (reasons[r] if reasons is not None else "") or \
-                (low_confidence_reason(conf, t) if conf < t else "")
-            out.append(Prediction(label, conf, [(self.labels[int(i)], float(row[i])) for i in idx],
-                                  bool(why), row.copy() if keep_probs else None, why))
+        for r in range(len(next(iter(per.values()))) if per else 0):
+            p = per[self.targets[0].name][r]
+            out.append(Prediction(p.label, p.confidence, p.top, p.needs_review, p.probs, p.review_reason,
+                                  {name: preds[r] for name, preds in per.items()}))
         return out
 
     def predict(self, tickets: Ticket | Iterable[Ticket], batch_size: int | None = None, top_k: int = 3,
                 threshold: float | None = None, keep_probs: bool = False):
-        """Predictions in input order.  One ticket in, one :class:`Prediction` out."""
+        """Predictions in input order.  One ticket in, one :class:`Prediction` out (with
+        ``targets`` filled for a multi-target model)."""
         single = isinstance(tickets, (str, dict))
         items = [tickets] if single else list(tickets)
-        probs, reasons = self.score(items, batch_size)
-        preds = self.to_predictions(probs, top_k, threshold, keep_probs, reasons)
+        if self.targets:
+            probs_by, reasons = self.score_targets(items, batch_size)
+            preds = self.to_target_predictions(probs_by, top_k, threshold, keep_probs, reasons)
+        else:
+            probs, reasons = self.score(items, batch_size)
+            preds = self.to_predictions(probs, top_k, threshold, keep_probs, reasons)
         return preds[0] if single else preds
 
     # ---- explanations ------------------------------------------------------------------------
-    def explain(self, ticket: Ticket, max_words: int = 64, batch_size: int | None = None) -> list[tuple[str, float]]:
+    def explain(self, ticket: Ticket, max_words: int = 64, batch_size: int | None = None,
+                target: str | None = None) -> list[tuple[str, float]]:
         """Contribution of each word to the predicted class: the drop in that class's
         probability when the word is removed (occlusion, batched).  Words are those of the
         cleaned inputs, title words first then body words for ``split`` routing; beyond
-        ``max_words`` words per field the rest get 0."""
+        ``max_words`` words per field the rest get 0.  ``target``: explain that target of a
+        multi-target model (default: the primary one)."""
+        names = [t.name for t in self.targets]
+        if target is not None and target not in names:
+            raise ValueError(f"no target {target!r} in this model (targets: {', '.join(names) or 'none'})")
+        k = names.index(target) if target is not None else 0
+
+        def served(pairs, bs):
+            if k == 0:
+                return self.probabilities(self._logits_for(pairs, bs))
+            tr = self.transformer_logits(pairs, bs) if self.targets[k].lexical_weight < 1 else None
+            return softmax_t(self._target_logits(k, tr, pairs), self.targets[k].temperature)
+
         a, b = self.compose(ticket)
-        base_probs = self.probabilities(self._logits_for([(a, b)], 1))[0]
+        base_probs = served([(a, b)], 1)[0]
         cls = int(np.argmax(base_probs))
         base = float(base_probs[cls])
         fields = [("a", a)] if (self.routing == "same") else [("a", a), ("b", b)]
@@ -467,7 +550,7 @@ class TicketClassifier:
                     variants.append((a, reduced))
                 where.append(start + i)
         if variants:
-            p = self.probabilities(self._logits_for(variants, batch_size))[:, cls]
+            p = served(variants, batch_size)[:, cls]
             for pos, pv in zip(where, p):
                 words_out[pos] = (words_out[pos][0], float(base - pv))
         return words_out

@@ -17,6 +17,7 @@ from triage_app.cli.common import (
 )
 from triage_app.engine import PREDICTION_COLUMNS, prediction_columns
 from triage_app.errors import UserError
+from triage_app.targets import target_columns
 
 PRED_COLUMNS = PREDICTION_COLUMNS
 
@@ -36,27 +37,45 @@ def _count_rows_estimate(path: Path) -> int | None:
 
 
 
-def _add_predictions(df, probs, preds, labels):
+def _add_predictions(df, probs, preds, labels, extra: dict | None = None):
+    """``df`` with :data:`PRED_COLUMNS` and then ``extra`` (a multi-target model's per-target
+    columns, :func:`triage_app.targets.target_columns`); a name the file has gets ``_pred``."""
     import pandas as pd
 
     cols = prediction_columns(labels, probs, [p.needs_review for p in preds], [p.review_reason for p in preds])
+    cols = {**{c: cols[c] for c in PRED_COLUMNS}, **(extra or {})}
     out = df.copy()
-    for c in PRED_COLUMNS:
+    for c, values in cols.items():
         name = c if c not in out.columns else f"{c}_pred"
-        out[name] = pd.Series(cols[c], index=out.index)
+        out[name] = pd.Series(values, index=out.index)
     return out
 
 
 def classify_frame(clf, chunk, mapping: dict, threshold: float | None = None, batch_size: int | None = None,
                    on_progress=None):
     """``chunk`` with the prediction columns of ``triage classify`` added (every input column kept;
-    escaping against formulas happens when the table is written).  The one row-building step of
+    escaping against formulas happens when the table is written); a model with several targets adds
+    each target's columns too, from one run of the model.  The one row-building step of
     ``triage classify``, whether it runs here or in a Ray actor (:mod:`triage_app.cluster`)."""
     from triage_app.engine import tickets_from_frame
 
-    probs, reasons = clf.score(tickets_from_frame(chunk, mapping), batch_size=batch_size, on_progress=on_progress)
+    tickets = tickets_from_frame(chunk, mapping)
+    extra = None
+    if clf.targets:      # one run of the model for every target
+        by_target, reasons = clf.score_targets(tickets, batch_size=batch_size, on_progress=on_progress)
+        probs = by_target[clf.targets[0].name]
+        extra = target_columns(clf.targets, by_target, reasons, threshold)
+    else:
+        probs, reasons = clf.score(tickets, batch_size=batch_size, on_progress=on_progress)
     preds = clf.to_predictions(probs, top_k=3, threshold=threshold, reasons=reasons)
-    return _add_predictions(chunk, probs, preds, clf.labels)
+    return _add_predictions(chunk, probs, preds, clf.labels, extra)
+
+
+def _print_one(p) -> None:
+    flag = f"  [needs review: {p.review_reason}]" if p.needs_review else ""
+    print(f"{p.label}  {p.confidence:.1%}{flag}")
+    for lab, pr in p.top[1:]:
+        print(f"  {lab}  {pr:.1%}")
 
 
 def cmd_classify(args) -> int:
@@ -73,11 +92,12 @@ def cmd_classify(args) -> int:
         p = clf.predict(ticket, top_k=args.top_k, threshold=args.threshold)
         if args.json:
             print(json.dumps(p.as_dict()))
+        elif p.targets:      # several targets: one block per target
+            for name, tp in p.targets.items():
+                print(f"{name}: ", end="")
+                _print_one(tp)
         else:
-            flag = f"  [needs review: {p.review_reason}]" if p.needs_review else ""
-            print(f"{p.label}  {p.confidence:.1%}{flag}")
-            for lab, pr in p.top[1:]:
-                print(f"  {lab}  {pr:.1%}")
+            _print_one(p)
         return 0
     if not args.input:
         raise UserError("give an input file, or --text/--title/--body for one ticket")

@@ -35,6 +35,11 @@ def cmd_eval(args) -> int:
 
     clf = TicketClassifier.load(resolve_model(args.bundle), device=args.device)
     df, _ = read_table(args.data, sheet=args.sheet)
+    if clf.targets:
+        return eval_targets(args, clf, df)
+    if not args.label_col or len(args.label_col) > 1:
+        raise UserError("give one --label-col: the column holding the true label (this model has one target)")
+    args.label_col = args.label_col[0]
     require_columns(list(df.columns), {"label": args.label_col}, args.data)
     if args.split:
         if "split" not in df.columns:
@@ -95,4 +100,79 @@ def cmd_eval(args) -> int:
             print(f"TF-IDF + LR baseline: accuracy {b['accuracy']:.4f} weighted F1 {b['weighted_f1']:.4f} macro F1 {b['macro_f1']:.4f}")
         if args.confusion:
             print(f"confusion matrix -> {args.confusion}")
+    return 0
+
+
+def _rows_of_split(args, df):
+    if not args.split:
+        return df
+    if "split" not in df.columns:
+        raise UserError(f"{args.data}: --split given but there is no 'split' column")
+    out = df[df["split"].str.strip().str.lower() == args.split].reset_index(drop=True)
+    if out.empty:
+        raise UserError(f"{args.data}: no rows with split == {args.split!r}")
+    return out
+
+
+def eval_targets(args, clf, df) -> int:
+    """``triage eval`` of a multi-target model: each target on the rows whose label it knows
+    (one run of the model for all targets); ``--confusion X.png`` writes ``X-<target>.png``."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from trainer.evaluate import classification_report, confusion_png, ece
+    from triage_app.engine import tickets_from_frame
+    from triage_app.io import require_columns
+
+    if args.baseline:
+        raise UserError("--baseline is not available for a model with several targets yet")
+    by_col = {t.column: t for t in clf.targets}
+    cols = args.label_col or [c for c in by_col if c in df.columns]
+    unknown = [c for c in cols if c not in by_col]
+    if unknown or not cols:
+        raise UserError(f"{args.data}: give --label-col with the columns of this model's targets "
+                        f"({', '.join(by_col)})" + (f"; not a target: {', '.join(unknown)}" if unknown else ""))
+    require_columns(list(df.columns), {f"label {c}": c for c in cols}, args.data)
+    df = _rows_of_split(args, df)
+    mapping = column_mapping(args, list(df.columns), args.data, df, clf.bundle.meta)
+    bar = progress_bar(len(df), "eval", progress_enabled(args))
+    try:
+        probs, _ = clf.score_targets(tickets_from_frame(df, mapping), on_progress=lambda d, n: advance_bar(bar, d))
+    finally:
+        bar.close()
+    result = {"bundle": str(clf.bundle.path), "rows": len(df), "targets": {}}
+    for c in cols:
+        t = by_col[c]
+        known = {lab: i for i, lab in enumerate(t.labels)}
+        y_raw = df[c].astype(str).str.strip().tolist()
+        keep = np.array([v in known for v in y_raw], dtype=bool)
+        if not keep.any():
+            result["targets"][t.name] = {"rows": 0, "note": f"no labels in {c!r} known to the model"}
+            continue
+        y = np.array([known[v] for v, k in zip(y_raw, keep) if k])
+        p = probs[t.name][keep]
+        rep = classification_report(y, p.argmax(1), t.labels)
+        rep["ece"] = ece(np.log(np.clip(p, 1e-12, None)), y, 1.0)
+        rep["rows"], rep["skipped_unknown_labels"] = int(keep.sum()), int((~keep).sum())
+        result["targets"][t.name] = rep
+        if args.confusion:
+            png = Path(args.confusion)
+            confusion_png(rep["confusion"], t.labels, png.with_name(f"{png.stem}-{t.name}{png.suffix or '.png'}"),
+                          title=f"{clf.name} v{clf.version}: {t.name}")
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{clf.name} v{clf.version} on {len(df):,} rows of {args.data}, {len(cols)} targets")
+    for name, rep in result["targets"].items():
+        if not rep.get("rows"):
+            print(f"{name}: {rep['note']}")
+            continue
+        print(f"{name}: accuracy {rep['accuracy']:.4f}  weighted F1 {rep['weighted_f1']:.4f}  macro F1 "
+              f"{rep['macro_f1']:.4f}  ECE {rep['ece']:.4f}  on {rep['rows']:,} rows"
+              + (f" (skipped {rep['skipped_unknown_labels']} with unknown or empty labels)"
+                 if rep["skipped_unknown_labels"] else ""))
+        w = max(len(lab) for lab in rep["per_class"])
+        for lab, r in rep["per_class"].items():
+            print(f"  {lab:<{w}}  {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f} {r['support']:8d}")
     return 0

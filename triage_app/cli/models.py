@@ -62,9 +62,17 @@ def cmd_thresholds(args) -> int:
 
     from triage_app import review
     from triage_app.bundle import load_bundle, save_thresholds
+    from triage_app.targets import validation_arrays
 
     bpath = resolve_model(args.bundle)
     b = load_bundle(bpath)
+    names = [t.name for t in b.targets]
+    target = getattr(args, "target", None)
+    if target is not None and target not in names:
+        raise UserError(f"--target {target}: " + (f"this model's targets are {', '.join(names)}" if names
+                                                   else "this model has a single target"))
+    k = names.index(target) if target is not None else 0
+    labels = b.targets[k].labels if names else b.labels
     if args.data:
         from triage_app.engine import TicketClassifier, tickets_from_frame
         from triage_app.io import read_table, require_columns
@@ -72,33 +80,35 @@ def cmd_thresholds(args) -> int:
         df, _ = read_table(args.data, sheet=args.sheet)
         require_columns(list(df.columns), {"label": args.label_col}, args.data)
         mapping = column_mapping(args, list(df.columns), args.data, df, b.meta)
-        known = {lab: i for i, lab in enumerate(b.labels)}
+        known = {lab: i for i, lab in enumerate(labels)}
         lab = df[args.label_col].astype(str).str.strip()
         df = df[lab.isin(known)].reset_index(drop=True)
         if df.empty:
             raise UserError(f"{args.data}: no rows with labels the model knows")
         y = np.array([known[v] for v in df[args.label_col].astype(str).str.strip()])
-        probs = clf.predict_proba(tickets_from_frame(df, mapping))
+        tickets = tickets_from_frame(df, mapping)
+        probs = clf.score_targets(tickets)[0][names[k]] if names else clf.predict_proba(tickets)
         source = str(args.data)
     else:
-        if not b.validation_path.is_file():
+        stored = validation_arrays(b.path, k)
+        if stored is None:
             raise UserError(f"{b.validation_path}: no stored validation predictions; pass a labeled DATA file")
-        with np.load(b.validation_path, allow_pickle=False) as z:
-            probs, y = z["probs"], z["y"]
+        probs, y = stored
         source = "validation rows stored in the bundle"
     t = args.target_precision
     g = review.suggest(probs, y, t)
     glob_t = g["threshold"] if g["threshold"] is not None else 1.0
-    sug = {lab: review.suggest(probs, y, t, cls=lab, labels=b.labels) for lab in b.labels}
+    sug = {lab: review.suggest(probs, y, t, cls=lab, labels=labels) for lab in labels}
     per = {lab: c["threshold"] for lab, c in sug.items() if c["threshold"] is not None}
-    summ = review.routed_summary(probs, y, glob_t, per, labels=b.labels)
-    print(f"{b.name} v{b.version}: thresholds for precision >= {t:.0%} on {len(y):,} rows ({source})")
+    summ = review.routed_summary(probs, y, glob_t, per, labels=labels)
+    print(f"{b.name} v{b.version}" + (f", target {names[k]}" if names else "")
+          + f": thresholds for precision >= {t:.0%} on {len(y):,} rows ({source})")
     print(f"global {glob_t:.2f}" + ("" if g["reached"] else f"  ({g['note']})"))
     for lab, c in sug.items():
         v = f"{c['threshold']:.2f}" if c["threshold"] is not None else "-"
         print(f"  {lab:<28} {v}" + ("" if c["reached"] else f"  ({c['note']})"))
     print(f"with these: {summ['coverage']:.1%} auto-routed at {summ['precision']:.1%} precision")
     if args.save:
-        save_thresholds(bpath, glob_t, per)
+        save_thresholds(bpath, glob_t, per, target=target)
         print(f"saved into {bpath / 'bundle.json'}")
     return 0

@@ -118,7 +118,12 @@ def _add_train(sub) -> None:
 
     t = sub.add_parser("train", help="fine-tune a dual-BERT classifier and export a bundle")
     t.add_argument("data", metavar="DATA", help="labeled ticket file: CSV, TSV, XLSX, JSON or JSONL")
-    t.add_argument("--label-col", required=True, metavar="COLUMN", help="column holding the label to learn (required)")
+    t.add_argument("--label-col", required=True, action="append", metavar="COLUMN",
+                   help="column holding the label to learn (required); repeat it for several targets: one model, "
+                        "one head per target, the first one primary (rows with an empty label are left out of "
+                        "that target's loss only)")
+    t.add_argument("--loss-weight", action="append", metavar="COLUMN=W", default=None,
+                   help="several targets: the weight of that target's loss in the sum (default: 1 each)")
     _add_column_options(t, "no default: give --text-col, or --title-col and/or --body-col")
     _add_training_options(t)
     t.add_argument("--min-per-class", type=int, default=None, metavar="N",
@@ -134,7 +139,9 @@ def _add_train(sub) -> None:
                    help="rows of rare labels: drop: left out; other: merged into one 'Other' label "
                         "(default: %(default)s)")
     t.add_argument("--merge-map", metavar="FILE",
-                   help="JSON file {\"old label\": \"new label\"} applied before training (default: no merging)")
+                   help="JSON file {\"old label\": \"new label\"} applied before training; with several "
+                        "targets, {\"COLUMN\": {\"old label\": \"new label\"}, ...} per label column "
+                        "(default: no merging)")
     t.add_argument("--corrections", nargs="?", const="default", metavar="STORE",
                    help="also learn from the corrections agents saved in the app: the default store when "
                         "given without a value, or a .sqlite3 file (default: not used)")
@@ -239,7 +246,10 @@ def _add_eval(sub) -> None:
     e = sub.add_parser("eval", help="evaluate a bundle on a labeled file")
     e.add_argument("bundle", metavar="MODEL", help="bundle folder or installed model name")
     e.add_argument("data", metavar="DATA", help="labeled ticket file: CSV, TSV, XLSX, JSON or JSONL")
-    e.add_argument("--label-col", required=True, metavar="COLUMN", help="column holding the true label (required)")
+    e.add_argument("--label-col", action="append", metavar="COLUMN",
+                   help="column holding the true label (required for a single-target model); a multi-target "
+                        "model is evaluated on each target whose column is given (repeat it), or, without it, on "
+                        "each target whose training column the file has")
     _add_column_options(e)
     e.add_argument("--split", metavar="VALUE",
                    help="only rows whose 'split' column has this value, e.g. test (default: all rows)")
@@ -276,6 +286,9 @@ def _add_thresholds(sub) -> None:
                    help="labeled ticket file (default: the validation rows stored in the bundle)")
     h.add_argument("--label-col", metavar="COLUMN", help="column holding the true label (required with DATA)")
     _add_column_options(h)
+    h.add_argument("--target", metavar="NAME",
+                   help="a multi-target model's target (its label column) to set thresholds for (default: the "
+                        "first, primary target)")
     h.add_argument("--target-precision", type=float, default=0.95, metavar="P",
                    help="precision 0-1 the auto-routed tickets should reach (default: %(default)s)")
     h.add_argument("--save", action="store_true",

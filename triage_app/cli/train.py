@@ -52,7 +52,34 @@ def train_config(args):
         kw["hybrid"] = False
     if args.precision:
         kw["precision"] = args.precision
+    if getattr(args, "loss_weight", None):
+        kw["loss_weights"] = loss_weights(args.loss_weight, label_cols(args))
     return TrainConfig.from_preset(args.preset, **kw)
+
+
+def label_cols(args) -> list[str]:
+    """The ``--label-col`` values (one, or several targets), checked for repeats."""
+    cols = args.label_col if isinstance(args.label_col, list) else [args.label_col]
+    if len(set(cols)) != len(cols):
+        raise UserError(f"--label-col names a column twice ({', '.join(cols)})")
+    return cols
+
+
+def loss_weights(items: list[str], cols: list[str]) -> dict:
+    """``--loss-weight COLUMN=W`` values as ``{column: weight}``."""
+    out = {}
+    for item in items:
+        col, sep, w = item.rpartition("=")
+        try:
+            out[col] = float(w)
+        except ValueError:
+            col = ""
+        if not sep or col not in cols:
+            raise UserError(f"--loss-weight {item!r}: expected COLUMN=WEIGHT with COLUMN one of the --label-col "
+                            f"columns ({', '.join(cols)})")
+    if len(cols) < 2:
+        raise UserError("--loss-weight applies to several targets (repeat --label-col)")
+    return out
 
 
 def data_spec(args):
@@ -73,7 +100,15 @@ def data_spec(args):
         if not isinstance(merge, dict):
             raise UserError(f"{args.merge_map}: the merge map must be a JSON object "
                             "{\"old label\": \"new label\"}")
-    return DataSpec(source=str(args.data), sheet=args.sheet, label_col=args.label_col,
+    cols = label_cols(args)
+    maps = {}
+    if merge and all(isinstance(v, dict) for v in merge.values()):   # per label column
+        unknown = [c for c in merge if c not in cols]
+        if unknown:
+            raise UserError(f"{args.merge_map}: merge maps for columns that are not --label-col: {', '.join(unknown)}")
+        maps, merge = merge, merge.get(cols[0], {})
+    return DataSpec(source=str(args.data), sheet=args.sheet, label_col=cols[0],
+                    label_cols=cols if len(cols) > 1 else [], merge_maps=maps,
                     title_col=args.title_col, body_col=args.body_col, text_col=args.text_col,
                     merge_map=merge, min_per_class=args.min_per_class, rare=args.rare,
                     val_frac=args.val_frac, test_frac=args.test_frac,
@@ -243,6 +278,15 @@ def card_extra(args) -> str:
         raise UserError(f"{args.card_extra}: cannot read the card text ({e.strerror or e})") from e
 
 
+def target_summary(m: dict) -> dict:
+    """One target's figures in the summary: validation, test, test as served, what was served."""
+    pick = lambda d: {k: d[k] for k in ("accuracy", "macro_f1")} if d else None  # noqa: E731
+    h = m.get("hybrid") or {}
+    return {"val": pick(m.get("val")), "test": pick(m.get("test")), "test_exported": pick(m.get("test_exported")),
+            "temperature": h.get("temperature", m.get("temperature")), "served": h.get("chosen", "transformer"),
+            "lexical_weight": h.get("lexical_weight", 0.0)}
+
+
 def summary(o) -> dict:
     """What ``triage train`` prints on stdout when it is done."""
     m = o.metrics
@@ -262,6 +306,8 @@ def summary(o) -> dict:
         h = m["hybrid"]
         out["hybrid"] = {k: h[k] for k in ("chosen", "lexical_weight", "candidates")}
         out.update({k: h[k] for k in ("temperature", "ece_before", "ece_after") if k in h})
+    if o.targets:   # several targets: each one's figures (the first is the primary, above)
+        out["targets"] = {t["name"]: target_summary(t["metrics"]) for t in o.targets}
     if o.comparison is not None:
         c = o.comparison
         if "error" in c:

@@ -1,0 +1,121 @@
+"""Several targets per ticket: one model for category, ticket_type, urgency and impact of the Endava
+sample against one single-target model per target, trained with the same preset on the same file
+(its fixed train/test split; validation carved from train), as ``triage train`` runs them.
+
+For each model: the served test figures of the exported bundle per target, the time of the whole
+run (``triage train``: transformer, lexical models, export) and of the transformer's training
+alone, and the serving speed (tickets/s classifying the test rows with the engine, one run of the
+model for all targets).
+
+    python bench/multitarget.py --preset quick            # results in bench/results/multitarget.json
+    python bench/multitarget.py --table                   # the markdown table from those results
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ENDAVA, RESULTS, require_data, save  # noqa: E402
+
+TARGETS = ["category", "ticket_type", "urgency", "impact"]
+
+
+def _spec(cols):
+    from trainer.pipeline import DataSpec
+
+    return DataSpec(str(ENDAVA), cols[0], title_col="title", body_col="body", min_per_class=5,
+                    label_cols=cols if len(cols) > 1 else [])
+
+
+def _speed(bundle_path, df, repeats: int = 2) -> float:
+    """Tickets/s of the engine on the test rows (all targets of a multi-target model in one run)."""
+    from triage_app.engine import TicketClassifier
+
+    clf = TicketClassifier.load(bundle_path, device="cpu")
+    tickets = [{"title": t, "body": b} for t, b in zip(df.title, df.body)]
+    clf.predict(tickets[:32])   # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        clf.predict(tickets)
+        best = min(best, time.perf_counter() - t0)
+    return len(tickets) / best
+
+
+def _run(cols, preset, test_df, log) -> dict:
+    from trainer.config import TrainConfig
+    from trainer.pipeline import run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        o = run(_spec(cols), TrainConfig.from_preset(preset), Path(tmp) / "m", name="-".join(cols), on_event=log)
+        from triage_app.bundle import load_bundle
+
+        b = load_bundle(o.bundle_path)
+        per = {}
+        for t in (b.targets or [None]):
+            m = t.metrics if t is not None else b.meta["metrics"]
+            ex = m["test_exported"]
+            h = m.get("hybrid") or {}
+            per[t.name if t is not None else cols[0]] = {
+                "accuracy": ex["accuracy"], "macro_f1": ex["macro_f1"], "rows": ex["rows"],
+                "served": h.get("chosen", "transformer"), "lexical_weight": h.get("lexical_weight", 0.0)}
+        return {"targets": per, "run_s": o.elapsed_s, "train_s": b.meta["metrics"].get("train_seconds"),
+                "precision": b.precision, "tickets_per_s": _speed(o.bundle_path, test_df)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="quick")
+    ap.add_argument("--table", action="store_true")
+    args = ap.parse_args()
+    if args.table:
+        print(table(json.loads((RESULTS / "multitarget.json").read_text())))
+        return 0
+    require_data(ENDAVA)
+    import pandas as pd
+
+    df = pd.read_csv(ENDAVA, dtype=str, keep_default_na=False)
+    test_df = df[df["split"] == "test"]
+    t0 = time.perf_counter()
+
+    def log(ev):
+        if type(ev).__name__ in ("PhaseEvent", "EpochEvent"):
+            print(f"[{time.perf_counter() - t0:7.0f}s] {ev}", flush=True)
+
+    out = {"preset": args.preset, "rows": len(df), "test_rows": len(test_df)}
+    out["multi"] = _run(TARGETS, args.preset, test_df, log)
+    save("multitarget", out)          # partial results survive a later failure
+    out["single"] = {}
+    for c in TARGETS:
+        out["single"][c] = _run([c], args.preset, test_df, log)
+        save("multitarget", out)
+    print(table(out))
+    return 0
+
+
+def table(r: dict) -> str:
+    lines = [f"Preset `{r['preset']}`, {r['rows']:,} tickets, {r['test_rows']:,} test rows; figures of the exported "
+             "bundles on test as served.", "",
+             "| target | single acc | single macro-F1 | multi acc | multi macro-F1 | Δ acc | Δ macro-F1 |",
+             "|---|---|---|---|---|---|---|"]
+    multi = r["multi"]["targets"]
+    for c, s in r.get("single", {}).items():
+        s, m = s["targets"][c], multi[c]
+        lines.append(f"| {c} | {s['accuracy']:.4f} | {s['macro_f1']:.4f} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} "
+                     f"| {100 * (m['accuracy'] - s['accuracy']):+.1f} | {100 * (m['macro_f1'] - s['macro_f1']):+.1f} |")
+    lines += ["", "| model | whole run (s) | transformer training (s) | served tickets/s | precision |",
+              "|---|---|---|---|---|",
+              f"| one model, {len(multi)} targets | {r['multi']['run_s']:.0f} | {r['multi']['train_s']:.0f} | "
+              f"{r['multi']['tickets_per_s']:.0f} | {r['multi']['precision']} |"]
+    for c, s in r.get("single", {}).items():
+        lines.append(f"| {c} alone | {s['run_s']:.0f} | {s['train_s']:.0f} | {s['tickets_per_s']:.0f} | {s['precision']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
