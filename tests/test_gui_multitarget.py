@@ -1,0 +1,107 @@
+"""The app side of several targets per ticket: the Triage tab's result blocks, the explanation and
+correction of the target the agent picks, on a real tiny three-target bundle trained by the pipeline."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.test_multitarget import _cfg, three_target_frame
+
+TITLE = "VPN disconnects every few minutes"
+BODY = "Since yesterday my VPN client drops the connection. I cannot reach the file share."
+
+
+@pytest.fixture(scope="module")
+def mt_bundle(tiny_checkpoint, sample_csv, tmp_path_factory, one_torch_thread):
+    """A real three-target bundle (category, priority, queue) built by trainer/pipeline.py, as the
+    colleague's tests build it (read-only: copy to modify)."""
+    from trainer.pipeline import DataSpec, run
+
+    d = tmp_path_factory.mktemp("gui_mt")
+    spec = DataSpec(source="three.csv", df=three_target_frame(sample_csv), label_col="category",
+                    label_cols=["category", "priority", "queue"], title_col="title", body_col="body",
+                    min_per_class=3, val_frac=0.25, test_frac=0.2)
+    return run(spec, _cfg(tiny_checkpoint), d / "model", name="three").bundle_path
+
+
+@pytest.fixture
+def mt_win(gui_ctx, mt_bundle, qtbot):
+    from triage_app.gui.main_window import MainWindow
+
+    gui_ctx.activate(mt_bundle)
+    w = MainWindow(gui_ctx)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.stop_all(10000)
+
+
+def classify(qtbot, tab, title=TITLE, body=BODY):
+    tab.title_edit.setText(title)
+    tab.body_edit.setPlainText(body)
+    with qtbot.waitSignal(tab.classified, timeout=30000) as blocker:
+        qtbot.mouseClick(tab.classify_btn, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_triage_shows_one_block_per_target(mt_win, qtbot):
+    tab = mt_win.triage
+    clf = mt_win.ctx.classifier
+    assert [t.name for t in clf.targets] == ["category", "priority", "queue"]
+    r = classify(qtbot, tab)
+    want = clf.predict({"title": TITLE, "body": BODY}, top_k=3)      # the engine, independently
+    blocks = tab.target_results.blocks
+    assert list(blocks) == ["category", "priority", "queue"]
+    assert tab.target_results.isVisible() and not tab.bars.isVisible() and not tab.label_view.isVisible()
+    for name, block in blocks.items():
+        tp = want.targets[name]
+        assert block.isVisible()
+        assert block.label_view.text() == tp.label == r["targets"][name]["label"]
+        assert f"{tp.confidence:.1%}" in block.conf_view.text()
+        assert [a for a, _ in block.bars.items] == [a for a, _ in tp.top] and len(block.bars.items) <= 3
+        assert block.badge.text().startswith("Needs review" if tp.needs_review else "Auto-route")
+    assert sorted(tab.target_combo.itemText(i) for i in range(3)) == sorted(blocks)
+    data = json.loads(tab.result_text("json"))
+    assert set(data["targets"]) == set(blocks) and data["targets"]["queue"]["label"] in ("IT", "Business")
+    qtbot.waitUntil(lambda: mt_win.ctx.active_job == "", timeout=10000)
+
+
+def test_explanation_and_correction_follow_the_picked_target(mt_win, qtbot):
+    tab = mt_win.triage
+    store = mt_win.ctx.corrections
+    classify(qtbot, tab)
+    assert tab.correct_combo.findText("Hardware") >= 0 or tab.correct_combo.count() > 2   # category's labels
+    with qtbot.waitSignal(tab.explained, timeout=30000) as blocker:
+        tab.target_combo.setCurrentText("queue")
+    assert blocker.args == ["queue"]
+    words = tab.result["words_by"]["queue"]
+    assert words == mt_win.ctx.classifier.explain({"title": TITLE, "body": BODY}, target="queue")
+    assert tab.explain_view.words == words
+    assert sorted(tab.correct_combo.itemText(i) for i in range(tab.correct_combo.count())) == ["Business", "IT"]
+    other = next(x for x in ("Business", "IT") if x != tab.result["targets"]["queue"]["label"])
+    tab.correct_combo.setCurrentText(other)
+    assert tab.save_correction()
+    rows = store.target_corrections()
+    assert len(rows) == 1 and rows[0]["target"] == "queue" and rows[0]["corrected"] == other
+    assert store.all() == []                                  # not a correction of the primary label
+    tab.target_combo.setCurrentText("category")               # cached: no second job
+    cat = tab.result["targets"]["category"]
+    assert tab.explain_view.words == tab.result["words_by"]["category"]
+    tab.correct_combo.setCurrentText(next(lab for lab in mt_win.ctx.classifier.labels if lab != cat["label"]))
+    assert tab.save_correction()
+    assert len(store.all()) == 1 and store.all()[0]["predicted"] == cat["label"]
+    qtbot.waitUntil(lambda: mt_win.ctx.active_job == "", timeout=10000)
+
+
+def test_thresholds_change_reflags_every_target(mt_win, qtbot):
+    tab = mt_win.triage
+    classify(qtbot, tab)
+    clf = mt_win.ctx.classifier
+    for t in clf.targets:
+        t.review_threshold, t.class_thresholds = 1.01, {}
+    clf.threshold, clf.class_thresholds = 1.01, {}
+    mt_win.ctx.thresholdsChanged.emit()
+    assert all(b.badge.text().startswith("Needs review") for b in tab.target_results.blocks.values())
