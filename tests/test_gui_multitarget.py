@@ -105,3 +105,56 @@ def test_thresholds_change_reflags_every_target(mt_win, qtbot):
     clf.threshold, clf.class_thresholds = 1.01, {}
     mt_win.ctx.thresholdsChanged.emit()
     assert all(b.badge.text().startswith("Needs review") for b in tab.target_results.blocks.values())
+
+
+# ---- Batch tab ---------------------------------------------------------------------------------------
+def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, tmp_path):
+    import csv
+
+    from tests.conftest import load_file, run_batch
+    from triage_app.cli import main
+
+    src = tmp_path / "three.csv"
+    three_target_frame(sample_csv).to_csv(src, index=False)
+    tab = mt_win.batch
+    load_file(qtbot, mt_win, src)
+    assert run_batch(qtbot, mt_win) == "finished"
+    m = tab.model
+    clf = mt_win.ctx.classifier
+    heads = [m.headerData(c, Qt.Orientation.Horizontal) for c in m.c_targets]
+    assert heads == ["priority", "priority confidence", "priority review", "queue", "queue confidence",
+                     "queue review"]
+    import pandas as pd
+    df = pd.read_csv(src, dtype=str, keep_default_na=False)
+    want = clf.predict([{"title": a, "body": b} for a, b in zip(df.title, df.body)])
+    for r in range(0, m.n, 7):
+        tp = want[r].targets["queue"]
+        row = m.display_row(r)
+        assert m.index(row, m.c_targets[3]).data() == tp.label
+        assert m.index(row, m.c_targets[4]).data() == f"{tp.confidence:.1%}"
+        assert m.index(row, m.c_targets[5]).data() == ("Review" if tp.needs_review else "")
+        assert m.index(row, 0).data() == want[r].label          # the primary target as before
+    # orderings per target and over any target
+    tab.set_order("priority: lowest confidence first")
+    confs = [want[m.data_row(i)].targets["priority"].confidence for i in range(m.n)]
+    assert confs == pytest.approx(sorted(confs), abs=1e-6)
+    tab.set_order("Needs review (any target) first")
+    anyrev = [any(t.needs_review for t in want[m.data_row(i)].targets.values()) for i in range(m.n)]
+    assert anyrev == sorted(anyrev, reverse=True)
+    tab.review_only.setChecked(True)
+    assert tab.proxy.rowCount() == sum(anyrev)
+    tab.review_only.setChecked(False)
+    # export = the columns and values `triage classify` writes for this model
+    out = tmp_path / "gui.csv"
+    with qtbot.waitSignal(tab.exported, timeout=30000):
+        tab.export_to(out)
+    cli = tmp_path / "cli.csv"
+    assert main(["classify", str(src), "-o", str(cli), "--model", str(clf.bundle.path), "-q"]) == 0
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        got = list(csv.DictReader(f))
+    with open(cli, encoding="utf-8-sig", newline="") as f:
+        ref = list(csv.DictReader(f))
+    cols = [c for c in ref[0] if c.split("_")[0] in ("category", "priority", "queue") and c not in df.columns]
+    assert len(cols) == 9 and all(c in got[0] for c in cols)
+    assert [[r[c] for c in cols] for r in got] == [[r[c] for c in cols] for r in ref]
+    qtbot.waitUntil(lambda: mt_win.ctx.active_job == "", timeout=10000)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QStyledItemDelegate
 from triage_app import review
 from triage_app.engine import PREDICTION_COLUMNS, low_confidence_reason, prediction_columns
 from triage_app.gui import style
+from triage_app.gui.results_targets import TargetTable
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 EDIT = Qt.ItemDataRole.EditRole
@@ -82,7 +83,7 @@ class ResultsModel(QAbstractTableModel):
     corrected = Signal(int, str)       # data row, corrected label
 
     def __init__(self, df: pd.DataFrame, labels: list[str], top_k: int = 3, parent=None,
-                 lazy_inputs: bool = False):
+                 lazy_inputs: bool = False, targets=None):
         super().__init__(parent)
         self.df = df.reset_index(drop=True)
         self.labels = list(labels)
@@ -93,6 +94,10 @@ class ResultsModel(QAbstractTableModel):
         self.c_unc = len(self.columns) - 2
         self.c_match = len(self.columns) - 1
         self.total = len(self.df)
+        # a multi-target model (``targets``: Bundle.targets): every other target's columns at the end
+        self.target_table = TargetTable(targets, self.total) if targets else None
+        self.c_targets = list(range(len(self.columns), len(self.columns) + 3 * len(targets[1:] if targets else [])))
+        self.columns += self.target_table.headers() if targets else []
         k = len(self.labels)
         self.probs = np.zeros((self.total, k), dtype=np.float32)
         self.pred_idx = np.zeros(self.total, dtype=np.int32)
@@ -115,7 +120,7 @@ class ResultsModel(QAbstractTableModel):
         self._lazy = lazy_inputs
         self._inputs = [[] for _ in self.df.columns] if lazy_inputs else input_strings(self.df)
         self._disp = [self._pred_str, self._conf_str, self._review_str, self._corrected] + self._inputs + \
-            [self._top_str, self._unc_str]
+            [self._top_str, self._unc_str, None] + (self.target_table.disp if targets else [])
         self._thresholds = (0.5, {})
         self.source = "these results"     # "file · rows · model vX", set by the Batch tab when a run ends
         self.source_path = None
@@ -189,15 +194,18 @@ class ResultsModel(QAbstractTableModel):
         lab = self.labels[int(self.pred_idx[data_row])]
         return low_confidence_reason(float(self.conf[data_row]), float(ct.get(lab, g)))
 
-    def append_chunk(self, start: int, probs: np.ndarray, reasons=None) -> None:
+    def append_chunk(self, start: int, probs: np.ndarray, reasons=None, by_target: dict | None = None) -> None:
         """Add predictions for data rows ``start .. start+len(probs)`` (chunks arrive in order);
-        ``reasons`` (from :meth:`TicketClassifier.score`) flag unfamiliar or too-short tickets."""
+        ``reasons`` (from :meth:`TicketClassifier.score`) flag unfamiliar or too-short tickets;
+        ``by_target``: a multi-target model's probabilities of every target (``score_targets``)."""
         m = len(probs)
         if m == 0:
             return
         if start != self.n:
             raise ValueError(f"chunk starts at {start}, expected {self.n}")
         a, b = start, start + m
+        if self.target_table is not None:
+            self.target_table.append(a, by_target, reasons)
         if self._lazy:
             for lst, more in zip(self._inputs, input_strings(self.df.iloc[a:b])):
                 lst.extend(more)
@@ -370,7 +378,15 @@ class ResultsModel(QAbstractTableModel):
             return self.uncertainty()
         if key == "review":
             return self.review[:n].astype(np.int8)
+        if self.target_table is not None:
+            keys = self.target_table.keys(str(key), n, self.review)
+            if keys is not None:
+                return keys
         col = self.columns.index(key) if key in self.columns else int(key)
+        if col in self.c_targets:         # a target's confidence / review column: numeric keys
+            info, kind = self.target_table.column(col - self.c_targets[0])
+            if kind != "label":
+                return self.target_table.keys(f"{kind}:{info.name}", n, self.review)
         if col == 1:
             return self.conf[:n]
         if col == 2:
@@ -423,7 +439,8 @@ class ResultsModel(QAbstractTableModel):
 
     def _filter_mask(self, a: int, b: int) -> np.ndarray:
         text, review_only = self._filter
-        mask = self.review[a:b].copy() if review_only else np.ones(b - a, dtype=bool)
+        flagged = self.review if self.target_table is None else self.target_table.keys("review:any", b, self.review)
+        mask = flagged[a:b].astype(bool) if review_only else np.ones(b - a, dtype=bool)
         if text:
             hit = np.zeros(b - a, dtype=bool)
             for col in [self._pred_str, self._corrected] + self._inputs:
@@ -460,6 +477,9 @@ class ResultsModel(QAbstractTableModel):
                                   [self.review_reason(i) for i in range(n)])
         for c in PREDICTION_COLUMNS:          # the columns of `triage classify`, then the corrections
             out[free(c)] = cols[c]
+        if self.target_table is not None:   # the per-target columns of `triage classify`, its own code
+            for c, values in self.target_table.export_columns(n).items():
+                out[free(c)] = values
         out[free("corrected_label")] = self._corrected[:n]
         return out
 

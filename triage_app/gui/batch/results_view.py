@@ -34,6 +34,21 @@ ORDERS = [("Input order", "input", True), ("Lowest confidence first", "confidenc
           ("Most uncertain first", "uncertainty", False)]
 
 
+def orders(model) -> list[tuple[str, str, bool]]:
+    """The orderings offered for ``model``: :data:`ORDERS`, and for a multi-target model the same
+    per target and over any target (keys of :meth:`TargetTable.keys`)."""
+    table = getattr(model, "target_table", None)
+    if table is None:
+        return list(ORDERS)
+    out = list(ORDERS) + [("Needs review (any target) first", "review:any", False),
+                          ("Most uncertain (any target) first", "uncertainty:any", False)]
+    for t in table.targets:
+        out += [(f"{t.name}: lowest confidence first", f"confidence:{t.name}", True),
+                (f"{t.name}: most uncertain first", f"uncertainty:{t.name}", False),
+                (f"{t.name}: needs review first", f"review:{t.name}", False)]
+    return out
+
+
 def setup_table(t: QTableView) -> None:
     """The look of the Batch tab's tables: whole-row selection, one line per row, fixed heights."""
     t.setAlternatingRowColors(True)
@@ -121,6 +136,7 @@ class ResultsView(QWidget):
         bar.addWidget(self.review_only)
         bar.addWidget(QLabel("Order"))
         self.order_combo = QComboBox()
+        self._orders = list(ORDERS)
         for text, _k, _a in ORDERS:
             self.order_combo.addItem(text)
         self.order_combo.activated.connect(self.apply_order)
@@ -194,6 +210,10 @@ class ResultsView(QWidget):
         if model is None:
             self.table.set_columns([], 0)
             return
+        if orders(model) != self._orders:
+            self._orders = orders(model)
+            self.order_combo.clear()
+            self.order_combo.addItems([text for text, _k, _a in self._orders])
         for c, w in result_columns.widths(model, self.table.horizontalHeader().fontMetrics()).items():
             self.table.setColumnWidth(c, w)
         order, n_frozen, hidden = result_columns.layout(model)
@@ -208,7 +228,7 @@ class ResultsView(QWidget):
         m = self.model()
         if m is None:
             return
-        _t, key, asc = ORDERS[self.order_combo.currentIndex()]
+        _t, key, asc = self._orders[max(0, self.order_combo.currentIndex())]
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         m.sort_by(key, asc)
 

@@ -277,6 +277,7 @@ class BatchTab(QWidget):
         total = len(self.df)
         work = classify_work(clf, self.df, fields, self.batch_size, self.progress_interval)
         self._run_labels = (list(clf.labels), min(3, len(clf.labels)), clf.threshold, dict(clf.class_thresholds))
+        self._run_targets = list(clf.targets)
         self._run_model = None
         self._run_meta = {"fields": fields, "label": m["label"], "model_version": clf.version,
                           "model": clf.name, "path": self.path, "bundle": str(clf.bundle.path)}
@@ -308,10 +309,11 @@ class BatchTab(QWidget):
             # Rows are appended to this model in chunks while it is not shown: the table keeps the
             # previous results (or the preview) until the run finishes, so a cancelled run leaves
             # no partial table and the GUI thread does not repaint 10 columns per chunk.
-            self._run_model = ResultsModel(self.df, labels, top_k=top_k, lazy_inputs=True)
+            self._run_model = ResultsModel(self.df, labels, top_k=top_k, lazy_inputs=True,
+                                           targets=self._run_targets)
             self._run_model.set_thresholds(g, ct)
         elif kind == "chunk" and self._run_model is not None:
-            self._run_model.append_chunk(ev[1], ev[2], ev[3])
+            self._run_model.append_chunk(*ev[1:])
         elif kind == "progress":
             self.run_panel.show_progress(ev[1], ev[2], ev[3])
 
@@ -327,7 +329,7 @@ class BatchTab(QWidget):
         self.run_state = "finished"
         if self._run_model is None:  # empty file: no "start" event was needed
             labels, top_k, g, ct = self._run_labels
-            self._run_model = ResultsModel(self.df, labels, top_k=top_k)
+            self._run_model = ResultsModel(self.df, labels, top_k=top_k, targets=self._run_targets)
         self.model = self._run_model
         self._run_model = None
         self.model.model_version = self._run_meta["model_version"]

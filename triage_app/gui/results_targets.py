@@ -1,0 +1,73 @@
+"""Batch results of a multi-target model: the columns of every target after the primary one
+(``<target>``, ``<target> confidence``, ``<target> review``), kept as numpy arrays and display
+strings next to :class:`~triage_app.gui.results_model.ResultsModel` (which shows the primary target
+as ``Predicted`` / ``Confidence`` / ``Review``).  Plain Python and numpy: no widget here."""
+from __future__ import annotations
+
+import numpy as np
+
+from triage_app import review
+from triage_app.targets import TargetInfo, target_columns, target_predictions
+
+SUFFIXES = ("", " confidence", " review")
+
+
+class TargetTable:
+    """Predictions of every target of a run, in data-row order (filled chunk by chunk)."""
+
+    def __init__(self, targets: list[TargetInfo], total: int):
+        self.targets = list(targets)
+        self.extra = self.targets[1:]                  # the primary is the ResultsModel's own columns
+        self.probs = {t.name: np.zeros((total, len(t.labels)), dtype=np.float32) for t in self.targets}
+        self.conf = {t.name: np.zeros(total, dtype=np.float32) for t in self.targets}
+        self.review = {t.name: np.zeros(total, dtype=bool) for t in self.targets}
+        self.disp: list[list[str]] = [[] for _ in range(3 * len(self.extra))]
+        self.reasons: list[str] = [""] * total
+
+    def headers(self) -> list[str]:
+        return [t.name + s for t in self.extra for s in SUFFIXES]
+
+    def append(self, a: int, by_target: dict, reasons) -> None:
+        b = a + len(next(iter(by_target.values())))
+        if reasons is not None:
+            self.reasons[a:b] = list(reasons)
+        for t in self.targets:
+            p = np.asarray(by_target[t.name], dtype=np.float32)
+            self.probs[t.name][a:b] = p
+            preds = target_predictions(t, p, 1, reasons=reasons)
+            self.conf[t.name][a:b] = [x.confidence for x in preds]
+            self.review[t.name][a:b] = [x.needs_review for x in preds]
+            if t.primary:
+                continue
+            k = 3 * (t.index - 1)
+            self.disp[k].extend(x.label for x in preds)
+            self.disp[k + 1].extend(f"{x.confidence:.1%}" for x in preds)
+            self.disp[k + 2].extend("Review" if x.needs_review else "" for x in preds)
+
+    def column(self, j: int) -> tuple[TargetInfo, str]:
+        """Target and kind ("label", "confidence", "review") of extra column ``j``."""
+        return self.extra[j // 3], ("label", "confidence", "review")[j % 3]
+
+    def keys(self, key: str, n: int, primary_review: np.ndarray) -> np.ndarray | None:
+        """Sort keys for ``"confidence:<target>"``, ``"uncertainty:<target>"``, ``"review:<target>"``
+        and ``"uncertainty:any"`` (the most torn target), ``"review:any"`` (flagged for any target);
+        None for other keys."""
+        kind, _, name = key.partition(":")
+        if kind not in ("confidence", "uncertainty", "review") or not name:
+            return None
+        names = [t.name for t in self.targets] if name == "any" else [name]
+        if any(x not in self.probs for x in names):
+            raise KeyError(f"no target {name!r}")
+        if kind == "confidence":
+            return self.conf[name][:n]
+        if kind == "uncertainty":     # descending = most uncertain first, like the single-target key
+            return np.max([review.uncertainty(self.probs[x][:n]) for x in names], axis=0)
+        if name == "any":     # the primary target's flags are the table's (corrections, new thresholds)
+            names = [t.name for t in self.extra]
+        flags = np.any([self.review[x][:n] for x in names], axis=0) if names else np.zeros(n, dtype=bool)
+        return (flags | (primary_review[:n] if name == "any" else False)).astype(np.int8)
+
+    def export_columns(self, n: int) -> dict:
+        """The per-target columns ``triage classify`` writes for these rows (its own code)."""
+        return target_columns(self.targets, {t.name: self.probs[t.name][:n] for t in self.targets},
+                              self.reasons[:n])
