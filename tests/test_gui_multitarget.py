@@ -158,3 +158,50 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
     assert len(cols) == 9 and all(c in got[0] for c in cols)
     assert [[r[c] for c in cols] for r in got] == [[r[c] for c in cols] for r in ref]
     qtbot.waitUntil(lambda: mt_win.ctx.active_job == "", timeout=10000)
+
+
+# ---- Train tab -----------------------------------------------------------------------------------------
+def test_train_tab_trains_two_label_columns(gui_ctx, mt_bundle, qtbot, sample_csv, tiny_checkpoint, tmp_path):
+    from tests.test_gui_train import tiny_settings
+    from triage_app.bundle import load_bundle
+    from triage_app.gui.train import TrainTab
+
+    gui_ctx.activate(mt_bundle)                   # the active model has targets of the same names
+    src = tmp_path / "three.csv"
+    df = three_target_frame(sample_csv)
+    df.to_csv(src, index=False)
+    tab = TrainTab(gui_ctx)
+    qtbot.addWidget(tab)
+    tab.resize(1400, 900)
+    tab.show()
+    try:
+        with qtbot.waitSignal(tab.dataLoaded, timeout=10000):
+            assert tab.load_file(src)
+        tiny_settings(tab, tiny_checkpoint, head_epochs=3)
+        panel = tab.data_panel
+        assert panel.label_column() == "category" and panel.extra_label_columns() == []
+        assert panel.data_spec().label_cols == []                 # one label column: as before
+        panel.more_targets.set_checked(["queue", "category", "title"])   # label/text columns are not targets
+        assert panel.extra_label_columns() == ["queue"]
+        bal = panel.more_targets.balance.text()
+        n_it = int((df.queue == "IT").sum())
+        assert bal.startswith("queue: 2 labels") and f"IT {n_it:,}" in bal
+        spec = panel.data_spec()
+        assert spec.label_cols == ["category", "queue"] and spec.multi
+        with qtbot.waitSignal(tab.trainingFinished, timeout=400000) as blocker:
+            assert tab.start()
+        o = blocker.args[0]
+        assert [t["name"] for t in o.targets] == ["category", "queue"]
+        assert [t.name for t in load_bundle(o.bundle_path).targets] == ["category", "queue"]
+        t = tab.results_page.targets_table
+        assert tab.results_page.views.tabText(0) == "Per target" and t.rowCount() == 2
+        assert [t.item(r, 0).text() for r in range(2)] == ["category", "queue"]
+        active = {x.name: x.summary() for x in gui_ctx.classifier.targets}
+        assert t.item(1, 4).text() == f"{active['queue']['accuracy']:.3f}"
+        new = o.targets[1]["metrics"]
+        acc = (new.get("test_exported") or new.get("test") or new.get("val"))["accuracy"]
+        assert t.item(1, 2).text() == f"{acc:.3f}"
+        assert len(tab.progress_page.loss_plot.raw_line.get_xdata()) > 0    # the total loss, live
+    finally:
+        tab.shutdown(30000)
+        qtbot.waitUntil(lambda: not tab.busy(), timeout=30000)
