@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -205,3 +206,40 @@ def test_train_tab_trains_two_label_columns(gui_ctx, mt_bundle, qtbot, sample_cs
     finally:
         tab.shutdown(30000)
         qtbot.waitUntil(lambda: not tab.busy(), timeout=30000)
+
+
+# ---- thresholds panel --------------------------------------------------------------------------------
+def test_thresholds_panel_per_target(gui_ctx, mt_bundle, qtbot, tmp_path):
+    import shutil
+
+    from triage_app.gui.main_window import MainWindow
+    from triage_app.targets import validation_arrays
+
+    copy = tmp_path / "three"
+    shutil.copytree(mt_bundle, copy)
+    gui_ctx.activate(copy)
+    w = MainWindow(gui_ctx)
+    qtbot.addWidget(w)
+    try:
+        panel = w.models.thresholds
+        panel.set_bundle(gui_ctx.classifier.bundle)
+        assert not panel.target_pick.isHidden()
+        assert [panel.target_pick.itemText(i) for i in range(3)] == ["category", "priority", "queue"]
+        assert panel.labels == gui_ctx.classifier.labels
+        panel.target_pick.setCurrentText("queue")
+        probs, y = validation_arrays(copy, 2)
+        assert panel.labels == ["Business", "IT"] and np.array_equal(panel.probs, probs) and np.array_equal(panel.y, y)
+        assert not panel.measure_btn.isEnabled()          # measuring a file reads the primary label column
+        panel.set_global(0.8)
+        panel.set_class("IT", 0.9)
+        with qtbot.waitSignal(gui_ctx.thresholdsChanged, timeout=5000):
+            assert panel.save() == str(copy)
+        meta = json.loads((copy / "bundle.json").read_text(encoding="utf-8"))
+        assert meta["targets"][2]["review_threshold"] == 0.8 and meta["targets"][2]["class_thresholds"] == {"IT": 0.9}
+        assert meta["review_threshold"] != 0.8                      # the primary's stay
+        q = next(t for t in gui_ctx.classifier.targets if t.name == "queue")
+        assert q.review_threshold == 0.8 and q.class_thresholds == {"IT": 0.9}
+        panel.target_pick.setCurrentText("category")
+        assert panel.global_threshold() == pytest.approx(meta["review_threshold"])
+    finally:
+        w.stop_all(10000)
