@@ -135,6 +135,14 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
         assert m.index(row, m.c_targets[4]).data() == f"{tp.confidence:.1%}"
         assert m.index(row, m.c_targets[5]).data() == ("Review" if tp.needs_review else "")
         assert m.index(row, 0).data() == want[r].label          # the primary target as before
+    # accuracy per target against the file's own columns
+    acc_q = np.mean([p.targets["queue"].label == q for p, q in zip(want, df.queue)])
+    has_p = df.priority != ""
+    acc_p = np.mean([p.targets["priority"].label == q for p, q, h in zip(want, df.priority, has_p) if h])
+    text = tab.acc_box.targets_label.text()
+    assert tab.acc_box.targets_label.isVisibleTo(tab)
+    assert f"<b>queue</b>: {acc_q:.1%} accuracy on {len(df):,} labelled rows" in text
+    assert f"<b>priority</b>: {acc_p:.1%} accuracy on {int(has_p.sum()):,} labelled rows" in text
     # orderings per target and over any target
     tab.set_order("priority: lowest confidence first")
     confs = [want[m.data_row(i)].targets["priority"].confidence for i in range(m.n)]
@@ -145,6 +153,18 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
     tab.review_only.setChecked(True)
     assert tab.proxy.rowCount() == sum(anyrev)
     tab.review_only.setChecked(False)
+    # inline correction of another target through the proxy -> the corrections store, for that target
+    store = mt_win.ctx.corrections
+    cq = m.c_targets[3]
+    ix = tab.proxy.index(0, cq)
+    first = m.data_row(0)
+    other = next(x for x in ("Business", "IT") if x != want[first].targets["queue"].label)
+    assert not tab.proxy.setData(ix, "Hardware")                  # not a queue label
+    assert tab.proxy.setData(ix, other)
+    assert tab.proxy.index(0, cq).data() == other and tab.proxy.index(0, cq + 2).data() == "Reviewed"
+    rows = store.target_corrections()
+    assert len(rows) == 1 and rows[0]["target"] == "queue" and rows[0]["corrected"] == other
+    assert rows[0]["predicted"] == want[first].targets["queue"].label and store.all() == []
     # export = the columns and values `triage classify` writes for this model
     out = tmp_path / "gui.csv"
     with qtbot.waitSignal(tab.exported, timeout=30000):
@@ -158,6 +178,7 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
     cols = [c for c in ref[0] if c.split("_")[0] in ("category", "priority", "queue") and c not in df.columns]
     assert len(cols) == 9 and all(c in got[0] for c in cols)
     assert [[r[c] for c in cols] for r in got] == [[r[c] for c in cols] for r in ref]
+    assert sum(1 for r in got if r["queue_corrected"] == other) == 1 and "priority_corrected" in got[0]
     qtbot.waitUntil(lambda: mt_win.ctx.active_job == "", timeout=10000)
 
 

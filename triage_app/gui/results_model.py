@@ -81,6 +81,7 @@ class ResultsModel(QAbstractTableModel):
     """Batch results: input rows + predicted label, confidence, review flag, correction, top 3."""
 
     corrected = Signal(int, str)       # data row, corrected label
+    targetCorrected = Signal(int, str, str, str, float)   # data row, target, predicted, corrected, confidence
 
     def __init__(self, df: pd.DataFrame, labels: list[str], top_k: int = 3, parent=None,
                  lazy_inputs: bool = False, targets=None):
@@ -251,6 +252,8 @@ class ResultsModel(QAbstractTableModel):
         c = index.column()
         if c == self.c_match:
             return self._match_data(self._order_list[index.row()], role)
+        if self.c_targets and c >= self.c_targets[0]:
+            return self._target_data(c - self.c_targets[0], self._order_list[index.row()], role)
         if role == DISPLAY or role == EDIT:
             return self._disp[c][self._order_list[index.row()]]
         if role == VALUE:
@@ -277,6 +280,25 @@ class ResultsModel(QAbstractTableModel):
             if c == 0 and self.mismatch(self._order_list[index.row()]):
                 return f"The file says {self._truth[self._order_list[index.row()]]}"
             return v if len(v) > 40 else None
+        return None
+
+    def _target_data(self, j: int, r: int, role):
+        """A cell of another target's columns (label: editable, shows the correction in green)."""
+        t = self.target_table
+        info, kind = t.column(j)
+        if role == DISPLAY or role == EDIT:
+            return t.label_of(j, r)
+        fixed = t.corrected[info.name][r]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._corr_fg if kind == "label" and fixed else None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return self._review_bg if kind == "review" and t.review[info.name][r] and not fixed else None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return self._align_right if kind == "confidence" else None
+        if role == Qt.ItemDataRole.ToolTipRole and kind == "label":
+            pred = t.disp[j][r]
+            return (f"Corrected (the model said {pred}); " if fixed else "") + \
+                f"double-click to correct the {info.name} label"
         return None
 
     def _match_data(self, r: int, role):
@@ -311,11 +333,14 @@ class ResultsModel(QAbstractTableModel):
 
     def flags(self, index):
         f = super().flags(index)
-        if index.isValid() and index.column() == 3:
+        if index.isValid() and (index.column() == 3 or index.column() in self.c_targets[::3]):
             f |= Qt.ItemFlag.ItemIsEditable
         return f
 
     def setData(self, index, value, role=EDIT):
+        if index.isValid() and role == EDIT and index.column() in self.c_targets[::3]:
+            return self.set_target_correction(self._order_list[index.row()], index.column() - self.c_targets[0],
+                                              str(value or ""), index.row())
         if not index.isValid() or index.column() != 3 or role != EDIT:
             return False
         r = self._order_list[index.row()]
@@ -332,6 +357,21 @@ class ResultsModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(display_row, 0), self.index(display_row, self.c_match))
         if label:
             self.corrected.emit(int(data_row), label)
+        return True
+
+    def set_target_correction(self, data_row: int, j: int, label: str, display_row: int | None = None) -> bool:
+        """Correct another target's label (extra column ``j``, its label column); emits
+        ``targetCorrected`` for the corrections store."""
+        t = self.target_table
+        name = t.set_correction(j, data_row, label)
+        if name is None:
+            return False
+        display_row = self.display_row(data_row) if display_row is None else display_row
+        if display_row is not None:
+            self.dataChanged.emit(self.index(display_row, self.c_targets[j]), self.index(display_row, self.c_targets[j + 2]))
+        if label:
+            self.targetCorrected.emit(int(data_row), name, t.disp[j][data_row], label,
+                                      float(t.conf[name][data_row]))
         return True
 
     # ---- lookup -------------------------------------------------------------------------------

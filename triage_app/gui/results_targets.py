@@ -23,6 +23,7 @@ class TargetTable:
         self.review = {t.name: np.zeros(total, dtype=bool) for t in self.targets}
         self.disp: list[list[str]] = [[] for _ in range(3 * len(self.extra))]
         self.reasons: list[str] = [""] * total
+        self.corrected = {t.name: [""] * total for t in self.extra}    # inline corrections per target
 
     def headers(self) -> list[str]:
         return [t.name + s for t in self.extra for s in SUFFIXES]
@@ -43,6 +44,26 @@ class TargetTable:
             self.disp[k].extend(x.label for x in preds)
             self.disp[k + 1].extend(f"{x.confidence:.1%}" for x in preds)
             self.disp[k + 2].extend("Review" if x.needs_review else "" for x in preds)
+
+    def label_of(self, j: int, r: int) -> str:
+        """Column ``j``'s cell of data row ``r``: a label column shows the correction when there is one,
+        a review column says 'Reviewed' once the target's label was corrected."""
+        info, kind = self.column(j)
+        fixed = self.corrected[info.name][r]
+        if kind == "label" and fixed:
+            return fixed
+        if kind == "review" and fixed:
+            return "Reviewed"
+        return self.disp[j][r]
+
+    def set_correction(self, j: int, r: int, label: str) -> str | None:
+        """Correct data row ``r``'s label of the target of column ``j``; returns the target's name, or
+        None when ``label`` is not one of its labels."""
+        info, _kind = self.column(j)
+        if label and label not in info.labels:
+            return None
+        self.corrected[info.name][r] = label
+        return info.name
 
     def column(self, j: int) -> tuple[TargetInfo, str]:
         """Target and kind ("label", "confidence", "review") of extra column ``j``."""
@@ -69,5 +90,20 @@ class TargetTable:
 
     def export_columns(self, n: int) -> dict:
         """The per-target columns ``triage classify`` writes for these rows (its own code)."""
-        return target_columns(self.targets, {t.name: self.probs[t.name][:n] for t in self.targets},
+        cols = target_columns(self.targets, {t.name: self.probs[t.name][:n] for t in self.targets},
                               self.reasons[:n])
+        return {**cols, **{f"{name}_corrected": c[:n] for name, c in self.corrected.items()}}
+
+    def accuracies(self, df, n: int) -> list[tuple[str, float, int]]:
+        """``(target, accuracy, labelled rows)`` of every other target whose label column ``df`` has
+        (the model's predictions, corrections aside), over the rows with a label."""
+        out = []
+        for t in self.extra:
+            if t.column not in df.columns:
+                continue
+            y = df[t.column].iloc[:n].astype(str).str.strip().to_numpy(dtype=object)
+            pred = np.asarray(self.disp[3 * (t.index - 1)][:n], dtype=object)
+            has = y != ""
+            if has.any():
+                out.append((t.name, float((pred[has] == y[has]).mean()), int(has.sum())))
+        return out

@@ -214,6 +214,13 @@ class ResultsView(QWidget):
             self._orders = orders(model)
             self.order_combo.clear()
             self.order_combo.addItems([text for text, _k, _a in self._orders])
+        for c in getattr(self, "_target_delegates", []):      # the previous model's
+            self.table.setItemDelegateForColumn(c, None)
+        table = getattr(model, "target_table", None)
+        self._target_delegates = model.c_targets[::3] if table is not None else []
+        for j, c in enumerate(self._target_delegates):         # per-target corrections
+            labels = list(table.extra[j].labels)
+            self.table.setItemDelegateForColumn(c, LabelDelegate(lambda labels=labels: labels, self.table))
         for c, w in result_columns.widths(model, self.table.horizontalHeader().fontMetrics()).items():
             self.table.setColumnWidth(c, w)
         order, n_frozen, hidden = result_columns.layout(model)

@@ -322,6 +322,7 @@ class BatchTab(QWidget):
         if model is not None:
             try:
                 model.corrected.connect(self._on_corrected, Qt.ConnectionType.UniqueConnection)
+                model.targetCorrected.connect(self._on_target_corrected, Qt.ConnectionType.UniqueConnection)
             except (RuntimeError, TypeError):
                 pass
 
@@ -381,6 +382,8 @@ class BatchTab(QWidget):
         m, lab = self.model, self._run_meta.get("label")
         usable = m is not None and lab and self.df is not None and lab in self.df.columns
         self.acc_box.show_results(m, self.df[lab].iloc[: m.n] if usable else None)
+        table = getattr(m, "target_table", None)
+        self.acc_box.show_targets(table.accuracies(self.df, m.n) if table is not None and self.df is not None else [])
         if m is not None:
             m.set_truth(self.df[lab].iloc[: m.n].tolist() if usable else None)
         self._check_fit(self.df[lab].iloc[: m.n] if usable else None)
@@ -444,6 +447,15 @@ class BatchTab(QWidget):
         m = self.model
         if m is None or self.df is None:
             return
+        self._store_correction(data_row, m.predicted(data_row), float(m.conf[data_row]), label, None)
+
+    def _on_target_corrected(self, data_row: int, target: str, predicted: str, label: str, conf: float):
+        if self.model is not None and self.df is not None:
+            self._store_correction(data_row, predicted, conf, label, target)
+
+    def _store_correction(self, data_row: int, predicted: str, conf: float, label: str, target: str | None):
+        """One row's correction into the store (``target``: another target of a multi-target model)."""
+        m = self.model
         fields = getattr(m, "fields", {}) or {}
         row = self.df.iloc[data_row]
         if "text" in fields:
@@ -455,12 +467,12 @@ class BatchTab(QWidget):
             text = f"{title}. {body}" if title and body else (title or body)
             f = {"title": title, "body": body}
         try:
-            n = self.ctx.add_correction(text, f, m.predicted(data_row), float(m.conf[data_row]), label,
-                                        getattr(m, "model_version", ""))
+            n = self.ctx.add_correction(text, f, predicted, conf, label, getattr(m, "model_version", ""), target)
         except (ValueError, OSError) as e:
             show_error(self, "The correction was not saved", str(e))
             return
-        self.status_label.setText(f"Correction saved for row {data_row + 1}: {label} ({n:,} stored).")
+        what = f"{target} " if target else ""
+        self.status_label.setText(f"Correction saved for row {data_row + 1}: {what}{label} ({n:,} stored).")
 
     def ticket_of(self, data_row: int) -> dict:
         """The row's mapped fields (title/body/text), and ``file_label`` when the file has a label column."""
