@@ -165,6 +165,25 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
     rows = store.target_corrections()
     assert len(rows) == 1 and rows[0]["target"] == "queue" and rows[0]["corrected"] == other
     assert rows[0]["predicted"] == want[first].targets["queue"].label and store.all() == []
+    # the review queue of one target: its tickets most uncertain first, its labels, its corrections
+    menu = tab.results.review_btn.menu()
+    assert [a.text() for a in menu.actions()] == ["category (Predicted)", "priority", "queue"]
+    dlg = tab.open_review("priority")
+    qtbot.addWidget(dlg)
+    from triage_app import review as rv
+    pp = np.array([want[r].targets["priority"].top[0][1] for r in range(m.n)])   # sanity: real scores
+    assert pp.min() > 0
+    unc = rv.uncertainty(m.target_table.probs["priority"][: m.n])
+    assert dlg.labels == next(t.labels for t in mt_win.ctx.classifier.targets if t.name == "priority")
+    assert dlg.queue and unc[dlg.queue[0]] == pytest.approx(unc.max())
+    first = dlg.current_row
+    assert "priority" in dlg.windowTitle()
+    qtbot.keyClick(dlg, Qt.Key.Key_1)
+    qtbot.keyClick(dlg, Qt.Key.Key_Return)
+    prio = [r for r in store.target_corrections() if r["target"] == "priority"]
+    assert len(prio) == 1 and prio[0]["corrected"] == dlg.labels[0]
+    assert m.target_table.corrected["priority"][first] == dlg.labels[0] and store.all() == []
+    dlg.close()
     # export = the columns and values `triage classify` writes for this model
     out = tmp_path / "gui.csv"
     with qtbot.waitSignal(tab.exported, timeout=30000):

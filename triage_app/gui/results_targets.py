@@ -107,3 +107,46 @@ class TargetTable:
             if has.any():
                 out.append((t.name, float((pred[has] == y[has]).mean()), int(has.sum())))
         return out
+
+
+class TargetReview:
+    """Another target of a batch run seen through the review queue's interface (``labels``, ``n``,
+    ``review``, ``review_order``, ``predicted``, ``corrected_label``, ``uncertainty``, ``review_reason``,
+    ``top``, ``set_correction``): the queue then goes through that target's tickets, most uncertain
+    first, and its corrections are stored for that target (``ResultsModel.set_target_correction``)."""
+
+    def __init__(self, model, name: str):
+        self.model, self.table = model, model.target_table
+        self.info = next(t for t in self.table.extra if t.name == name)
+        self.j = 3 * (self.info.index - 1)
+        self.labels = list(self.info.labels)
+        self.n = model.n
+        self.review = self.table.review[name]
+
+    def review_order(self, only_flagged: bool = False) -> list[int]:
+        p = self.table.probs[self.info.name][: self.n]
+        order = review.review_order(p)
+        if only_flagged:
+            order = order[self.review[order]]
+        return order.tolist()
+
+    def predicted(self, r: int) -> str:
+        return self.table.disp[self.j][r]
+
+    def corrected_label(self, r: int) -> str:
+        return self.table.corrected[self.info.name][r]
+
+    def uncertainty(self) -> np.ndarray:
+        return review.uncertainty(self.table.probs[self.info.name][: self.n])
+
+    def review_reason(self, r: int) -> str:
+        if not self.review[r]:
+            return ""
+        return self.table.reasons[r] or f"{self.info.name}: low confidence ({self.table.conf[self.info.name][r]:.0%})"
+
+    def top(self, r: int, k: int = 3) -> list[tuple[str, float]]:
+        p = self.table.probs[self.info.name][r]
+        return [(self.labels[i], float(p[i])) for i in np.argsort(-p, kind="stable")[:k]]
+
+    def set_correction(self, r: int, label: str) -> bool:
+        return self.model.set_target_correction(r, self.j, label)

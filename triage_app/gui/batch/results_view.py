@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSplitter,
     QTableView,
@@ -69,7 +70,7 @@ class ResultsView(QWidget):
     """``labels_fn()`` gives the labels the Corrected column offers; ``ctx`` (the app context)
     gives the ticket panel its model and jobs."""
 
-    reviewRequested = Signal()
+    reviewRequested = Signal(str)       # "" the primary target, else another target's name
     exportRequested = Signal()
 
     def __init__(self, labels_fn, ctx=None, parent=None):
@@ -143,7 +144,7 @@ class ResultsView(QWidget):
         bar.addWidget(self.order_combo)
         self.review_btn = QPushButton("Review queue…")
         self.review_btn.setToolTip("Go through the least certain tickets with the keyboard")
-        self.review_btn.clicked.connect(self.reviewRequested)
+        self.review_btn.clicked.connect(lambda: self.reviewRequested.emit(""))
         bar.addWidget(self.review_btn)
         self.export_btn = QPushButton("Export…")
         self.export_btn.clicked.connect(self.exportRequested)
@@ -214,6 +215,7 @@ class ResultsView(QWidget):
             self._orders = orders(model)
             self.order_combo.clear()
             self.order_combo.addItems([text for text, _k, _a in self._orders])
+        self._review_menu(model)
         for c in getattr(self, "_target_delegates", []):      # the previous model's
             self.table.setItemDelegateForColumn(c, None)
         table = getattr(model, "target_table", None)
@@ -225,6 +227,18 @@ class ResultsView(QWidget):
             self.table.setColumnWidth(c, w)
         order, n_frozen, hidden = result_columns.layout(model)
         self.table.set_columns(order, n_frozen, hidden, squeeze=result_columns.squeeze(model))
+
+    def _review_menu(self, model) -> None:
+        """A multi-target model: the review button offers a queue per target."""
+        table = getattr(model, "target_table", None)
+        if table is None:
+            self.review_btn.setMenu(None)
+            return
+        menu = QMenu(self.review_btn)
+        menu.addAction(f"{table.targets[0].name} (Predicted)", lambda: self.reviewRequested.emit(""))
+        for t in table.extra:
+            menu.addAction(t.name, lambda name=t.name: self.reviewRequested.emit(name))
+        self.review_btn.setMenu(menu)
 
     def apply_filter(self, *_) -> None:
         if self.model() is not None:

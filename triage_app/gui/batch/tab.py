@@ -484,12 +484,25 @@ class BatchTab(QWidget):
             out["file_label"] = str(row[lab]).strip()
         return out
 
+    def _target_ticket(self, data_row: int, column: str) -> dict:
+        """:meth:`ticket_of` with ``file_label`` from another target's label column (when the file has it)."""
+        out = {k: v for k, v in self.ticket_of(data_row).items() if k != "file_label"}
+        if column in self.df.columns and str(self.df.iloc[data_row][column]).strip():
+            out["file_label"] = str(self.df.iloc[data_row][column]).strip()
+        return out
+
     # ---- review + export -----------------------------------------------------------------------
-    def open_review(self):
+    def open_review(self, target: str = ""):
+        """The review queue (``target``: another target of a multi-target model; "" the primary)."""
         if self.model is None or not self.model.n:
             return None
+        from triage_app.gui.results_targets import TargetReview
         from triage_app.gui.review_dialog import ReviewDialog
-        dlg = ReviewDialog(self.model, self.ticket_of, self)     # owned by the tab (its Qt parent)
+        view = TargetReview(self.model, target) if target else self.model
+        dlg = ReviewDialog(view, self.ticket_of if not target else lambda r: self._target_ticket(r, view.info.column),
+                           self)     # owned by the tab (its Qt parent)
+        if target:
+            dlg.setWindowTitle(f"Review queue — {target} — most uncertain first")
         dlg.open()
         return dlg
 
