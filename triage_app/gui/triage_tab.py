@@ -156,7 +156,7 @@ class TriageTab(QWidget):
         self.target_combo.hide()
         gl.addLayout(why)
         self.explain_view = ExplainView()
-        self.explain_view.setMinimumHeight(70)
+        self.explain_view.setMinimumHeight(90)
         gl.addWidget(self.explain_view, 1)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
