@@ -198,6 +198,12 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
     assert len(cols) == 9 and all(c in got[0] for c in cols)
     assert [[r[c] for c in cols] for r in got] == [[r[c] for c in cols] for r in ref]
     assert sum(1 for r in got if r["queue_corrected"] == other) == 1 and "priority_corrected" in got[0]
+    # new thresholds of one target re-flag its column
+    q = next(t for t in clf.targets if t.name == "queue")
+    q.review_threshold, q.class_thresholds = 1.01, {}
+    mt_win.ctx.thresholdsChanged.emit()
+    shown = [m.index(i, m.c_targets[5]).data() for i in range(m.rowCount())]
+    assert shown.count("Reviewed") == 1 and set(shown) == {"Review", "Reviewed"}
     qtbot.waitUntil(lambda: mt_win.ctx.active_job == "", timeout=10000)
 
 

@@ -45,6 +45,18 @@ class TargetTable:
             self.disp[k + 1].extend(f"{x.confidence:.1%}" for x in preds)
             self.disp[k + 2].extend("Review" if x.needs_review else "" for x in preds)
 
+    def set_targets(self, targets: list[TargetInfo], n: int) -> bool:
+        """Re-judge rows ``0..n`` with ``targets``' (new) thresholds; False when they are other targets."""
+        if [(t.name, t.labels) for t in targets] != [(t.name, t.labels) for t in self.targets]:
+            return False
+        self.targets, self.extra = list(targets), list(targets)[1:]
+        for t in self.targets:
+            preds = target_predictions(t, self.probs[t.name][:n], 1, reasons=self.reasons[:n])
+            self.review[t.name][:n] = [x.needs_review for x in preds]
+            if not t.primary:
+                self.disp[3 * (t.index - 1) + 2][:n] = ["Review" if x.needs_review else "" for x in preds]
+        return True
+
     def label_of(self, j: int, r: int) -> str:
         """Column ``j``'s cell of data row ``r``: a label column shows the correction when there is one,
         a review column says 'Reviewed' once the target's label was corrected."""

@@ -440,6 +440,8 @@ class BatchTab(QWidget):
         for m in (self.model, self._run_model):
             if m is not None and m.labels == clf.labels:
                 m.set_thresholds(clf.threshold, clf.class_thresholds)
+                if m.target_table is not None and m.target_table.set_targets(clf.targets, m.n) and m.rowCount():
+                    m.dataChanged.emit(m.index(0, m.c_targets[0]), m.index(m.rowCount() - 1, m.c_targets[-1]))
         self._apply_filter()
         self.results.update_summary()
 
