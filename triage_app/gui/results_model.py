@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QStyledItemDelegate
 from triage_app import review
 from triage_app.engine import PREDICTION_COLUMNS, low_confidence_reason, prediction_columns
 from triage_app.gui import style
+from triage_app.gui.results_targets import TargetTable
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 EDIT = Qt.ItemDataRole.EditRole
@@ -80,9 +81,10 @@ class ResultsModel(QAbstractTableModel):
     """Batch results: input rows + predicted label, confidence, review flag, correction, top 3."""
 
     corrected = Signal(int, str)       # data row, corrected label
+    targetCorrected = Signal(int, str, str, str, float)   # data row, target, predicted, corrected, confidence
 
     def __init__(self, df: pd.DataFrame, labels: list[str], top_k: int = 3, parent=None,
-                 lazy_inputs: bool = False):
+                 lazy_inputs: bool = False, targets=None):
         super().__init__(parent)
         self.df = df.reset_index(drop=True)
         self.labels = list(labels)
@@ -93,6 +95,10 @@ class ResultsModel(QAbstractTableModel):
         self.c_unc = len(self.columns) - 2
         self.c_match = len(self.columns) - 1
         self.total = len(self.df)
+        # a multi-target model (``targets``: Bundle.targets): every other target's columns at the end
+        self.target_table = TargetTable(targets, self.total) if targets else None
+        self.c_targets = list(range(len(self.columns), len(self.columns) + 3 * len(targets[1:] if targets else [])))
+        self.columns += self.target_table.headers() if targets else []
         k = len(self.labels)
         self.probs = np.zeros((self.total, k), dtype=np.float32)
         self.pred_idx = np.zeros(self.total, dtype=np.int32)
@@ -115,7 +121,7 @@ class ResultsModel(QAbstractTableModel):
         self._lazy = lazy_inputs
         self._inputs = [[] for _ in self.df.columns] if lazy_inputs else input_strings(self.df)
         self._disp = [self._pred_str, self._conf_str, self._review_str, self._corrected] + self._inputs + \
-            [self._top_str, self._unc_str]
+            [self._top_str, self._unc_str, None] + (self.target_table.disp if targets else [])
         self._thresholds = (0.5, {})
         self.source = "these results"     # "file · rows · model vX", set by the Batch tab when a run ends
         self.source_path = None
@@ -189,15 +195,18 @@ class ResultsModel(QAbstractTableModel):
         lab = self.labels[int(self.pred_idx[data_row])]
         return low_confidence_reason(float(self.conf[data_row]), float(ct.get(lab, g)))
 
-    def append_chunk(self, start: int, probs: np.ndarray, reasons=None) -> None:
+    def append_chunk(self, start: int, probs: np.ndarray, reasons=None, by_target: dict | None = None) -> None:
         """Add predictions for data rows ``start .. start+len(probs)`` (chunks arrive in order);
-        ``reasons`` (from :meth:`TicketClassifier.score`) flag unfamiliar or too-short tickets."""
+        ``reasons`` (from :meth:`TicketClassifier.score`) flag unfamiliar or too-short tickets;
+        ``by_target``: a multi-target model's probabilities of every target (``score_targets``)."""
         m = len(probs)
         if m == 0:
             return
         if start != self.n:
             raise ValueError(f"chunk starts at {start}, expected {self.n}")
         a, b = start, start + m
+        if self.target_table is not None:
+            self.target_table.append(a, by_target, reasons)
         if self._lazy:
             for lst, more in zip(self._inputs, input_strings(self.df.iloc[a:b])):
                 lst.extend(more)
@@ -243,6 +252,8 @@ class ResultsModel(QAbstractTableModel):
         c = index.column()
         if c == self.c_match:
             return self._match_data(self._order_list[index.row()], role)
+        if self.c_targets and c >= self.c_targets[0]:
+            return self._target_data(c - self.c_targets[0], self._order_list[index.row()], role)
         if role == DISPLAY or role == EDIT:
             return self._disp[c][self._order_list[index.row()]]
         if role == VALUE:
@@ -269,6 +280,25 @@ class ResultsModel(QAbstractTableModel):
             if c == 0 and self.mismatch(self._order_list[index.row()]):
                 return f"The file says {self._truth[self._order_list[index.row()]]}"
             return v if len(v) > 40 else None
+        return None
+
+    def _target_data(self, j: int, r: int, role):
+        """A cell of another target's columns (label: editable, shows the correction in green)."""
+        t = self.target_table
+        info, kind = t.column(j)
+        if role == DISPLAY or role == EDIT:
+            return t.label_of(j, r)
+        fixed = t.corrected[info.name][r]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._corr_fg if kind == "label" and fixed else None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return self._review_bg if kind == "review" and t.review[info.name][r] and not fixed else None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return self._align_right if kind == "confidence" else None
+        if role == Qt.ItemDataRole.ToolTipRole and kind == "label":
+            pred = t.disp[j][r]
+            return (f"Corrected (the model said {pred}); " if fixed else "") + \
+                f"double-click to correct the {info.name} label"
         return None
 
     def _match_data(self, r: int, role):
@@ -303,11 +333,14 @@ class ResultsModel(QAbstractTableModel):
 
     def flags(self, index):
         f = super().flags(index)
-        if index.isValid() and index.column() == 3:
+        if index.isValid() and (index.column() == 3 or index.column() in self.c_targets[::3]):
             f |= Qt.ItemFlag.ItemIsEditable
         return f
 
     def setData(self, index, value, role=EDIT):
+        if index.isValid() and role == EDIT and index.column() in self.c_targets[::3]:
+            return self.set_target_correction(self._order_list[index.row()], index.column() - self.c_targets[0],
+                                              str(value or ""), index.row())
         if not index.isValid() or index.column() != 3 or role != EDIT:
             return False
         r = self._order_list[index.row()]
@@ -324,6 +357,21 @@ class ResultsModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(display_row, 0), self.index(display_row, self.c_match))
         if label:
             self.corrected.emit(int(data_row), label)
+        return True
+
+    def set_target_correction(self, data_row: int, j: int, label: str, display_row: int | None = None) -> bool:
+        """Correct another target's label (extra column ``j``, its label column); emits
+        ``targetCorrected`` for the corrections store."""
+        t = self.target_table
+        name = t.set_correction(j, data_row, label)
+        if name is None:
+            return False
+        display_row = self.display_row(data_row) if display_row is None else display_row
+        if display_row is not None:
+            self.dataChanged.emit(self.index(display_row, self.c_targets[j]), self.index(display_row, self.c_targets[j + 2]))
+        if label:
+            self.targetCorrected.emit(int(data_row), name, t.disp[j][data_row], label,
+                                      float(t.conf[name][data_row]))
         return True
 
     # ---- lookup -------------------------------------------------------------------------------
@@ -370,7 +418,15 @@ class ResultsModel(QAbstractTableModel):
             return self.uncertainty()
         if key == "review":
             return self.review[:n].astype(np.int8)
+        if self.target_table is not None:
+            keys = self.target_table.keys(str(key), n, self.review)
+            if keys is not None:
+                return keys
         col = self.columns.index(key) if key in self.columns else int(key)
+        if col in self.c_targets:         # a target's confidence / review column: numeric keys
+            info, kind = self.target_table.column(col - self.c_targets[0])
+            if kind != "label":
+                return self.target_table.keys(f"{kind}:{info.name}", n, self.review)
         if col == 1:
             return self.conf[:n]
         if col == 2:
@@ -423,7 +479,8 @@ class ResultsModel(QAbstractTableModel):
 
     def _filter_mask(self, a: int, b: int) -> np.ndarray:
         text, review_only = self._filter
-        mask = self.review[a:b].copy() if review_only else np.ones(b - a, dtype=bool)
+        flagged = self.review if self.target_table is None else self.target_table.keys("review:any", b, self.review)
+        mask = flagged[a:b].astype(bool) if review_only else np.ones(b - a, dtype=bool)
         if text:
             hit = np.zeros(b - a, dtype=bool)
             for col in [self._pred_str, self._corrected] + self._inputs:
@@ -460,6 +517,9 @@ class ResultsModel(QAbstractTableModel):
                                   [self.review_reason(i) for i in range(n)])
         for c in PREDICTION_COLUMNS:          # the columns of `triage classify`, then the corrections
             out[free(c)] = cols[c]
+        if self.target_table is not None:   # the per-target columns of `triage classify`, its own code
+            for c, values in self.target_table.export_columns(n).items():
+                out[free(c)] = values
         out[free("corrected_label")] = self._corrected[:n]
         return out
 

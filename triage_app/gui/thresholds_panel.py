@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QGroupBox,
@@ -32,6 +33,7 @@ from triage_app import paths, review
 from triage_app.bundle import BundleError, install_copy, load_bundle, save_thresholds
 from triage_app.engine import tickets_from_frame
 from triage_app.gui.widgets import TABLE_FILTER, ask, muted_label, show_error, start_job
+from triage_app.targets import validation_arrays
 
 
 def _slider() -> QSlider:
@@ -73,6 +75,14 @@ class ThresholdsPanel(QWidget):
         self.title.setObjectName("sectionTitle")
         head.addWidget(self.title)
         head.addStretch(1)
+        self.target_label = QLabel("Target:")
+        self.target_pick = QComboBox()         # a multi-target model: whose thresholds are shown
+        self.target_pick.setToolTip("The target (label column) whose review thresholds you set")
+        self.target_pick.currentIndexChanged.connect(self._target_picked)
+        head.addWidget(self.target_label)
+        head.addWidget(self.target_pick)
+        self.target_label.hide()
+        self.target_pick.hide()
         self.measure_btn = QPushButton("Measure on a labeled file…")
         self.measure_btn.setToolTip("Run the model on a file with a label column and use it for the curves")
         self.measure_btn.clicked.connect(self.measure_dialog)
@@ -184,7 +194,8 @@ class ThresholdsPanel(QWidget):
         if (bundle is not None and self.bundle is not None and self.probs is not None
                 and Path(bundle.path) == Path(self.bundle.path)
                 and bundle.meta.get("review_threshold") == self.bundle.meta.get("review_threshold")
-                and bundle.meta.get("class_thresholds") == self.bundle.meta.get("class_thresholds")):
+                and bundle.meta.get("class_thresholds") == self.bundle.meta.get("class_thresholds")
+                and bundle.meta.get("targets") == self.bundle.meta.get("targets")):
             return  # same bundle, same saved thresholds: keep the user's unsaved edits
         self.bundle = bundle
         if bundle is None:
@@ -192,15 +203,41 @@ class ThresholdsPanel(QWidget):
             self.source_label.setText("Select a model.")
             self._set_enabled(False)
             return
-        self.labels = bundle.labels
         self.title.setText(f"Review thresholds — {bundle.name} v{bundle.version}")
+        names = [t.name for t in bundle.targets]
+        self.target_pick.blockSignals(True)
+        self.target_pick.clear()
+        self.target_pick.addItems(names)
+        self.target_pick.blockSignals(False)
+        self.target_label.setVisible(bool(names))
+        self.target_pick.setVisible(bool(names))
+        self._show_target()
+
+    def target_index(self) -> int:
+        """The picked target of a multi-target model (0: the primary one, or a single-target model)."""
+        return max(0, self.target_pick.currentIndex()) if self.bundle is not None and self.bundle.targets else 0
+
+    def _target_picked(self, _i: int) -> None:
+        if self.bundle is not None and (self.job is None or not self.job.is_running()):
+            self._show_target()
+
+    def _saved_thresholds(self) -> tuple[float, dict]:
+        b, k = self.bundle, self.target_index()
+        t = b.targets[k] if k else None
+        return (t.review_threshold, t.class_thresholds) if t else (b.review_threshold, b.class_thresholds)
+
+    def _show_target(self) -> None:
+        """Labels, saved thresholds and validation data of the picked target."""
+        bundle, k = self.bundle, self.target_index()
+        self.labels = bundle.targets[k].labels if k else bundle.labels
         probs = y = None
         vp = Path(bundle.path) / "validation.npz"
         if vp.is_file():
             try:
-                with np.load(vp, allow_pickle=False) as z:
-                    probs = np.asarray(z["probs"], dtype=np.float32)
-                    y = np.asarray(z["y"]).astype(np.int64)
+                got = validation_arrays(bundle.path, k)
+                if got is None:
+                    raise ValueError(f"no validation scores of target {k}")
+                probs, y = got
                 if probs.ndim != 2 or probs.shape[1] != len(self.labels) or len(y) != len(probs):
                     raise ValueError(f"shapes {probs.shape} / {y.shape} do not match {len(self.labels)} labels")
             except Exception as e:  # noqa: BLE001
@@ -212,9 +249,9 @@ class ThresholdsPanel(QWidget):
             if not vp.is_file():
                 self.source_label.setText("This model has no validation data; use 'Measure on a labeled file…'.")
             self.probs = self.y = self.curve = None
-            self._fill_table(bundle.review_threshold, bundle.class_thresholds)
+            self._fill_table(*self._saved_thresholds())
             self._set_enabled(False)
-            self.measure_btn.setEnabled(True)
+            self.measure_btn.setEnabled(k == 0)
             self.summary.setText("—")
             self._replot()
 
@@ -222,9 +259,9 @@ class ThresholdsPanel(QWidget):
         self.probs, self.y, self.source = probs, y, source
         self.curve = review.threshold_curve(probs, y, self.labels)
         self.source_label.setText(f"Measured on: {source}")
-        b = self.bundle
-        self._fill_table(b.review_threshold, b.class_thresholds)
+        self._fill_table(*self._saved_thresholds())
         self._set_enabled(True)
+        self.measure_btn.setEnabled(self.target_index() == 0)    # measuring reads the primary label column
         self._replot()
         self._update()
         self.dataChanged.emit()
@@ -432,7 +469,7 @@ class ThresholdsPanel(QWidget):
         if self.bundle is not None:
             b = load_bundle(self.bundle.path, verify_hash=False)
             self.bundle = b
-            self._fill_table(b.review_threshold, b.class_thresholds)
+            self._fill_table(*self._saved_thresholds())
             self._update()
 
     def save(self) -> str | None:
@@ -453,7 +490,8 @@ class ThresholdsPanel(QWidget):
                 show_error(self, "Could not copy the model", str(e), "Check the free disk space.")
                 return None
         try:
-            b = save_thresholds(target, g, ct)
+            k = self.target_index()
+            b = save_thresholds(target, g, ct, self.bundle.targets[k].name if k else None)
         except (BundleError, OSError) as e:
             show_error(self, "Saving the thresholds failed", str(e), "Check that the model folder is writable.")
             return None

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from triage_app.gui.triage_targets import TargetResults, refresh_target_flags, set_badge, target_results
 from triage_app.gui.widgets import ExplainView, TopKBars, muted_label, section_title, start_job
 
 
@@ -40,6 +41,7 @@ def review_state(confidence: float, threshold: float, flag: str) -> dict:
 
 class TriageTab(QWidget):
     classified = Signal(object)   # the result dict shown (after a Job finished)
+    explained = Signal(str)       # a multi-target model: the picked target's explanation arrived
 
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -134,11 +136,25 @@ class TriageTab(QWidget):
         self.conf_view = muted_label("Paste a ticket on the left and press Classify.")
         gl.addWidget(self.conf_view)
         gl.addSpacing(4)
-        gl.addWidget(section_title("Top suggestions"))
+        self.top_title = section_title("Top suggestions")
+        gl.addWidget(self.top_title)
         self.bars = TopKBars()
         gl.addWidget(self.bars)
+        self.target_results = TargetResults()      # a multi-target model: one block per target
+        self.target_results.hide()
+        gl.addWidget(self.target_results)
         gl.addSpacing(4)
-        gl.addWidget(section_title("Why: words for (green) and against (red) the prediction"))
+        why = QHBoxLayout()
+        why.addWidget(section_title("Why: words for (green) and against (red) the prediction"), 1)
+        self.target_label = QLabel("Target:")
+        self.target_combo = QComboBox()             # which target the explanation and correction are for
+        self.target_combo.setToolTip("The target whose explanation is shown and whose label you correct")
+        self.target_combo.currentTextChanged.connect(self._on_target_picked)
+        why.addWidget(self.target_label)
+        why.addWidget(self.target_combo)
+        self.target_label.hide()
+        self.target_combo.hide()
+        gl.addLayout(why)
         self.explain_view = ExplainView()
         self.explain_view.setMinimumHeight(90)
         gl.addWidget(self.explain_view, 1)
@@ -174,14 +190,48 @@ class TriageTab(QWidget):
     # ---- model ---------------------------------------------------------------------------------
     def _on_model(self, clf):
         self.correct_combo.clear()
+        names = [t.name for t in clf.targets] if clf is not None else []
+        self._set_target_mode(names)
         if clf is None:
             self.classify_btn.setEnabled(False)
             self.conf_view.setText("No model is active — import or activate one in the Models tab.")
             return
         self.classify_btn.setEnabled(True)
-        self.correct_combo.addItems(clf.labels)
+        self.correct_combo.addItems(self._picked_labels())
         if self.result:
             self._set_correct_default()
+
+    def _set_target_mode(self, names: list[str]) -> None:
+        """Show the per-target blocks and the target selector for a multi-target model, the single
+        headline and bars otherwise."""
+        multi = bool(names)
+        self.target_results.set_targets(names)
+        self.target_results.setVisible(multi)
+        for w in (self.top_title, self.bars, self.label_view):
+            w.setVisible(not multi)
+        if multi:
+            self.badge.hide()
+        self.target_label.setVisible(multi)
+        self.target_combo.setVisible(multi)
+        self.target_combo.blockSignals(True)
+        self.target_combo.clear()
+        self.target_combo.addItems(names)
+        self.target_combo.blockSignals(False)
+
+    def picked_target(self) -> str | None:
+        """The target the explanation and correction are for (None: a single-target model)."""
+        clf = self.ctx.classifier
+        return self.target_combo.currentText() or None if clf is not None and clf.targets else None
+
+    def _picked_labels(self) -> list[str]:
+        clf = self.ctx.classifier
+        name = self.picked_target()
+        return next(t.labels for t in clf.targets if t.name == name) if name else list(clf.labels)
+
+    def _picked(self, r: dict) -> dict:
+        """The picked target's part of a result (the result itself for a single-target model)."""
+        name = self.picked_target()
+        return r["targets"][name] if name and name in r.get("targets", {}) else r
 
     def _refresh_review_flag(self):
         clf = self.ctx.classifier
@@ -191,6 +241,7 @@ class TriageTab(QWidget):
         if r.get("model_path") == str(clf.bundle.path):
             r["threshold"] = clf.threshold_for(r["label"])
             r.update(review_state(r["confidence"], r["threshold"], r.get("flag", "")))
+            refresh_target_flags(r, clf)
             self._show_result(r, add_history=False)
 
     # ---- actions -------------------------------------------------------------------------------
@@ -226,17 +277,25 @@ class TriageTab(QWidget):
             self.conf_view.setText("Type or paste a ticket first.")
             return None
         k = min(5, len(clf.labels))
+        target = self.picked_target()
 
         def work(emit, should_stop):
             t0 = time.perf_counter()
-            probs, reasons = clf.score([ticket])          # one pass: probabilities and the signal
-            pred = clf.to_predictions(probs, top_k=k, keep_probs=True, reasons=reasons)[0]
-            flag = reasons[0]
-            words = clf.explain(ticket)
-            t = clf.threshold_for(pred.label)
-            return {"ticket": ticket, "label": pred.label, "confidence": pred.confidence, "top": pred.top,
-                    "threshold": t, "flag": flag, **review_state(pred.confidence, t, flag),
-                    "words": words, "model": clf.name, "model_version": clf.version,
+            targets = {}
+            if clf.targets:                               # one pass for every target
+                targets, flag = target_results(clf, ticket)
+                p = targets[clf.targets[0].name]
+                pred_label, pred_conf, top = p["label"], p["confidence"], p["top"]
+            else:
+                probs, reasons = clf.score([ticket])      # one pass: probabilities and the signal
+                pred = clf.to_predictions(probs, top_k=k, keep_probs=True, reasons=reasons)[0]
+                flag, pred_label, pred_conf, top = reasons[0], pred.label, pred.confidence, pred.top
+            words = clf.explain(ticket, target=target)
+            t = clf.threshold_for(pred_label)
+            return {"ticket": ticket, "label": pred_label, "confidence": pred_conf, "top": top,
+                    "threshold": t, "flag": flag, **review_state(pred_conf, t, flag),
+                    "words": words, "words_by": {target: words} if target else {}, "targets": targets,
+                    "model": clf.name, "model_version": clf.version,
                     "model_path": str(clf.bundle.path), "seconds": time.perf_counter() - t0}
 
         self.classify_btn.setEnabled(False)
@@ -257,6 +316,7 @@ class TriageTab(QWidget):
         self.label_view.setToolTip("")
         self.badge.hide()
         self.bars.set_data([])
+        self.target_results.clear()
         self.explain_view.set_words([])
         self.copy_btn.setEnabled(False)
         self.save_corr_btn.setEnabled(False)
@@ -278,26 +338,19 @@ class TriageTab(QWidget):
         about = clf.bundle.trained_on() if clf is not None and r.get("model_path") == str(clf.bundle.path) else ""
         self.label_view.setToolTip(f"{r['label']}\n\nModel {r['model']} v{r['model_version']}: {about}" if about
                                    else r["label"])
-        self.badge.show()
         reason = r.get("review_reason", "")
-        if r["needs_review"]:
-            self.badge.setObjectName("badgeReview")
-            flag = r.get("flag", "")
-            self.badge.setText("Needs review" + (f" · {flag.split(' (')[0]}" if flag else ""))
-            self.badge.setToolTip(f"Needs review: {reason}" if flag else
-                                  f"Confidence below the review threshold of {r['threshold']:.0%}")
-        else:
-            self.badge.setObjectName("badgeOk")
-            self.badge.setText("Auto-route")
-            self.badge.setToolTip(f"Confidence at or above the review threshold of {r['threshold']:.0%}")
-        self.badge.style().unpolish(self.badge)
-        self.badge.style().polish(self.badge)
         why = f" · {reason}" if r.get("flag") else ""
-        self.conf_view.setText(f"Confidence {r['confidence']:.1%} (calibrated) · review threshold "
-                               f"{r['threshold']:.0%}{why} · model {r['model']} v{r['model_version']} · "
-                               f"{r['seconds'] * 1000:.0f} ms")
-        self.bars.set_data(r["top"], r["threshold"])
-        self.explain_view.set_words(r["words"], r["label"], r["confidence"])
+        if r.get("targets"):
+            self.target_results.show_result(r["targets"], r.get("flag", ""))
+            self.conf_view.setText(f"{len(r['targets'])} targets · calibrated confidences{why} · model "
+                                   f"{r['model']} v{r['model_version']} · {r['seconds'] * 1000:.0f} ms")
+        else:
+            set_badge(self.badge, r["needs_review"], r.get("flag", ""), reason, r["threshold"])
+            self.conf_view.setText(f"Confidence {r['confidence']:.1%} (calibrated) · review threshold "
+                                   f"{r['threshold']:.0%}{why} · model {r['model']} v{r['model_version']} · "
+                                   f"{r['seconds'] * 1000:.0f} ms")
+            self.bars.set_data(r["top"], r["threshold"])
+        self._show_words()
         self.copy_btn.setEnabled(True)
         self.save_corr_btn.setEnabled(self.ctx.classifier is not None)
         self.corr_status.setText("")
@@ -314,10 +367,47 @@ class TriageTab(QWidget):
     def _set_correct_default(self):
         if not self.result:
             return
-        i = self.correct_combo.findText(self.result["top"][1][0] if len(self.result["top"]) > 1
-                                        and self.result["needs_review"] else self.result["label"])
+        p = self._picked(self.result)
+        i = self.correct_combo.findText(p["top"][1][0] if len(p["top"]) > 1 and p["needs_review"] else p["label"])
         if i >= 0:
             self.correct_combo.setCurrentIndex(i)
+
+    # ---- several targets: the picked one's explanation and correction -------------------------------
+    def _show_words(self) -> None:
+        """The explanation of the picked target (computed in a job the first time it is picked)."""
+        r = self.result
+        name = self.picked_target()
+        if r is None:
+            return
+        if not name or not r.get("targets"):
+            self.explain_view.set_words(r["words"], r["label"], r["confidence"])
+            return
+        p = self._picked(r)
+        words = r.setdefault("words_by", {}).get(name)
+        if words is not None:
+            self.explain_view.set_words(words, p["label"], p["confidence"])
+            return
+        self.explain_view.set_words([])
+        clf, ticket = self.ctx.classifier, r["ticket"]
+
+        def done(w, r=r, name=name):
+            r["words_by"][name] = w
+            if self.result is r and self.picked_target() == name:
+                self._show_words()
+            self.explained.emit(name)
+
+        start_job(self.ctx, self, "explain", lambda emit, should_stop: clf.explain(ticket, target=name),
+                  "Explaining the ticket failed", on_finished=done)
+
+    def _on_target_picked(self, _name: str) -> None:
+        clf = self.ctx.classifier
+        if clf is None:
+            return
+        self.correct_combo.clear()
+        self.correct_combo.addItems(self._picked_labels())
+        if self.result and self.result.get("model_path") == str(clf.bundle.path):
+            self._set_correct_default()
+            self._show_words()
 
     def _history_clicked(self, item: QListWidgetItem):
         r = item.data(Qt.ItemDataRole.UserRole)
@@ -329,17 +419,23 @@ class TriageTab(QWidget):
         r = self.result
         if not r:
             return ""
+        targets = r.get("targets") or {}
         if kind == "json":
-            return json.dumps({"ticket": r["ticket"], "label": r["label"],
-                               "confidence": round(r["confidence"], 4),
-                               "needs_review": r["needs_review"],
-                               "review_reason": r.get("review_reason", ""),
-                               "top": [[a, round(b, 4)] for a, b in r["top"]],
-                               "model": r["model"], "model_version": r["model_version"]},
-                              ensure_ascii=False, indent=2)
-        flag = f"  — needs review: {r.get('review_reason', '')}" if r["needs_review"] else ""
-        lines = [f"Label: {r['label']} ({r['confidence']:.1%}){flag}"]
-        lines += [f"  {a}: {b:.1%}" for a, b in r["top"]]
+            data = {"ticket": r["ticket"], "label": r["label"], "confidence": round(r["confidence"], 4),
+                    "needs_review": r["needs_review"], "review_reason": r.get("review_reason", ""),
+                    "top": [[a, round(b, 4)] for a, b in r["top"]],
+                    "model": r["model"], "model_version": r["model_version"]}
+            if targets:      # the same per-target fields as Prediction.as_dict
+                data["targets"] = {n: {"label": t["label"], "confidence": round(t["confidence"], 4),
+                                       "top": [[a, round(b, 4)] for a, b in t["top"]],
+                                       "needs_review": t["needs_review"],
+                                       "review_reason": t.get("review_reason", "")} for n, t in targets.items()}
+            return json.dumps(data, ensure_ascii=False, indent=2)
+        lines = []
+        for name, t in (targets.items() if targets else [("", r)]):
+            flag = f"  — needs review: {t.get('review_reason', '')}" if t["needs_review"] else ""
+            lines.append(f"{name.capitalize() if name else 'Label'}: {t['label']} ({t['confidence']:.1%}){flag}")
+            lines += [f"  {a}: {b:.1%}" for a, b in t["top"]]
         lines.append(f"Model: {r['model']} v{r['model_version']}")
         return "\n".join(lines)
 
@@ -362,11 +458,15 @@ class TriageTab(QWidget):
             text = f"{title}. {body}" if title and body else (title or body)
             fields = {"title": title, "body": body}
         try:
-            n = self.ctx.add_correction(text, fields, r["label"], r["confidence"], corrected, r["model_version"])
+            name, p = self.picked_target(), self._picked(r)
+            primary = not name or name == self.ctx.classifier.targets[0].name   # primary: the model's label
+            n = self.ctx.add_correction(text, fields, p["label"], p["confidence"], corrected, r["model_version"],
+                                        None if primary else name)
         except (ValueError, OSError) as e:
             from triage_app.gui.widgets import show_error
             show_error(self, "The correction was not saved", str(e), "Check that the ticket has text.")
             return False
-        self.corr_status.setText(f"Saved: {r['label']} → {corrected}. {n} correction{'s' if n != 1 else ''} "
+        self.corr_status.setText(f"Saved{f' ({name})' if name else ''}: {p['label']} → {corrected}. "
+                                 f"{n} correction{'s' if n != 1 else ''} "
                                  "stored for the next training run.")
         return True

@@ -17,6 +17,10 @@ class AccuracyPanel(QGroupBox):
         self.acc_label = QLabel("")
         self.acc_label.setWordWrap(True)
         al.addWidget(self.acc_label)
+        self.targets_label = QLabel("")     # a multi-target model: the other targets' accuracy
+        self.targets_label.setWordWrap(True)
+        self.targets_label.hide()
+        al.addWidget(self.targets_label)
         al.addWidget(muted_label("Confusion matrix — rows: true label, columns: predicted"))
         self.heatmap = Heatmap()
         al.addWidget(self.heatmap, 1)
@@ -54,3 +58,9 @@ class AccuracyPanel(QGroupBox):
                                f"<b>{acc:.1%}</b> accuracy on {int(nonempty.sum()):,} labelled rows{note}")
         self.heatmap.set_data(model.labels, cm)
         self.show()
+
+    def show_targets(self, rows: list[tuple[str, float, int]]) -> None:
+        """One line per other target of a multi-target model: its accuracy on its labelled rows."""
+        self.targets_label.setText("<br>".join(f"<b>{name}</b>: {acc:.1%} accuracy on {n:,} labelled rows"
+                                               for name, acc, n in rows))
+        self.targets_label.setVisible(bool(rows))

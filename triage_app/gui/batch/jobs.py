@@ -33,7 +33,8 @@ def chunk_starts(total: int, chunk: int) -> list[int]:
 def classify_work(clf, df, fields: dict, batch: int | None, interval: float):
     """Classify every row of ``df`` (columns ``fields``) with ``clf``.
 
-    Emits ``("start", None)``, then ``("chunk", start, probs, reasons)`` per chunk in order and
+    Emits ``("start", None)``, then ``("chunk", start, probs, reasons)`` per chunk in order (a
+    multi-target model adds its probabilities by target: ``("chunk", start, primary, reasons, by_target)``) and
     ``("progress", done, total, elapsed)`` at most every ``interval`` seconds; returns
     ``{"rows", "seconds"}``.  Raises :class:`Cancelled` once ``should_stop()`` is true."""
     from triage_app.engine import tickets_from_frame
@@ -55,8 +56,12 @@ def classify_work(clf, df, fields: dict, batch: int | None, interval: float):
                 if last[0] == 0.0 or now - last[0] >= interval:
                     last[0] = now
                     emit(("progress", start + done, total, now - t0))
-            probs, reasons = clf.score(part, batch, should_stop=should_stop, on_progress=prog)
-            emit(("chunk", start, probs, reasons))
+            if clf.targets:       # one run of the model for every target
+                by_target, reasons = clf.score_targets(part, batch, should_stop=should_stop, on_progress=prog)
+                emit(("chunk", start, by_target[clf.targets[0].name], reasons, by_target))
+            else:
+                probs, reasons = clf.score(part, batch, should_stop=should_stop, on_progress=prog)
+                emit(("chunk", start, probs, reasons))
             if should_stop():
                 raise Cancelled()
         emit(("progress", total, total, time.perf_counter() - t0))

@@ -61,7 +61,7 @@ def layout(model) -> tuple[list[int], int, set[int]]:
     frozen.append(C_PRED)
     if r["label"]:
         frozen += [col[r["label"]], model.c_match]
-    rest = [C_CONF, model.c_unc, C_REVIEW, C_CORR]
+    rest = [C_CONF, model.c_unc, C_REVIEW, C_CORR] + list(getattr(model, "c_targets", []))
     rest += [c for c in col.values() if c not in frozen] + [model.c_top]
     hidden = set() if r["label"] else {model.c_match}
     return frozen + rest + sorted(hidden), len(frozen), hidden
@@ -72,6 +72,8 @@ def widths(model, fm: QFontMetrics) -> dict[int, int]:
     uncertainty and match columns fit to their headers, other inputs 220 pixels."""
     out = {c: 220 for c in range(model.columnCount())}
     out.update(WIDTHS)
+    for j, c in enumerate(getattr(model, "c_targets", [])):     # a target's label, confidence, review
+        out[c] = (130, WIDTHS[C_CONF], 80)[j % 3]
     pad = 30         # room for the sort indicator and the margins
     out[model.c_unc] = fm.horizontalAdvance(model.columns[model.c_unc]) + pad
     out[model.c_match] = fm.horizontalAdvance(model.columns[model.c_match]) + 12

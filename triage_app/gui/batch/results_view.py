@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHeaderView,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSplitter,
     QTableView,
@@ -30,6 +31,21 @@ from triage_app.gui.widgets import Banner, muted_label
 
 ORDERS = [("Input order", "input", True), ("Lowest confidence first", "confidence", True),
           ("Most uncertain first", "uncertainty", False)]
+
+
+def orders(model) -> list[tuple[str, str, bool]]:
+    """The orderings offered for ``model``: :data:`ORDERS`, and for a multi-target model the same
+    per target and over any target (keys of :meth:`TargetTable.keys`)."""
+    table = getattr(model, "target_table", None)
+    if table is None:
+        return list(ORDERS)
+    out = list(ORDERS) + [("Needs review (any target) first", "review:any", False),
+                          ("Most uncertain (any target) first", "uncertainty:any", False)]
+    for t in table.targets:
+        out += [(f"{t.name}: lowest confidence first", f"confidence:{t.name}", True),
+                (f"{t.name}: most uncertain first", f"uncertainty:{t.name}", False),
+                (f"{t.name}: needs review first", f"review:{t.name}", False)]
+    return out
 
 
 def setup_table(t: QTableView) -> None:
@@ -52,7 +68,7 @@ class ResultsView(QWidget):
     """``labels_fn()`` gives the labels the Corrected column offers; ``ctx`` (the app context)
     gives the ticket panel its model and jobs."""
 
-    reviewRequested = Signal()
+    reviewRequested = Signal(str)       # "" the primary target, else another target's name
     exportRequested = Signal()
 
     def __init__(self, labels_fn, ctx=None, parent=None):
@@ -117,13 +133,14 @@ class ResultsView(QWidget):
         bar.addWidget(self.review_only)
         self.order_combo = QComboBox()     # its items say what they do ("… first"): no label needed
         self.order_combo.setToolTip("Order of the rows")
+        self._orders = list(ORDERS)
         for text, _k, _a in ORDERS:
             self.order_combo.addItem(text)
         self.order_combo.activated.connect(self.apply_order)
         bar.addWidget(self.order_combo)
         self.review_btn = QPushButton("Review queue…")
         self.review_btn.setToolTip("Go through the least certain tickets with the keyboard")
-        self.review_btn.clicked.connect(self.reviewRequested)
+        self.review_btn.clicked.connect(lambda: self.reviewRequested.emit(""))
         bar.addWidget(self.review_btn)
         self.export_btn = QPushButton("Export…")
         self.export_btn.clicked.connect(self.exportRequested)
@@ -193,10 +210,34 @@ class ResultsView(QWidget):
         if model is None:
             self.table.set_columns([], 0)
             return
+        if orders(model) != self._orders:
+            self._orders = orders(model)
+            self.order_combo.clear()
+            self.order_combo.addItems([text for text, _k, _a in self._orders])
+        self._review_menu(model)
+        for c in getattr(self, "_target_delegates", []):      # the previous model's
+            self.table.setItemDelegateForColumn(c, None)
+        table = getattr(model, "target_table", None)
+        self._target_delegates = model.c_targets[::3] if table is not None else []
+        for j, c in enumerate(self._target_delegates):         # per-target corrections
+            labels = list(table.extra[j].labels)
+            self.table.setItemDelegateForColumn(c, LabelDelegate(lambda labels=labels: labels, self.table))
         for c, w in result_columns.widths(model, self.table.horizontalHeader().fontMetrics()).items():
             self.table.setColumnWidth(c, w)
         order, n_frozen, hidden = result_columns.layout(model)
         self.table.set_columns(order, n_frozen, hidden, squeeze=result_columns.squeeze(model))
+
+    def _review_menu(self, model) -> None:
+        """A multi-target model: the review button offers a queue per target."""
+        table = getattr(model, "target_table", None)
+        if table is None:
+            self.review_btn.setMenu(None)
+            return
+        menu = QMenu(self.review_btn)
+        menu.addAction(f"{table.targets[0].name} (Predicted)", lambda: self.reviewRequested.emit(""))
+        for t in table.extra:
+            menu.addAction(t.name, lambda name=t.name: self.reviewRequested.emit(name))
+        self.review_btn.setMenu(menu)
 
     def apply_filter(self, *_) -> None:
         if self.model() is not None:
@@ -207,7 +248,7 @@ class ResultsView(QWidget):
         m = self.model()
         if m is None:
             return
-        _t, key, asc = ORDERS[self.order_combo.currentIndex()]
+        _t, key, asc = self._orders[max(0, self.order_combo.currentIndex())]
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         m.sort_by(key, asc)
 

@@ -280,6 +280,7 @@ class BatchTab(QWidget):
         total = len(self.df)
         work = classify_work(clf, self.df, fields, self.batch_size, self.progress_interval)
         self._run_labels = (list(clf.labels), min(3, len(clf.labels)), clf.threshold, dict(clf.class_thresholds))
+        self._run_targets = list(clf.targets)
         self._run_model = None
         self._run_meta = {"fields": fields, "label": m["label"], "model_version": clf.version,
                           "model": clf.name, "path": self.path, "bundle": str(clf.bundle.path)}
@@ -311,10 +312,11 @@ class BatchTab(QWidget):
             # Rows are appended to this model in chunks while it is not shown: the table keeps the
             # previous results (or the preview) until the run finishes, so a cancelled run leaves
             # no partial table and the GUI thread does not repaint 10 columns per chunk.
-            self._run_model = ResultsModel(self.df, labels, top_k=top_k, lazy_inputs=True)
+            self._run_model = ResultsModel(self.df, labels, top_k=top_k, lazy_inputs=True,
+                                           targets=self._run_targets)
             self._run_model.set_thresholds(g, ct)
         elif kind == "chunk" and self._run_model is not None:
-            self._run_model.append_chunk(ev[1], ev[2], ev[3])
+            self._run_model.append_chunk(*ev[1:])
         elif kind == "progress":
             self.run_panel.show_progress(ev[1], ev[2], ev[3])
 
@@ -323,6 +325,7 @@ class BatchTab(QWidget):
         if model is not None:
             try:
                 model.corrected.connect(self._on_corrected, Qt.ConnectionType.UniqueConnection)
+                model.targetCorrected.connect(self._on_target_corrected, Qt.ConnectionType.UniqueConnection)
             except (RuntimeError, TypeError):
                 pass
 
@@ -330,7 +333,7 @@ class BatchTab(QWidget):
         self.run_state = "finished"
         if self._run_model is None:  # empty file: no "start" event was needed
             labels, top_k, g, ct = self._run_labels
-            self._run_model = ResultsModel(self.df, labels, top_k=top_k)
+            self._run_model = ResultsModel(self.df, labels, top_k=top_k, targets=self._run_targets)
         self.model = self._run_model
         self._run_model = None
         self.model.model_version = self._run_meta["model_version"]
@@ -382,6 +385,8 @@ class BatchTab(QWidget):
         m, lab = self.model, self._run_meta.get("label")
         usable = m is not None and lab and self.df is not None and lab in self.df.columns
         self.acc_box.show_results(m, self.df[lab].iloc[: m.n] if usable else None)
+        table = getattr(m, "target_table", None)
+        self.acc_box.show_targets(table.accuracies(self.df, m.n) if table is not None and self.df is not None else [])
         if m is not None:
             m.set_truth(self.df[lab].iloc[: m.n].tolist() if usable else None)
         self._check_fit(self.df[lab].iloc[: m.n] if usable else None)
@@ -438,6 +443,8 @@ class BatchTab(QWidget):
         for m in (self.model, self._run_model):
             if m is not None and m.labels == clf.labels:
                 m.set_thresholds(clf.threshold, clf.class_thresholds)
+                if m.target_table is not None and m.target_table.set_targets(clf.targets, m.n) and m.rowCount():
+                    m.dataChanged.emit(m.index(0, m.c_targets[0]), m.index(m.rowCount() - 1, m.c_targets[-1]))
         self._apply_filter()
         self.results.update_summary()
 
@@ -445,6 +452,15 @@ class BatchTab(QWidget):
         m = self.model
         if m is None or self.df is None:
             return
+        self._store_correction(data_row, m.predicted(data_row), float(m.conf[data_row]), label, None)
+
+    def _on_target_corrected(self, data_row: int, target: str, predicted: str, label: str, conf: float):
+        if self.model is not None and self.df is not None:
+            self._store_correction(data_row, predicted, conf, label, target)
+
+    def _store_correction(self, data_row: int, predicted: str, conf: float, label: str, target: str | None):
+        """One row's correction into the store (``target``: another target of a multi-target model)."""
+        m = self.model
         fields = getattr(m, "fields", {}) or {}
         row = self.df.iloc[data_row]
         if "text" in fields:
@@ -456,12 +472,12 @@ class BatchTab(QWidget):
             text = f"{title}. {body}" if title and body else (title or body)
             f = {"title": title, "body": body}
         try:
-            n = self.ctx.add_correction(text, f, m.predicted(data_row), float(m.conf[data_row]), label,
-                                        getattr(m, "model_version", ""))
+            n = self.ctx.add_correction(text, f, predicted, conf, label, getattr(m, "model_version", ""), target)
         except (ValueError, OSError) as e:
             show_error(self, "The correction was not saved", str(e))
             return
-        self.status_label.setText(f"Correction saved for row {data_row + 1}: {label} ({n:,} stored).")
+        what = f"{target} " if target else ""
+        self.status_label.setText(f"Correction saved for row {data_row + 1}: {what}{label} ({n:,} stored).")
 
     def ticket_of(self, data_row: int) -> dict:
         """The row's mapped fields (title/body/text), and ``file_label`` when the file has a label column."""
@@ -473,12 +489,25 @@ class BatchTab(QWidget):
             out["file_label"] = str(row[lab]).strip()
         return out
 
+    def _target_ticket(self, data_row: int, column: str) -> dict:
+        """:meth:`ticket_of` with ``file_label`` from another target's label column (when the file has it)."""
+        out = {k: v for k, v in self.ticket_of(data_row).items() if k != "file_label"}
+        if column in self.df.columns and str(self.df.iloc[data_row][column]).strip():
+            out["file_label"] = str(self.df.iloc[data_row][column]).strip()
+        return out
+
     # ---- review + export -----------------------------------------------------------------------
-    def open_review(self):
+    def open_review(self, target: str = ""):
+        """The review queue (``target``: another target of a multi-target model; "" the primary)."""
         if self.model is None or not self.model.n:
             return None
+        from triage_app.gui.results_targets import TargetReview
         from triage_app.gui.review_dialog import ReviewDialog
-        dlg = ReviewDialog(self.model, self.ticket_of, self)     # owned by the tab (its Qt parent)
+        view = TargetReview(self.model, target) if target else self.model
+        dlg = ReviewDialog(view, self.ticket_of if not target else lambda r: self._target_ticket(r, view.info.column),
+                           self)     # owned by the tab (its Qt parent)
+        if target:
+            dlg.setWindowTitle(f"Review queue — {target} — most uncertain first")
         dlg.open()
         return dlg
 

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from trainer.config import DEFAULT_MIN_PER_CLASS, default_min_per_class
 from trainer.pipeline import DataSpec, label_counts
+from triage_app.gui.train.targets_box import MoreTargets
 from triage_app.gui.widgets import TABLE_FILTER, muted_label, wheel_only_when_focused
 
 
@@ -108,6 +109,9 @@ class DataPanel(QGroupBox):
         self.label_note.setObjectName("warnText")
         self.label_note.hide()
         form.addRow("", self.label_note)
+        self.more_targets = MoreTargets()         # several targets: further label columns
+        self.more_targets.changed.connect(self._columns_changed)
+        form.addRow("More label columns", self.more_targets)
 
         self.mode_pair = QRadioButton("Title + body")
         self.mode_one = QRadioButton("One text column")
@@ -277,6 +281,7 @@ class DataPanel(QGroupBox):
                 c.addItem(name, name)
         if guess.get("label"):
             self.label_combo.setCurrentText(guess["label"])
+        self.more_targets.set_columns(cols)
 
         def pick(combo, name):
             i = combo.findData(name) if name else 0
@@ -314,8 +319,16 @@ class DataPanel(QGroupBox):
     def threshold(self) -> int:
         return self.threshold_spin.value()
 
+    def _used_columns(self) -> list[str]:
+        return [c for c in [self.label_column(), *self.text_columns().values()] if c]
+
+    def extra_label_columns(self) -> list[str]:
+        """The ticked further label columns (each one more target), not the label or text columns."""
+        return self.more_targets.checked(self._used_columns())
+
     def _columns_changed(self, *_a) -> None:
         self._label_cache = None
+        self.more_targets.refresh(self.df, self._used_columns())
         note = self.label_warning()
         self.label_note.setText(note)
         self.label_note.setVisible(bool(note))
@@ -437,4 +450,5 @@ class DataPanel(QGroupBox):
                         rare=self.rare_combo.currentData(), val_frac=self.val_spin.value() / 100,
                         test_frac=self.test_spin.value() / 100,
                         use_corrections=self.use_corrections(),
-                        routing=routing, class_weights=class_weights)
+                        routing=routing, class_weights=class_weights,
+                        label_cols=[self.label_column(), *extra] if (extra := self.extra_label_columns()) else [])

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from trainer.pipeline import TrainOutcome
 from triage_app.gui.flow_layout import FlowLayout
 from triage_app.gui.style import colors
+from triage_app.gui.train.targets_table import TargetsTable
 from triage_app.gui.train_plots import ConfusionChart
 
 EMPTY_SUMMARY = "Results appear here when training ends."
@@ -182,6 +183,8 @@ class ResultsPage(QWidget):
         csc.setWidget(self.confusion_chart)
         self.views.addTab(csc, "Confusion matrix")
         self.views.addTab(self._build_comparison(), "Compared with the active model")
+        self.targets_table = TargetsTable()         # a multi-target model: one row per target
+        self._targets_tab = -1
         v.addWidget(self.views, 1)
         v.addLayout(self._build_actions())
 
@@ -252,7 +255,19 @@ class ResultsPage(QWidget):
         self.summary_label.setText(EMPTY_SUMMARY)
         self.compare_label.setText(EMPTY_COMPARISON)
 
-    def show_outcome(self, o: TrainOutcome) -> None:
+    def show_targets(self, o: TrainOutcome, active=None) -> None:
+        """The "Per target" view, shown only for a model with several targets."""
+        if o.targets and self._targets_tab < 0:
+            self._targets_tab = self.views.insertTab(0, self.targets_table, "Per target")
+        elif not o.targets and self._targets_tab >= 0:
+            self.views.removeTab(self._targets_tab)
+            self._targets_tab = -1
+        self.targets_table.show_targets(list(o.targets), active)
+        if o.targets:
+            self.views.setCurrentIndex(self._targets_tab)
+
+    def show_outcome(self, o: TrainOutcome, active=None) -> None:
+        self.show_targets(o, active)
         val = served_val(o)
         per = val.get("per_class", {})
         t = self.class_table
