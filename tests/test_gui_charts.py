@@ -179,7 +179,7 @@ def _thresholds_panel(qtbot, tmp_path):
     qtbot.addWidget(panel)
     labels = ["alpha", "beta", "gamma"]
     panel.bundle = SimpleNamespace(labels=labels, review_threshold=0.4, class_thresholds={}, name="synthetic",
-                                   version="1", path=tmp_path)
+                                   version="1", path=tmp_path, targets=[])
     panel.labels = labels
     rng = np.random.default_rng(0)
     probs = rng.dirichlet([1, 1, 1], size=200).astype(np.float32)

@@ -196,7 +196,12 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
         ref = list(csv.DictReader(f))
     cols = [c for c in ref[0] if c.split("_")[0] in ("category", "priority", "queue") and c not in df.columns]
     assert len(cols) == 9 and all(c in got[0] for c in cols)
-    assert [[r[c] for c in cols] for r in got] == [[r[c] for c in cols] for r in ref]
+    conf = [c for c in cols if c.endswith("_confidence")]
+    assert [[r[c] for c in cols if c not in conf] for r in got] == [[r[c] for c in cols if c not in conf] for r in ref]
+    # confidences close: the app's batches are composed otherwise than the CLI's, and dynamic int8
+    # quantization scales activations per batch (differences of about 1e-3 on this tiny model)
+    assert np.allclose([[float(r[c]) for c in conf] for r in got], [[float(r[c]) for c in conf] for r in ref],
+                       atol=5e-3, rtol=0)
     assert sum(1 for r in got if r["queue_corrected"] == other) == 1 and "priority_corrected" in got[0]
     # new thresholds of one target re-flag its column
     q = next(t for t in clf.targets if t.name == "queue")
