@@ -28,16 +28,10 @@ def mt_bundle(tiny_checkpoint, sample_csv, tmp_path_factory, one_torch_thread):
 
 
 @pytest.fixture
-def mt_win(gui_ctx, mt_bundle, qtbot):
-    from triage_app.gui.main_window import MainWindow
-
-    gui_ctx.activate(mt_bundle)
-    w = MainWindow(gui_ctx)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.stop_all(10000)
+def mt_win(win, mt_bundle):
+    """The main window with the three-target model active."""
+    win.ctx.activate(mt_bundle)
+    return win
 
 
 def classify(qtbot, tab, title=TITLE, body=BODY):
