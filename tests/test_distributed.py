@@ -92,6 +92,34 @@ def test_two_processes_match_one_and_write_one_bundle(tiny_no_dropout, sample_cs
 
 
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun not installed beside this Python")
+def test_two_processes_train_several_targets_like_one(tiny_no_dropout, sample_csv, tmp_path):
+    """Three targets, one with missing labels and its loss weighted 0.5: the processes add their
+    shares of each target's loss, so the total and every target's curve match one process."""
+    from tests.test_multitarget import three_target_frame
+    from triage_app.bundle import load_bundle
+
+    src = tmp_path / "three.csv"
+    three_target_frame(sample_csv).to_csv(src, index=False)
+    extra = ("--label-col", "priority", "--label-col", "queue", "--loss-weight", "priority=0.5",
+             "--head-epochs", "2", "--finetune-epochs", "1")
+    env = _env(tmp_path / "userdata")
+    one = _run(_train_args(tiny_no_dropout, src, tmp_path / "one", *extra), env, None)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = _run(_train_args(tiny_no_dropout, src, tmp_path / "two", *extra), env, 2)
+    assert two.returncode == 0, two.stderr[-3000:]
+    h1, h2 = _history(tmp_path / "one"), _history(tmp_path / "two")
+    assert len(h1) == len(h2) == 3
+    for a, b in zip(h1, h2):
+        for k in ("train_loss", "val_loss"):
+            assert b[k] == pytest.approx(a[k], rel=LOSS_RTOL), (a, b)
+        assert set(a["targets"]) == set(b["targets"]) == {"category", "priority", "queue"}
+        for name, ra in a["targets"].items():
+            for k in ("train_loss", "val_loss"):
+                assert b["targets"][name][k] == pytest.approx(ra[k], rel=LOSS_RTOL), (name, k)
+    assert [t.name for t in load_bundle(tmp_path / "two").targets] == ["category", "priority", "queue"]
+
+
+@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun not installed beside this Python")
 def test_dead_rank_ends_job_clearly_and_checkpoint_resumes_on_one_process(tiny_no_dropout, sample_csv, tmp_path):
     ckpt, out = tmp_path / "ckpt", tmp_path / "bundle"
     # rank 1 dies at its 8th optimizer step: after head epoch 1 (5 steps of 16 rows) was checkpointed

@@ -136,6 +136,40 @@ def test_loss_plot_follows_the_theme(theme, qtbot):
     assert same(legend.get_frame().get_facecolor(), other["base"])
 
 
+def test_loss_plot_draws_each_target_beside_the_total(theme, qtbot):
+    from trainer.events import EpochEvent, StepEvent
+    from triage_app.gui.train_plots import LossPlot
+
+    c = theme("light")
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    for step in range(1, 5):
+        plot.add(StepEvent("head", step, 8, step / 4, 1.5 + 1 / step, 1e-3, 10.0,
+                           {"category": 1.0 + 1 / step, "priority": 0.5}))
+    plot.add(EpochEvent("head", 1, 2, 4, 1.8, 1.6, 0.5, 0.4, 1.0, 1.0, True,
+                        {"category": {"train_loss": 1.3, "val_loss": 1.1, "val_accuracy": 0.5, "val_macro_f1": 0.4},
+                         "priority": {"train_loss": 0.5, "val_loss": 0.5, "val_accuracy": 0.5,
+                                      "val_macro_f1": 0.4}}))
+    plot.flush()
+    assert list(plot.targets) == ["category", "priority"]
+    cat, pri = plot.targets["category"], plot.targets["priority"]
+    assert list(cat.line.get_xdata()) == [1.0, 2.0, 3.0, 4.0]
+    assert cat.ema[0] == pytest.approx(2.0) and cat.ema[-1] < cat.ema[0]     # smoothed like the total
+    assert list(pri.val.get_ydata()) == [0.5] and list(cat.val.get_ydata()) == [1.1]
+    assert same(cat.line.get_color(), c["series_1"]) and same(pri.line.get_color(), c["series_2"])
+    labels = [t.get_text() for t in plot.ax.get_legend().get_texts()]
+    assert labels == ["total training loss (smoothed)", "total validation loss", "category", "priority"]
+    plot.set_x_mode("epochs")                                                 # both axes modes
+    assert list(cat.line.get_xdata()) == [0.25, 0.5, 0.75, 1.0]
+    dark = theme("dark")
+    assert same(cat.line.get_color(), dark["series_1"])
+    plot.reset()                                  # a new run: one target again, the lines gone
+    assert plot.targets == {} and len(plot.ax.lines) == 3
+    assert [t.get_text() for t in plot.ax.get_legend().get_texts()] == ["training loss (smoothed)",
+                                                                        "validation loss"]
+
+
 def test_distribution_chart_colours(theme, qtbot):
     from triage_app.gui.train_plots import DistributionChart
 

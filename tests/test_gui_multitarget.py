@@ -234,11 +234,23 @@ def test_train_tab_trains_two_label_columns(gui_ctx, mt_bundle, qtbot, sample_cs
         assert bal.startswith("queue: 2 labels") and f"IT {n_it:,}" in bal
         spec = panel.data_spec()
         assert spec.label_cols == ["category", "queue"] and spec.multi
+        spins = panel.more_targets.weight_spins        # a loss weight per target, 1 by default
+        assert list(spins) == ["category", "queue"] and all(w.value() == 1.0 for w in spins.values())
+        assert panel.more_targets.weights_box.isVisible()
+        assert "loss_weights" not in {k for k, v in tab.build_config().to_dict().items() if v}
+        spins["queue"].setValue(0.5)
+        assert tab.build_config().loss_weights == {"category": 1.0, "queue": 0.5}
+        panel.more_targets.set_checked([])              # one target: no weights; ticked again: kept
+        assert panel.more_targets.weight_spins == {} and not panel.more_targets.weights_box.isVisible()
+        assert tab.build_config().loss_weights is None
+        panel.more_targets.set_checked(["queue"])
+        assert panel.more_targets.weight_spins["queue"].value() == 0.5
         with qtbot.waitSignal(tab.trainingFinished, timeout=400000) as blocker:
             assert tab.start()
         o = blocker.args[0]
         assert [t["name"] for t in o.targets] == ["category", "queue"]
         assert [t.name for t in load_bundle(o.bundle_path).targets] == ["category", "queue"]
+        assert load_bundle(o.bundle_path).meta["train_config"]["loss_weights"] == {"category": 1.0, "queue": 0.5}
         t = tab.results_page.targets_table
         assert tab.results_page.views.tabText(0) == "Per target" and t.rowCount() == 2
         assert [t.item(r, 0).text() for r in range(2)] == ["category", "queue"]
@@ -247,7 +259,20 @@ def test_train_tab_trains_two_label_columns(gui_ctx, mt_bundle, qtbot, sample_cs
         new = o.targets[1]["metrics"]
         acc = (new.get("test_exported") or new.get("test") or new.get("val"))["accuracy"]
         assert t.item(1, 2).text() == f"{acc:.3f}"
-        assert len(tab.progress_page.loss_plot.raw_line.get_xdata()) > 0    # the total loss, live
+        plot = tab.progress_page.loss_plot
+        assert len(plot.raw_line.get_xdata()) > 0                           # the total loss, live
+        assert list(plot.targets) == ["category", "queue"]                  # and each target's
+        assert all(len(s.line.get_xdata()) > 0 and len(s.val.get_xdata()) > 0 for s in plot.targets.values())
+        log = tab.progress_page.log_view.toPlainText()
+        assert "    category: train loss" in log and "    queue: train loss" in log
+        # the server job of the same form trains the same targets with the same weights
+        from trainer.server_job import train_args
+        from triage_app.cli.parser import build_parser
+        from triage_app.cli.train import label_cols, train_config
+
+        args = build_parser().parse_args(["train", *train_args(panel.data_spec(), tab.build_config())])
+        assert label_cols(args) == ["category", "queue"]
+        assert train_config(args).loss_weights == {"category": 1.0, "queue": 0.5}
     finally:
         tab.shutdown(30000)
         qtbot.waitUntil(lambda: not tab.busy(), timeout=30000)

@@ -137,6 +137,64 @@ def test_pipeline_trains_three_targets_into_one_bundle(mt_run):
                                                                        if k else b.lexical_path.is_file())
 
 
+def test_training_reports_each_targets_loss_live_and_per_epoch(mt_run):
+    from trainer.events import EpochEvent, StepEvent
+
+    o, _df, events = mt_run
+    names = {"category", "priority", "queue"}
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert steps and all(set(e.target_losses) == names for e in steps)
+    for e in steps:          # the total is the weighted sum of the targets' losses (priority 0.5)
+        t = e.target_losses
+        assert e.loss == pytest.approx(t["category"] + 0.5 * t["priority"] + t["queue"], rel=1e-4)
+        assert all(v > 0 for v in t.values())
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert epochs and all(set(e.targets) == names for e in epochs)
+    for e in epochs:
+        per = e.targets.values()
+        assert e.val_loss == pytest.approx(sum(r["val_loss"] for r in per), rel=1e-6)
+        assert e.val_accuracy == pytest.approx(np.mean([r["val_accuracy"] for r in per]), rel=1e-6)
+        assert e.val_macro_f1 == pytest.approx(np.mean([r["val_macro_f1"] for r in per]), rel=1e-6)
+        assert all(r["train_loss"] > 0 for r in per)
+    hist = load_bundle(o.bundle_path).meta["metrics"]["history"]   # kept with the run's history
+    assert [set(h["targets"]) for h in hist] == [names] * len(epochs)
+
+
+def test_target_loss_shared_by_processes_is_the_whole_batch_loss():
+    """Under torchrun each process adds its share of a global batch: the shares of several targets
+    (class weights, masked labels, one process with no label of a target) average to the loss of
+    the whole batch, and so do the per-target figures."""
+    import torch
+
+    from trainer.distributed import DistributedBucketSampler, Ranks
+    from trainer.targets import Target, TargetLoss
+
+    torch.manual_seed(0)
+    targets = [Target("a", ["x", "y", "z"], np.array([0.5, 2.0, 1.0])),
+               Target("b", ["p", "q"], np.array([1.0, 3.0]), loss_weight=0.5)]
+    loss = TargetLoss(targets, "cpu", weighted=True)
+    logits = torch.randn(9, 5)
+    y = torch.tensor([[0, -1], [1, 1], [2, -1], [1, 0], [0, -1], [2, 1], [2, -1], [1, -1], [0, 0]])
+    whole = loss(logits, y)
+    whole_parts = loss.parts(loss.last.tolist())
+    shares, lasts = [], []
+    for r in range(3):        # rank 2's rows (2, 5, 8) ... every rank holds rows of both targets but
+        idx, part = next(iter(DistributedBucketSampler([np.arange(9)], r, 3, y.numpy())))
+        shares.append(Ranks(r, 3).loss(loss, logits[idx], y[idx], part))
+        lasts.append(loss.last)
+    assert float(sum(shares) / 3) == pytest.approx(float(whole), rel=1e-6)
+    avg = (sum(lasts) / 3).tolist()
+    assert loss.parts(avg) == pytest.approx(whole_parts, rel=1e-6)
+    # a process whose rows have no label of b adds nothing for it, and still counts its flag
+    y2 = y.clone()
+    y2[[0, 3, 6], 1] = -1
+    whole2 = loss(logits, y2)
+    shares = [Ranks(r, 3).loss(loss, logits[idx], y2[idx], part)
+              for r in range(3) for idx, part in [next(iter(DistributedBucketSampler([np.arange(9)], r, 3,
+                                                                                    y2.numpy())))]]
+    assert float(sum(shares) / 3) == pytest.approx(float(whole2), rel=1e-6)
+
+
 def test_engine_predicts_every_target_from_one_run(mt_run):
     from triage_app.engine import TicketClassifier
     from triage_app.hybrid import blend_logits

@@ -58,9 +58,11 @@ def launched() -> bool:
 @dataclass(frozen=True)
 class Part:
     """This rank's share of one global batch: the global batch's loss denominator and whether the
-    share is empty (a final batch smaller than the world: one row stands in, with weight 0)."""
+    share is empty (a final batch smaller than the world: one row stands in, with weight 0);
+    ``y``: the labels of the whole global batch (several targets count their own denominators)."""
     denom: float
     empty: bool
+    y: np.ndarray | None = None
 
 
 class DistributedBucketSampler:
@@ -81,11 +83,14 @@ class DistributedBucketSampler:
         local = batch[self.rank::self.world]
         y = self.labels[batch]
         y = y.cpu().numpy() if torch.is_tensor(y) else np.asarray(y)
-        denom = float(len(y)) if self.class_weight is None else \
-            float(self.class_weight.detach().cpu().numpy()[y].sum())
+        if y.ndim == 2:        # several targets: TargetLoss.sharded counts each target's labeled rows
+            denom = float(len(y))
+        else:
+            denom = float(len(y)) if self.class_weight is None else \
+                float(self.class_weight.detach().cpu().numpy()[y].sum())
         if len(local) == 0:
-            return batch[:1], Part(denom, True)
-        return local, Part(denom, False)
+            return batch[:1], Part(denom, True, y)
+        return local, Part(denom, False, y)
 
     def __iter__(self):
         for b in self.batches:
@@ -189,6 +194,8 @@ class Ranks:
         the global batch's denominator, times N (the gradient average then gives the global mean)."""
         if part is None:
             return loss_fn(logits, y)
+        if hasattr(loss_fn, "sharded"):            # several targets (trainer.targets.TargetLoss)
+            return loss_fn.sharded(logits, y, part, self.world)
         import torch
 
         total = torch.nn.functional.cross_entropy(logits, y, weight=loss_fn.weight, reduction="sum")
@@ -196,19 +203,24 @@ class Ranks:
             total = total * 0.0
         return total * (self.world / part.denom)
 
-    def sync_grads(self, params, loss) -> float:
+    def sync_grads(self, params, loss, extra=None):
         """Average the gradients of ``params`` across ranks (one flat all-reduce, the step's loss
-        riding along) and return the global batch's loss."""
+        riding along) and return the global batch's loss.  ``extra`` (a 1-D tensor, e.g. the
+        targets' losses) rides along too and is averaged: then ``(loss, list of floats)``."""
         self.steps += 1
         if not self.active:
-            return loss.item()
+            if extra is None:
+                return loss.item()
+            vals = torch_stack_float(loss, extra)
+            return vals[0], vals[1:]
         self._maybe_fault()
         import torch
         import torch.distributed as dist
 
         params = [p for p in params if p.requires_grad]
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1).float() for g in grads] + [loss.detach().reshape(1).float()])
+        tail = [loss.detach().reshape(1).float()] + ([] if extra is None else [extra.detach().reshape(-1).float()])
+        flat = torch.cat([g.reshape(-1).float() for g in grads] + tail)
         self._run(dist.all_reduce, flat)
         flat /= self.world
         off = 0
@@ -216,7 +228,8 @@ class Ranks:
             n = g.numel()
             p.grad = flat[off: off + n].view_as(g).to(g.dtype)
             off += n
-        return float(flat[-1].item())
+        vals = flat[off:].tolist()
+        return vals[0] if extra is None else (vals[0], vals[1:])
 
     def _maybe_fault(self) -> None:
         spec = os.environ.get(FAULT_ENV, "")
@@ -224,6 +237,13 @@ class Ranks:
             rank, step = (int(x) for x in spec.split(":"))
             if rank == self.rank and self.steps >= step:
                 os._exit(17)
+
+
+def torch_stack_float(loss, extra) -> list[float]:
+    """``[loss, *extra]`` as floats, read from the device in one transfer."""
+    import torch
+
+    return torch.cat([loss.detach().reshape(1).float(), extra.detach().reshape(-1).float()]).tolist()
 
 
 _current = Ranks()

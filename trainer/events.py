@@ -29,6 +29,7 @@ class StepEvent:
     loss: float
     lr: float
     samples_per_s: float
+    target_losses: dict | None = None   # several targets: {target: its loss, unweighted}
 
 
 @dataclass
@@ -44,6 +45,14 @@ class EpochEvent:
     elapsed_s: float
     eta_s: float
     improved: bool = False
+    # several targets: {target: {"train_loss", "val_loss", "val_accuracy", "val_macro_f1"}}
+    targets: dict | None = None
+
+    def target_lines(self) -> list[str]:
+        """One line per target (several targets), for logs: ``"category: train loss 0.812 ..."``."""
+        return [f"{name}: train loss {r['train_loss']:.4f} val loss {r['val_loss']:.4f} "
+                f"acc {r['val_accuracy']:.4f} macro-F1 {r['val_macro_f1']:.4f}"
+                for name, r in (self.targets or {}).items()]
 
 
 @dataclass

@@ -32,7 +32,7 @@ from trainer.data import PreparedData, Split
 from trainer.evaluate import macro_f1
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tower_tokenizers
-from trainer.targets import TargetLoss, final_metrics, val_scores
+from trainer.targets import TargetLoss, final_metrics, val_by_target, val_scores
 from triage_app.errors import Cancelled
 from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
 
@@ -194,21 +194,25 @@ class _Emitter:
         self.clock = clock
         self.last = float("-inf")
         self.acc = []
+        self.acc_parts: dict[str, list[float]] = {}
         self.samples = 0
         self.t0 = clock()
 
     def __call__(self, ev):
         self.on_event(ev)
 
-    def step(self, phase, step, total, epoch, loss, lr, n, force=False):
+    def step(self, phase, step, total, epoch, loss, lr, n, force=False, parts=None):
         self.acc.append(loss)
+        for k, v in (parts or {}).items():
+            self.acc_parts.setdefault(k, []).append(v)
         self.samples += n
         now = self.clock()
         if force or now - self.last >= self.min_gap:
             dt = max(now - self.t0, 1e-9)
+            per = {k: float(np.mean(v)) for k, v in self.acc_parts.items()} or None
             self.on_event(StepEvent(phase, step, total, epoch, float(np.mean(self.acc)), lr,
-                                    self.samples / dt))
-            self.acc, self.samples, self.last, self.t0 = [], 0, now, now
+                                    self.samples / dt, per))
+            self.acc, self.acc_parts, self.samples, self.last, self.t0 = [], {}, 0, now, now
 
 
 def train(cfg: TrainConfig, data: PreparedData, on_event: Callable | None = None,
@@ -296,6 +300,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
             return torch.autocast(device.type, enabled=False)
         return torch.autocast(device.type, dtype=amp)
 
+    epoch_parts: dict[str, list[float]] = {}   # several targets: this epoch's loss of each, per step
+
     def snapshot():
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
@@ -304,7 +310,14 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         """One optimizer step + its (rate-limited) event; True when the step budget is spent."""
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        loss_value = ddp.sync_grads(params, loss)  # across ranks; loss.item() on one process
+        parts = None
+        if multi:     # each target's loss rides along with the total's
+            loss_value, values = ddp.sync_grads(params, loss, loss_fn.last)
+            parts = loss_fn.parts(values)
+            for k, v in parts.items():
+                epoch_parts.setdefault(k, []).append(v)
+        else:
+            loss_value = ddp.sync_grads(params, loss)  # across ranks; loss.item() on one process
         if cfg.grad_clip:
             nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         optimizer.step()
@@ -313,7 +326,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         losses.append(loss_value)
         spent = bool(cfg.max_steps) and state["step"] - start_step >= cfg.max_steps
         emit.step(phase, state["step"], total_steps, epoch - 1 + (bi + 1) / n_batches, losses[-1],
-                  scheduler.get_last_lr()[0], n, force=bi == n_batches - 1 or spent)
+                  scheduler.get_last_lr()[0], n, force=bi == n_batches - 1 or spent, parts=parts)
         return spent
 
     def forward(enc: _Encoded, idx, cache: _LayerCache | None = None, start: int = 0):
@@ -345,6 +358,13 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     def end_epoch(phase, epoch, epochs, train_loss, vlogits, t_phase, optimizer, scheduler):
         nonlocal best_state
         vloss, vacc, vf1 = val_metrics(vlogits, data.val.y)
+        per_target = None
+        if multi:   # the figures early stopping follows are their sum / means (val_scores)
+            per_target = {}
+            for r in val_by_target(multi, vlogits, data.val.y):
+                name = r.pop("name")
+                per_target[name] = {"train_loss": _mean(epoch_parts.get(name, [])), **r}
+            epoch_parts.clear()
         improved = vf1 > state["best_f1"] + 1e-6
         if improved:
             state["best_f1"], state["bad_epochs"], state["best_epoch"] = vf1, 0, epoch
@@ -356,9 +376,9 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         eta = elapsed / max(epoch - state.get("phase_start_epoch", 0), 1) * (epochs - epoch)
         state["history"].append({"phase": phase, "epoch": epoch, "step": state["step"],
                                  "train_loss": train_loss, "val_loss": vloss, "val_accuracy": vacc,
-                                 "val_macro_f1": vf1})
+                                 "val_macro_f1": vf1, **({"targets": per_target} if per_target else {})})
         emit(EpochEvent(phase, epoch, epochs, state["step"], train_loss, vloss, vacc, vf1,
-                        time.perf_counter() - t_start, eta, improved))
+                        time.perf_counter() - t_start, eta, improved, per_target))
         if ckpt_dir is not None and ddp.is_main:
             state["train_seconds"] = prior_s + time.perf_counter() - t_start
             save_checkpoint(ckpt_dir, model, optimizer, scheduler, state, cfg, ck_labels, best_state)

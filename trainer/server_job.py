@@ -28,7 +28,11 @@ def train_args(spec, cfg: TrainConfig, data_file: str = DATA_FILE, merge_file: s
                out: str = "model", checkpoint_dir: str = "checkpoints") -> list[str]:
     """The arguments of ``triage train`` that reproduce ``spec`` (its columns and split) and
     ``cfg`` (every setting the form chose, the preset's own values included)."""
-    args = [data_file, "--label-col", spec.label_col]
+    args = [data_file]
+    for col in (spec.label_cols or [spec.label_col]):     # several targets: one --label-col each
+        args += ["--label-col", col]
+    for col, w in (cfg.loss_weights or {}).items():
+        args += ["--loss-weight", f"{col}={w:g}"]
     for flag, col in (("--title-col", spec.title_col), ("--body-col", spec.body_col), ("--text-col", spec.text_col)):
         if col:
             args += [flag, col]

@@ -257,42 +257,111 @@ def target_view(data: PreparedData, k: int) -> PreparedData:
 class TargetLoss:
     """The loss of several targets: the sum over targets of ``loss_weight * cross-entropy`` of the
     target's logits, over the rows labeled for it (``-1`` elsewhere is ignored; a batch without
-    any label of a target adds nothing for it).  ``weighted``: with each target's class weights."""
+    any label of a target adds nothing for it).  ``weighted``: with each target's class weights.
+
+    After each call :attr:`last` holds the batch's loss of each target (unweighted) followed by a
+    flag per target (1: the batch had labels of it), detached; :meth:`parts` turns them (averaged
+    over the processes of a job) into ``{target: loss}``."""
 
     def __init__(self, targets: list[Target], device, weighted: bool):
         import torch
         from torch import nn
 
-        self.parts = [(seg, k, float(t.loss_weight),
-                       nn.CrossEntropyLoss(weight=torch.tensor(t.class_weights, dtype=torch.float32, device=device)
-                                           if weighted and t.class_weights is not None else None,
-                                           ignore_index=MISSING))
-                      for k, (t, seg) in enumerate(zip(targets, segments(targets)))]
+        self.names = [t.name for t in targets]
+        self.terms = [(seg, k, float(t.loss_weight),
+                        nn.CrossEntropyLoss(weight=torch.tensor(t.class_weights, dtype=torch.float32, device=device)
+                                            if weighted and t.class_weights is not None else None,
+                                            ignore_index=MISSING))
+                       for k, (t, seg) in enumerate(zip(targets, segments(targets)))]
+        self.last = None
 
     def __call__(self, logits, y):
         total = logits.new_zeros(())
-        for seg, k, w, fn in self.parts:
+        vals, flags = [], []
+        for seg, k, w, fn in self.terms:
             yk = y[:, k]
             if bool((yk >= 0).any()):
-                total = total + w * fn(logits[:, seg], yk)
+                part = fn(logits[:, seg], yk)
+                total = total + w * part
+                vals.append(part.detach())
+                flags.append(1.0)
+            else:
+                vals.append(logits.new_zeros(()).detach())
+                flags.append(0.0)
+        self._remember(vals, flags, logits)
         return total
+
+    def sharded(self, logits, y, part, world: int):
+        """This process's share of the loss of one global batch of a data-parallel job
+        (:class:`trainer.distributed.Part` with the global batch's labels ``part.y``): per target,
+        the summed (class-weighted) cross-entropy of the local labeled rows over the global batch's
+        denominator of that target, times ``world``, so that averaging the gradients over the
+        processes gives the gradient of :meth:`__call__` on the whole global batch."""
+        import torch.nn.functional as F
+
+        total = logits.new_zeros(())
+        vals, flags = [], []
+        for seg, k, w, fn in self.terms:
+            gy = part.y[:, k]
+            gy = gy[gy >= 0]
+            if fn.weight is None:
+                denom = float(len(gy))
+            else:
+                denom = float(fn.weight.detach().cpu().numpy()[gy].sum()) if len(gy) else 0.0
+            if denom <= 0:
+                vals.append(logits.new_zeros(()).detach())
+                flags.append(0.0)
+                continue
+            s = F.cross_entropy(logits[:, seg], y[:, k], weight=fn.weight, ignore_index=MISSING, reduction="sum")
+            if part.empty:
+                s = s * 0.0
+            share = s * (world / denom)
+            total = total + w * share
+            vals.append(share.detach())
+            flags.append(1.0)
+        self._remember(vals, flags, logits)
+        return total
+
+    def _remember(self, vals, flags, logits) -> None:
+        import torch
+
+        self.last = torch.cat([torch.stack([v.float() for v in vals]),
+                               torch.tensor(flags, dtype=torch.float32, device=logits.device)])
+
+    def parts(self, values: list[float]) -> dict:
+        """``{target: loss}`` from :attr:`last` read back as floats (averaged over the processes):
+        a target whose labels were in no process's share of the batch is left out."""
+        n = len(self.names)
+        return {name: values[k] / values[n + k] for k, name in enumerate(self.names) if values[n + k] > 0}
+
+
+def val_by_target(targets: list[Target], logits: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Per target, on validation: ``{"name", "val_loss", "val_accuracy", "val_macro_f1"}``."""
+    from trainer.evaluate import macro_f1, softmax
+
+    out = []
+    for k, (t, seg) in enumerate(zip(targets, segments(targets))):
+        m = y[:, k] >= 0
+        z, yk = logits[m][:, seg], y[m, k]
+        if not len(yk):
+            out.append({"name": t.name, "val_loss": float("nan"), "val_accuracy": float("nan"),
+                        "val_macro_f1": float("nan")})
+            continue
+        p = softmax(z)
+        pred = z.argmax(1)
+        out.append({"name": t.name,
+                    "val_loss": float(-np.mean(np.log(np.clip(p[np.arange(len(yk)), yk], 1e-12, None)))),
+                    "val_accuracy": float((pred == yk).mean()),
+                    "val_macro_f1": macro_f1(yk, pred, len(t.labels))})
+    return out
 
 
 def val_scores(targets: list[Target], logits: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """``(loss, accuracy, macro-F1)`` on validation: the unweighted sum of the targets' losses and
     the mean of their accuracies and macro-F1s (early stopping follows that mean)."""
-    from trainer.evaluate import macro_f1, softmax
-
-    loss, accs, f1s = 0.0, [], []
-    for k, (t, seg) in enumerate(zip(targets, segments(targets))):
-        m = y[:, k] >= 0
-        z, yk = logits[m][:, seg], y[m, k]
-        p = softmax(z)
-        loss += float(-np.mean(np.log(np.clip(p[np.arange(len(yk)), yk], 1e-12, None))))
-        pred = z.argmax(1)
-        accs.append(float((pred == yk).mean()))
-        f1s.append(macro_f1(yk, pred, len(t.labels)))
-    return loss, float(np.mean(accs)), float(np.mean(f1s))
+    per = val_by_target(targets, logits, y)
+    return (float(sum(r["val_loss"] for r in per)), float(np.mean([r["val_accuracy"] for r in per])),
+            float(np.mean([r["val_macro_f1"] for r in per])))
 
 
 def final_metrics(targets: list[Target], vlogits: np.ndarray, vy: np.ndarray,

@@ -171,6 +171,8 @@ class TrainPrinter:
             self.write(f"  {ev.phase} epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} "
                        f"val loss {ev.val_loss:.4f} acc {ev.val_accuracy:.4f} macro-F1 {ev.val_macro_f1:.4f}"
                        f"{' *' if ev.improved else ''}  elapsed {ev.elapsed_s:.0f}s ETA {ev.eta_s:.0f}s")
+            for line in ev.target_lines():
+                self.write(f"    {line}")
         elif isinstance(ev, FinishedEvent):
             self.close()
             self.write(f"training finished in {ev.elapsed_s:.0f}s")

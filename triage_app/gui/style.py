@@ -6,7 +6,8 @@ colour palette every widget, table and chart paints with.
 - window chrome: window, base, alt, text, muted, button, highlight, highlight_text, border, tooltip,
   card, link, shadow, on_accent (text on accent/good/warn fills);
 - meaning: accent, good, bad, warn;
-- charts (used by ``triage_app.gui.charts``): grid, spine, series_primary, series_secondary, bar,
+- charts (used by ``triage_app.gui.charts``): grid, spine, series_primary, series_secondary,
+  series_1 .. series_4 (one per target of a several-target loss curve, cycled), bar,
   heat_low / heat_high (the two ends of the heatmap colour map), cell_text_light / cell_text_dark
   (counts printed on heatmap cells, chosen by the cell's lightness).
 
@@ -26,6 +27,7 @@ LIGHT = {
     "accent": "#2f6fde", "good": "#1e8e4e", "bad": "#c83a3a", "warn": "#b7791f", "tooltip": "#ffffe6",
     "card": "#ffffff", "link": "#2359b8", "shadow": "#000000", "on_accent": "#ffffff",
     "grid": "#e3e5e8", "spine": "#b8bcc2", "series_primary": "#1f6fb2", "series_secondary": "#d9480f",
+    "series_1": "#2b8a3e", "series_2": "#7048e8", "series_3": "#c2255c", "series_4": "#0b7285",
     "bar": "#4a86c5", "heat_low": "#eef2f8", "heat_high": "#1f4f9e",
     "cell_text_light": "#f5f5f5", "cell_text_dark": "#111111",
 }
@@ -35,10 +37,12 @@ DARK = {
     "accent": "#5b95f5", "good": "#4cc47f", "bad": "#f06a6a", "warn": "#e0a542", "tooltip": "#30353f",
     "card": "#262a33", "link": "#7fb0ff", "shadow": "#000000", "on_accent": "#ffffff",
     "grid": "#3a3f44", "spine": "#5b6168", "series_primary": "#5aa9e6", "series_secondary": "#ffa657",
+    "series_1": "#69db7c", "series_2": "#b197fc", "series_3": "#f783ac", "series_4": "#3bc9db",
     "bar": "#5aa9e6", "heat_low": "#2b303a", "heat_high": "#8cb8ff",
     "cell_text_light": "#f5f5f5", "cell_text_dark": "#111111",
 }
 ROLES = tuple(LIGHT)
+TARGET_SERIES = ("series_1", "series_2", "series_3", "series_4")
 
 
 def palette_for(mode: str) -> QPalette:

@@ -31,7 +31,7 @@ from triage_app.gui.charts import (
     style_axes,
     style_legend,
 )
-from triage_app.gui.style import is_dark
+from triage_app.gui.style import TARGET_SERIES, is_dark
 
 __all__ = ["ConfusionChart", "DistributionChart", "LossPlot", "ThemedCanvas", "is_dark"]
 
@@ -39,7 +39,10 @@ __all__ = ["ConfusionChart", "DistributionChart", "LossPlot", "ThemedCanvas", "i
 # ---------------------------------------------------------------------------------------------
 class LossPlot(QWidget):
     """Training loss per step (faint raw line + smoothed EMA line) and validation loss per
-    epoch (markers), x axis in steps or epochs.  Feed it trainer events with :meth:`add`."""
+    epoch (markers), x axis in steps or epochs.  Feed it trainer events with :meth:`add`.
+
+    Several targets: the lines above are the total (the weighted sum of the targets' losses), and
+    each target adds its own smoothed training line and validation markers in its own colour."""
 
     xModeChanged = Signal(str)
     EMA = 0.8
@@ -98,6 +101,14 @@ class LossPlot(QWidget):
         self.val_epochs: list[float] = []
         self.val_losses: list[float] = []
         self.boundaries: list[tuple[float, float, str]] = []   # (step, epoch_x, phase)
+        had_targets = bool(getattr(self, "targets", None))
+        for series in getattr(self, "targets", {}).values():
+            series.remove()
+        self.targets: dict[str, _TargetSeries] = {}
+        if had_targets:
+            self.ema_line.set_label("training loss (smoothed)")
+            self.val_line.set_label("validation loss")
+            self._restyle_targets(legend=True)
         self._ema_acc = 0.0
         self._phase: str | None = None
         self._offset = 0.0
@@ -127,6 +138,9 @@ class LossPlot(QWidget):
             n = len(self.losses)
             self._ema_acc = self.EMA * self._ema_acc + (1 - self.EMA) * ev.loss
             self.ema.append(self._ema_acc / (1 - self.EMA ** n))   # bias-corrected EMA
+            for name, v in (ev.target_losses or {}).items():
+                if math.isfinite(v):
+                    self._series(name).add_train(float(ev.step), x, float(v), self.EMA)
             self._dirty = True
         elif isinstance(ev, EpochEvent):
             x = self._x_epoch(ev.phase, ev.epoch)
@@ -135,6 +149,19 @@ class LossPlot(QWidget):
                 self.val_epochs.append(x)
                 self.val_losses.append(float(ev.val_loss))
                 self._dirty = True
+            for name, r in (ev.targets or {}).items():
+                if math.isfinite(r.get("val_loss", math.nan)):
+                    self._series(name).add_val(float(ev.step), x, float(r["val_loss"]))
+                    self._dirty = True
+
+    def _series(self, name: str) -> _TargetSeries:
+        s = self.targets.get(name)
+        if s is None:
+            s = self.targets[name] = _TargetSeries(self.ax, name)
+            self.ema_line.set_label("total training loss (smoothed)")
+            self.val_line.set_label("total validation loss")
+            self._restyle_targets(legend=True)
+        return s
 
     def set_x_mode(self, mode: str) -> None:
         if mode not in ("steps", "epochs"):
@@ -164,6 +191,8 @@ class LossPlot(QWidget):
         self.raw_line.set_data(xs, self.losses)
         self.ema_line.set_data(xs, self.ema)
         self.val_line.set_data(vx, self.val_losses)
+        for series in self.targets.values():
+            series.draw(ep)
         for a in self._boundary_artists:
             a.remove()
         self._boundary_artists = []
@@ -201,9 +230,59 @@ class LossPlot(QWidget):
         self.val_line.set_markerfacecolor(c["base"])
         self._placeholder.set_color(c["muted"])
         self.ax.set_ylabel("cross-entropy loss")
-        style_legend(self.ax.legend(loc="lower left", fontsize=FONT, frameon=True), self.canvas)
+        self._restyle_targets(legend=False)
+        style_legend(self.ax.legend(loc="lower left", fontsize=FONT, frameon=True,
+                                    ncol=2 if self.targets else 1), self.canvas)
         self._dirty = True
         self.flush()
+
+    def _restyle_targets(self, legend: bool) -> None:
+        c = self.canvas.colors()
+        for k, series in enumerate(self.targets.values()):
+            series.set_color(c[TARGET_SERIES[k % len(TARGET_SERIES)]], c["base"])
+        if legend:
+            style_legend(self.ax.legend(loc="lower left", fontsize=FONT, frameon=True,
+                                        ncol=2 if self.targets else 1), self.canvas)
+
+
+class _TargetSeries:
+    """One target's curves on the loss plot: smoothed training loss and validation markers."""
+
+    def __init__(self, ax, name: str):
+        self.name = name
+        self.steps: list[float] = []
+        self.epochs: list[float] = []
+        self.ema: list[float] = []
+        self._acc = 0.0
+        self.val_steps: list[float] = []
+        self.val_epochs: list[float] = []
+        self.val_losses: list[float] = []
+        self.line, = ax.plot([], [], lw=1.3, label=name)
+        self.val, = ax.plot([], [], ls="none", marker="D", ms=4.5, mew=1.0, label="_val " + name)
+
+    def add_train(self, step: float, epoch: float, loss: float, k: float) -> None:
+        self.steps.append(step)
+        self.epochs.append(epoch)
+        self._acc = k * self._acc + (1 - k) * loss
+        self.ema.append(self._acc / (1 - k ** len(self.steps)))
+
+    def add_val(self, step: float, epoch: float, loss: float) -> None:
+        self.val_steps.append(step)
+        self.val_epochs.append(epoch)
+        self.val_losses.append(loss)
+
+    def draw(self, by_epoch: bool) -> None:
+        self.line.set_data(self.epochs if by_epoch else self.steps, self.ema)
+        self.val.set_data(self.val_epochs if by_epoch else self.val_steps, self.val_losses)
+
+    def set_color(self, color: str, face: str) -> None:
+        self.line.set_color(color)
+        self.val.set_color(color)
+        self.val.set_markerfacecolor(face)
+
+    def remove(self) -> None:
+        self.line.remove()
+        self.val.remove()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -328,7 +328,7 @@ class DataPanel(QGroupBox):
 
     def _columns_changed(self, *_a) -> None:
         self._label_cache = None
-        self.more_targets.refresh(self.df, self._used_columns())
+        self.more_targets.refresh(self.df, self._used_columns(), self.label_column() or "")
         note = self.label_warning()
         self.label_note.setText(note)
         self.label_note.setVisible(bool(note))

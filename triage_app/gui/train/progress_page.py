@@ -221,3 +221,5 @@ class ProgressPage(QWidget):
         self.log(f"{phase} epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f}, "
                  f"val loss {ev.val_loss:.4f}, accuracy {ev.val_accuracy:.3f}, "
                  f"macro-F1 {ev.val_macro_f1:.3f}{'  ★ best so far' if ev.improved else ''}")
+        for line in ev.target_lines():
+            self.log(f"    {line}")

@@ -320,8 +320,11 @@ class TrainTab(ResultActions, ServerJobAction, QWidget):
         return self.settings_form.form_values()
 
     def build_config(self):
-        """The TrainConfig of the form (+ ``config_overrides``); raises ConfigError/ValueError."""
-        return self.settings_form.build_config(self.config_overrides)
+        """The TrainConfig of the form (+ the targets' loss weights, + ``config_overrides``);
+        raises ConfigError/ValueError."""
+        weights = self.data_panel.more_targets.loss_weights() if self.data_panel.extra_label_columns() else {}
+        extra = {"loss_weights": weights} if any(w != 1.0 for w in weights.values()) else {}
+        return self.settings_form.build_config({**extra, **self.config_overrides})
 
     # ================================================================ training
     def _torch_available(self) -> bool:
