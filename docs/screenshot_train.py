@@ -5,6 +5,8 @@ activated, the second is the one shown, so the comparison with the active model 
 Runs offscreen when there is no display.  Usage:
 
     python docs/screenshot_train.py [--dark] [--out PATH] [--page labels|training|results]
+                                    [--more-targets priority]   (several targets: the model shown
+                                                                 also predicts these columns)
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--page", default="results", choices=["labels", "training", "results"])
     ap.add_argument("--size", default="1440x900")
     ap.add_argument("--all-pages", metavar="DIR", help="also grab every page into DIR (for review)")
+    ap.add_argument("--more-targets", default="", help="comma-separated further label columns of the shown model")
     args = ap.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -102,6 +105,8 @@ def main(argv=None) -> int:
         tab.settings_form.fields[k].setValue(v)
     tab.settings_form.fields["head_lr"].setValue(2e-2)
     tab.settings_form.fields["tower_lr"].setValue(1e-3)
+    if args.more_targets:
+        tab.data_panel.more_targets.set_checked(args.more_targets.split(","))
     run(30)
     tab.results_page.name_edit.setText("it-tickets-v2")
     if args.all_pages:

@@ -231,8 +231,7 @@ class LossPlot(QWidget):
         self._placeholder.set_color(c["muted"])
         self.ax.set_ylabel("cross-entropy loss")
         self._restyle_targets(legend=False)
-        style_legend(self.ax.legend(loc="lower left", fontsize=FONT, frameon=True,
-                                    ncol=2 if self.targets else 1), self.canvas)
+        self._legend()
         self._dirty = True
         self.flush()
 
@@ -241,8 +240,16 @@ class LossPlot(QWidget):
         for k, series in enumerate(self.targets.values()):
             series.set_color(c[TARGET_SERIES[k % len(TARGET_SERIES)]], c["base"])
         if legend:
-            style_legend(self.ax.legend(loc="lower left", fontsize=FONT, frameon=True,
-                                        ncol=2 if self.targets else 1), self.canvas)
+            self._legend()
+
+    def _legend(self) -> None:
+        if not self.targets:
+            style_legend(self.ax.legend(loc="lower left", fontsize=FONT, frameon=True), self.canvas)
+            return
+        # several targets: their curves fill the axes from top to bottom, so the legend goes above
+        style_legend(self.ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), borderaxespad=0.0,
+                                    fontsize=FONT, frameon=False, ncol=2),
+                     self.canvas)
 
 
 class _TargetSeries:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from triage_app.gui.flow_layout import FlowLayout
 from triage_app.gui.style import colors
 
 STATE_COLOR = {"idle": "muted", "running": "accent", "cancelling": "warn", "finished": "good",
@@ -19,8 +20,9 @@ class RunBar(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        lay = QGridLayout(self)
+        lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
+        lay.setSpacing(4)
         self.start_btn = QPushButton("Start training")
         self.start_btn.setObjectName("primary")
         self.start_btn.setDefault(True)
@@ -47,13 +49,12 @@ class RunBar(QFrame):
         self.state_label.setTextFormat(Qt.TextFormat.RichText)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
-        lay.addWidget(self.start_btn, 0, 0)
-        lay.addWidget(self.cancel_btn, 0, 1)
-        lay.addWidget(self.finish_btn, 0, 2)
-        lay.addWidget(self.server_btn, 0, 3)
-        lay.addWidget(self.state_label, 0, 4, Qt.AlignmentFlag.AlignRight)
-        lay.addWidget(self.status_label, 1, 0, 1, 5)
-        lay.setColumnStretch(4, 1)
+        row = QWidget()                    # the buttons wrap onto a second row when narrow
+        flow = FlowLayout(row, spacing=6)
+        for w in (self.start_btn, self.cancel_btn, self.finish_btn, self.server_btn, self.state_label):
+            flow.addWidget(w)
+        lay.addWidget(row)
+        lay.addWidget(self.status_label)
 
     def set_state(self, state: str, message: str = "") -> None:
         """The coloured dot and name of the run's state; ``message`` replaces the status line."""
