@@ -139,6 +139,35 @@ def test_eval_prints_report_and_png(tiny_bundle, sample_csv, tmp_path, capsys):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_eval_baseline_is_fitted_outside_the_split(tiny_bundle, sample_csv, tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    from trainer.evaluate import tfidf_baseline
+    from triage_app.engine import TicketClassifier
+    from triage_app.text import compose
+
+    df = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    df["split"] = ["test" if i % 3 == 0 else "train" for i in range(len(df))]
+    f = tmp_path / "split.csv"
+    df.to_csv(f, index=False)
+    assert main(["eval", str(tiny_bundle), str(f), "--label-col", "category", "--split", "test", "--baseline",
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    labels = TicketClassifier.load(tiny_bundle, device="cpu").labels
+    known = {lab: i for i, lab in enumerate(labels)}
+    te, tr = df[df.split == "test"], df[df.split == "train"]
+    te, tr = te[te.category.isin(known)], tr[tr.category.isin(known)]
+    text = [compose(a, b, None, "same")[0] for a, b in zip(pd.concat([tr, te]).title, pd.concat([tr, te]).body)]
+    want = tfidf_baseline(text[:len(tr)], np.array([known[v] for v in tr.category]), text[len(tr):],
+                          np.array([known[v] for v in te.category]), labels)
+    assert d["rows"] == len(te)
+    assert d["baseline_tfidf"]["accuracy"] == pytest.approx(want["accuracy"])
+    assert d["baseline_tfidf"]["macro_f1"] == pytest.approx(want["macro_f1"])
+    assert main(["eval", str(tiny_bundle), str(sample_csv), "--label-col", "category", "--baseline"]) == 2
+    assert "--baseline needs --split" in capsys.readouterr().err
+
+
 def test_thresholds_from_stored_validation_and_save(bundle_copy, capsys):
     assert main(["thresholds", str(bundle_copy), "--target-precision", "0.5", "--save"]) == 0
     out = capsys.readouterr().out

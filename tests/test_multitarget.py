@@ -342,6 +342,29 @@ def test_cli_train_two_targets_then_classify_eval_thresholds(tiny_checkpoint, sa
     pr = ev["targets"]["priority"]
     assert pr["rows"] + pr["skipped_unknown_labels"] == len(df) and 0 < pr["rows"] <= int((df.priority != "").sum())
     assert main(["eval", str(out), str(src), "--label-col", "nope"]) == 2
+    # --baseline: per target, a TF-IDF model fitted on the rows outside the split that have its label
+    split = tmp_path / "split.csv"
+    df.assign(split=["test" if i % 4 == 0 else "train" for i in range(len(df))]).to_csv(split, index=False)
+    assert main(["eval", str(out), str(split), "--split", "test", "--baseline", "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    from trainer.evaluate import tfidf_baseline
+    from triage_app.text import compose
+
+    te, tr = df[df.index % 4 == 0], df[df.index % 4 != 0]
+    for t in b.targets:
+        rep = ev["targets"][t.name]
+        known = {lab: i for i, lab in enumerate(t.labels)}
+        te_t, tr_t = te[te[t.name].isin(known)], tr[tr[t.name].isin(known)]
+        texts = [compose(a, c, None, "same")[0] for a, c in zip(pd.concat([tr_t, te_t]).title,
+                                                                 pd.concat([tr_t, te_t]).body)]
+        want = tfidf_baseline(texts[:len(tr_t)], np.array([known[v] for v in tr_t[t.name]]), texts[len(tr_t):],
+                              np.array([known[v] for v in te_t[t.name]]), t.labels)
+        assert rep["rows"] == len(te_t)
+        assert rep["baseline_tfidf"]["accuracy"] == pytest.approx(want["accuracy"])
+        assert rep["baseline_tfidf"]["macro_f1"] == pytest.approx(want["macro_f1"])
+    assert main(["eval", str(out), str(split), "--split", "test", "--baseline"]) == 0
+    assert capsys.readouterr().out.count("TF-IDF + LR baseline") == 2
+    assert main(["eval", str(out), str(src), "--baseline"]) == 2           # no split: said, not guessed
 
     assert main(["thresholds", str(out), "--target", "priority", "--target-precision", "0.5", "--save"]) == 0
     assert "target priority" in capsys.readouterr().out

@@ -29,7 +29,7 @@ def _by_language(args, clf, sub, mapping, y, probs) -> tuple[str, dict]:
 def cmd_eval(args) -> int:
     import numpy as np
 
-    from trainer.evaluate import classification_report, confusion_png, ece, tfidf_baseline
+    from trainer.evaluate import classification_report, confusion_png, ece
     from triage_app.engine import TicketClassifier, tickets_from_frame
     from triage_app.io import read_table, require_columns
 
@@ -70,17 +70,8 @@ def cmd_eval(args) -> int:
               "unknown_labels": unknown[:20], "model": rep}
     result["language_source"], result["by_language"] = _by_language(args, clf, sub, mapping, y, probs)
     if args.baseline:
-        if args.split and "split" in full.columns:
-            tr = full[full["split"].str.strip().str.lower() != args.split]
-            tr = tr[tr[args.label_col].astype(str).str.strip().isin(known)]
-        else:
-            raise UserError("--baseline needs --split (train the baseline on the other rows)")
-        from triage_app.text import compose
-        def texts(frame):
-            return [compose(*[r.get(k) for k in ("title", "body", "text")], "same")[0]
-                    for r in tickets_from_frame(frame, mapping)]
-        ytr = np.array([known[v] for v in tr[args.label_col].astype(str).str.strip()])
-        result["baseline_tfidf"] = tfidf_baseline(texts(tr), ytr, texts(sub), y, clf.labels)
+        result["baseline_tfidf"] = _baseline(args, full if args.split else None, sub, mapping, args.label_col,
+                                             clf.labels, y)
     if args.confusion:
         confusion_png(rep["confusion"], clf.labels, args.confusion, title=f"{clf.name} v{clf.version}")
     if args.json:
@@ -101,6 +92,32 @@ def cmd_eval(args) -> int:
         if args.confusion:
             print(f"confusion matrix -> {args.confusion}")
     return 0
+
+
+def _baseline(args, full, sub, mapping, label_col: str, labels: list[str], y) -> dict:
+    """TF-IDF + logistic regression fitted on the rows outside ``--split`` whose ``label_col`` is one
+    of ``labels`` and scored on ``sub`` (true labels ``y``), with the text the model reads."""
+    import numpy as np
+
+    from trainer.evaluate import tfidf_baseline
+    from triage_app.engine import tickets_from_frame
+    from triage_app.text import compose
+
+    if full is None or "split" not in full.columns:
+        raise UserError("--baseline needs --split (train the baseline on the other rows)")
+    known = {lab: i for i, lab in enumerate(labels)}
+    tr = full[full["split"].str.strip().str.lower() != args.split]
+    tr = tr[tr[label_col].astype(str).str.strip().isin(known)]
+    if tr.empty:
+        raise UserError(f"{args.data}: --baseline found no rows outside split {args.split!r} with a label of "
+                        f"{label_col!r} that the model knows")
+
+    def texts(frame):
+        return [compose(*[r.get(k) for k in ("title", "body", "text")], "same")[0]
+                for r in tickets_from_frame(frame, mapping)]
+
+    ytr = np.array([known[v] for v in tr[label_col].astype(str).str.strip()])
+    return tfidf_baseline(texts(tr), ytr, texts(sub), y, labels)
 
 
 def _rows_of_split(args, df):
@@ -125,8 +142,6 @@ def eval_targets(args, clf, df) -> int:
     from triage_app.engine import tickets_from_frame
     from triage_app.io import require_columns
 
-    if args.baseline:
-        raise UserError("--baseline is not available for a model with several targets yet")
     by_col = {t.column: t for t in clf.targets}
     cols = args.label_col or [c for c in by_col if c in df.columns]
     unknown = [c for c in cols if c not in by_col]
@@ -134,6 +149,7 @@ def eval_targets(args, clf, df) -> int:
         raise UserError(f"{args.data}: give --label-col with the columns of this model's targets "
                         f"({', '.join(by_col)})" + (f"; not a target: {', '.join(unknown)}" if unknown else ""))
     require_columns(list(df.columns), {f"label {c}": c for c in cols}, args.data)
+    full = df
     df = _rows_of_split(args, df)
     mapping = column_mapping(args, list(df.columns), args.data, df, clf.bundle.meta)
     bar = progress_bar(len(df), "eval", progress_enabled(args))
@@ -155,6 +171,9 @@ def eval_targets(args, clf, df) -> int:
         rep = classification_report(y, p.argmax(1), t.labels)
         rep["ece"] = ece(np.log(np.clip(p, 1e-12, None)), y, 1.0)
         rep["rows"], rep["skipped_unknown_labels"] = int(keep.sum()), int((~keep).sum())
+        if args.baseline:       # per target: fitted on that target's labels outside the split
+            rep["baseline_tfidf"] = _baseline(args, full if args.split else None, df[keep].reset_index(drop=True),
+                                              mapping, c, t.labels, y)
         result["targets"][t.name] = rep
         if args.confusion:
             png = Path(args.confusion)
@@ -175,4 +194,8 @@ def eval_targets(args, clf, df) -> int:
         w = max(len(lab) for lab in rep["per_class"])
         for lab, r in rep["per_class"].items():
             print(f"  {lab:<{w}}  {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f} {r['support']:8d}")
+        if "baseline_tfidf" in rep:
+            b = rep["baseline_tfidf"]
+            print(f"  TF-IDF + LR baseline: accuracy {b['accuracy']:.4f} weighted F1 {b['weighted_f1']:.4f} "
+                  f"macro F1 {b['macro_f1']:.4f}")
     return 0
