@@ -160,6 +160,40 @@ def test_training_reports_each_targets_loss_live_and_per_epoch(mt_run):
     assert [set(h["targets"]) for h in hist] == [names] * len(epochs)
 
 
+def test_cancelled_multi_target_run_resumes_where_it_stopped(tiny_checkpoint, sample_csv, tmp_path, one_torch_thread):
+    """A run of three targets cancelled in its second epoch resumes from the checkpoint of the
+    first: same step count, each target's history carried over; other targets are refused."""
+    from trainer.events import EpochEvent, StepEvent
+    from trainer.loop import train
+    from trainer.targets import prepare_targets
+
+    data = prepare_targets(three_target_frame(sample_csv), label_cols=["category", "priority", "queue"],
+                           title_col="title", body_col="body", min_per_class=3, val_frac=0.25, test_frac=0.0)
+    cfg = tiny_config(tiny_checkpoint, head_epochs=2, finetune_epochs=1, finetune_layers=1, max_length=32,
+                      step_events_per_s=1000, precision="fp32")
+    ckpt, events = tmp_path / "ckpt", []
+    per_epoch = -(-len(data.train) // cfg.batch_size)
+
+    def stop():
+        return sum(1 for e in events if isinstance(e, StepEvent) and e.epoch > 1) >= 1
+
+    res = train(cfg, data, events.append, stop, checkpoint_dir=ckpt)
+    assert res.status == "cancelled"
+    again = []
+    res2 = train(cfg, data, again.append, resume=str(ckpt), checkpoint_dir=ckpt)
+    assert res2.status == "finished"
+    steps = [e for e in again if isinstance(e, StepEvent)]
+    assert steps[0].step == per_epoch + 1 and steps[-1].step == 3 * per_epoch
+    assert [(e.phase, e.epoch) for e in again if isinstance(e, EpochEvent)] == [("head", 2), ("finetune", 1)]
+    hist = res2.metrics["history"]
+    assert len(hist) == 3 and all(set(h["targets"]) == {"category", "priority", "queue"} for h in hist)
+    assert [t["name"] for t in res2.metrics["targets"]] == ["category", "priority", "queue"]
+    two = prepare_targets(three_target_frame(sample_csv), label_cols=["category", "queue"], title_col="title",
+                          body_col="body", min_per_class=3, val_frac=0.25, test_frac=0.0)
+    with pytest.raises(ValueError, match="labels"):
+        train(cfg, two, resume=str(ckpt))
+
+
 def test_target_loss_shared_by_processes_is_the_whole_batch_loss():
     """Under torchrun each process adds its share of a global batch: the shares of several targets
     (class weights, masked labels, one process with no label of a target) average to the loss of
