@@ -254,11 +254,17 @@ def test_train_tab_trains_two_label_columns(gui_ctx, mt_bundle, qtbot, sample_cs
         t = tab.results_page.targets_table
         assert tab.results_page.views.tabText(0) == "Per target" and t.rowCount() == 2
         assert [t.item(r, 0).text() for r in range(2)] == ["category", "queue"]
-        active = {x.name: x.summary() for x in gui_ctx.classifier.targets}
-        assert t.item(1, 4).text() == f"{active['queue']['accuracy']:.3f}"
         new = o.targets[1]["metrics"]
         acc = (new.get("test_exported") or new.get("test") or new.get("val"))["accuracy"]
         assert t.item(1, 2).text() == f"{acc:.3f}"
+        # compared with the active model's target of the same name on the same validation rows
+        cq = o.comparison["targets"]["queue"]
+        assert cq["rows"] == cq["total_rows"] > 0          # every validation row has a queue label
+        assert t.item(1, 4).text() == f"{cq['rows']:,}"
+        assert t.item(1, 5).text() == f"{cq['new']['macro_f1']:.3f} / {cq['active']['macro_f1']:.3f}"
+        assert t.item(1, 6).text() == f"{cq['new']['macro_f1'] - cq['active']['macro_f1']:+.3f}"
+        assert set(o.comparison["targets"]) == {"category", "queue"}
+        assert o.comparison["rows"] == o.comparison["targets"]["category"]["rows"]   # the primary's, as before
         plot = tab.progress_page.loss_plot
         assert len(plot.raw_line.get_xdata()) > 0                           # the total loss, live
         assert list(plot.targets) == ["category", "queue"]                  # and each target's

@@ -399,6 +399,17 @@ def test_cli_train_two_targets_then_classify_eval_thresholds(tiny_checkpoint, sa
     assert main(["eval", str(out), str(split), "--split", "test", "--baseline"]) == 0
     assert capsys.readouterr().out.count("TF-IDF + LR baseline") == 2
     assert main(["eval", str(out), str(src), "--baseline"]) == 2           # no split: said, not guessed
+    capsys.readouterr()
+    # retrained and compared with the first model: each target beside its namesake, same rows
+    rc = main(["train", str(src), "--label-col", "category", "--label-col", "priority", "--title-col", "title",
+               "--body-col", "body", "--base-model", str(tiny_checkpoint), "--preset", "quick", "--epochs", "1",
+               "--max-length", "32", "--min-per-class", "3", "--no-int8", "--compare", str(out),
+               "--out", str(tmp_path / "again"), "-q"])
+    cmp = json.loads(capsys.readouterr().out)["compared_with_active"]
+    assert rc == 0 and set(cmp["targets"]) == {"category", "priority"}
+    pr = cmp["targets"]["priority"]
+    assert 0 < pr["rows"] == pr["total_rows"] <= cmp["rows"] and 0 <= pr["active"]["macro_f1"] <= 1
+    assert cmp["targets"]["category"]["rows"] == cmp["rows"]
 
     assert main(["thresholds", str(out), "--target", "priority", "--target-precision", "0.5", "--save"]) == 0
     assert "target priority" in capsys.readouterr().out

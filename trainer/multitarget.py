@@ -1,7 +1,8 @@
 """The steps of :func:`trainer.pipeline.run` after training a model with several targets: per target
 the lexical model and the blend chosen on validation (its rows labeled for that target), then the
-unfamiliar-ticket signal and the comparison with the active model (primary target), and one
-export (:func:`trainer.export.export_result` with ``targets``)."""
+unfamiliar-ticket signal and the comparison with the active model (each target beside the active
+model's target of the same name, on the same validation rows), and one export
+(:func:`trainer.export.export_result` with ``targets``)."""
 from __future__ import annotations
 
 import time
@@ -40,6 +41,42 @@ def target_exports(res, data, cfg, emit, stop) -> list[TargetExport]:
     return out
 
 
+def compare_targets(active, df, spec, data, targets: list[TargetExport], stop) -> dict:
+    """The active model run once on the validation rows, compared per target with the new one (as
+    served) on the rows labeled for that target: the active model's target of the same name, and
+    for the primary target the active model's primary when it has none of that name.  Returns the
+    primary target's comparison (as :func:`trainer.pipeline.compare_with_active` gives it) with
+    ``"targets"``: ``{target: comparison}`` for every target the active model could be compared on."""
+    import numpy as np
+
+    from trainer.pipeline import compare_predictions, val_tickets
+
+    try:
+        probs, _ = active.score_targets(val_tickets(df, spec, data), should_stop=stop)
+    except Cancelled:
+        raise
+    except Exception as e:  # noqa: BLE001 - the new model is fine; the old one failed to run
+        return {"error": f"{type(e).__name__}: {e}"}
+    act_targets = list(getattr(active, "targets", None) or [])
+    act = {t.name: (probs[t.name], list(t.labels)) for t in act_targets} if act_targets else {}
+    act_primary = (probs[act_targets[0].name], list(act_targets[0].labels)) if act_targets else \
+        (probs["label"], [str(x) for x in active.labels])
+    per = {}
+    for k, t in enumerate(targets):
+        p, labels = act.get(t.name) or (act_primary if k == 0 else (None, None))
+        if p is None:
+            continue
+        m = data.val.y[:, k] >= 0
+        act_pred = [labels[i] for i in np.asarray(p)[m].argmax(1)]
+        new_pred = [t.labels[i] for i in np.asarray(t.val_logits).argmax(1)]
+        per[t.name] = compare_predictions([t.labels[i] for i in t.val_y], new_pred, act_pred, t.labels, labels)
+    ver = str(getattr(active, "version", "") or "")
+    name = getattr(active, "name", "?") + (f" (version {ver})" if ver else "")
+    out = dict(per.get(targets[0].name) or {"error": "the active model has no target to compare with"})
+    out.update(active_name=name, targets=per)
+    return out
+
+
 def finish(res, data, df, spec, cfg, out_dir, *, name, version, active, emit, stop, export_options,
            card, card_extra, ready_lines, t0, plan, outcome_cls):
     """Lexical parts, blend, familiarity, comparison and export of a trained multi-target model;
@@ -51,7 +88,12 @@ def finish(res, data, df, spec, cfg, out_dir, *, name, version, active, emit, st
     primary = target_view(data, 0)
     familiarity = familiarity_of(primary, targets[0].val_logits)
     comparison = None
-    if active is not None:
+    if active is not None and hasattr(active, "score_targets"):
+        emit(PhaseEvent("compare", f"running the active model ({getattr(active, 'name', '?')}) on "
+                        f"{len(data.val)} validation rows, every target"))
+        comparison = compare_targets(active, df, spec, data, targets, stop)
+        _check(stop)
+    elif active is not None:
         emit(PhaseEvent("compare", f"running the active model ({getattr(active, 'name', '?')}) on "
                         f"{len(primary.val)} validation rows ({targets[0].name})"))
         comparison = compare_with_active(active, df, spec, primary, stop, targets[0].val_logits)

@@ -321,4 +321,9 @@ def summary(o) -> dict:
             out["compared_with_active"] = {"model": c.get("active_name"), "rows": c["rows"],
                                            "shared_labels": len(c["shared"]), "active": c["active"],
                                            "new": c["new"]}
+        if c.get("targets"):   # several targets: each beside the active model's target of that name
+            out.setdefault("compared_with_active", {})["targets"] = {
+                name: {"rows": t["rows"], "total_rows": t["total_rows"], "shared_labels": len(t["shared"]),
+                       "active": t["active"], "new": t["new"]}
+                for name, t in c["targets"].items()}
     return out

@@ -255,19 +255,19 @@ class ResultsPage(QWidget):
         self.summary_label.setText(EMPTY_SUMMARY)
         self.compare_label.setText(EMPTY_COMPARISON)
 
-    def show_targets(self, o: TrainOutcome, active=None) -> None:
+    def show_targets(self, o: TrainOutcome) -> None:
         """The "Per target" view, shown only for a model with several targets."""
         if o.targets and self._targets_tab < 0:
             self._targets_tab = self.views.insertTab(0, self.targets_table, "Per target")
         elif not o.targets and self._targets_tab >= 0:
             self.views.removeTab(self._targets_tab)
             self._targets_tab = -1
-        self.targets_table.show_targets(list(o.targets), active)
+        self.targets_table.show_targets(list(o.targets), o.comparison)
         if o.targets:
             self.views.setCurrentIndex(self._targets_tab)
 
-    def show_outcome(self, o: TrainOutcome, active=None) -> None:
-        self.show_targets(o, active)
+    def show_outcome(self, o: TrainOutcome) -> None:
+        self.show_targets(o)
         val = served_val(o)
         per = val.get("per_class", {})
         t = self.class_table

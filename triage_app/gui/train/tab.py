@@ -479,7 +479,7 @@ class TrainTab(ResultActions, ServerJobAction, QWidget):
         self._outcome = outcome
         self._saved_path = None
         self.results_page.set_model_name(outcome.name)
-        self.results_page.show_outcome(outcome, self.ctx.classifier)
+        self.results_page.show_outcome(outcome)
         self._update_result_buttons()
         self.progress_page.show_finished(outcome)
         val = served_val(outcome)
