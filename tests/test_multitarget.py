@@ -160,6 +160,34 @@ def test_training_reports_each_targets_loss_live_and_per_epoch(mt_run):
     assert [set(h["targets"]) for h in hist] == [names] * len(epochs)
 
 
+def test_head_phase_keeps_each_targets_best_epoch(tiny_checkpoint, sample_csv, one_torch_thread):
+    """Frozen towers: each target's head rows keep their own best epoch, as a model of that target
+    alone would, and the phase goes on while any target improves."""
+    from trainer.events import EpochEvent, PhaseEvent
+    from trainer.loop import train
+    from trainer.targets import prepare_targets, val_by_target
+
+    data = prepare_targets(three_target_frame(sample_csv), label_cols=["category", "priority", "queue"],
+                           title_col="title", body_col="body", min_per_class=3, val_frac=0.3, test_frac=0.0)
+    cfg = tiny_config(tiny_checkpoint, head_epochs=12, finetune_epochs=0, max_length=32, patience=3,
+                      head_lr=3e-2, precision="fp32")
+    events = []
+    res = train(cfg, data, events.append)
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    final = {r["name"]: r["val_macro_f1"] for r in val_by_target(data.targets, res.val_logits, data.val.y)}
+    best_at = {}
+    for name in final:
+        f1s = [e.targets[name]["val_macro_f1"] for e in epochs]
+        assert final[name] == pytest.approx(max(f1s), abs=1e-9), name
+        best_at[name] = f1s.index(max(f1s))
+    assert len(set(best_at.values())) > 1, best_at     # the targets peaked at different epochs here
+    # the phase stopped only when no target had improved for `patience` epochs
+    last_gain = max(best_at.values())
+    assert len(epochs) == min(12, last_gain + 1 + cfg.patience + 1)
+    notes = [e.message for e in events if isinstance(e, PhaseEvent) and e.phase == "note"]
+    assert len(epochs) == 12 or any("each target's best epoch" in m for m in notes)
+
+
 def test_cancelled_multi_target_run_resumes_where_it_stopped(tiny_checkpoint, sample_csv, tmp_path, one_torch_thread):
     """A run of three targets cancelled in its second epoch resumes from the checkpoint of the
     first: same step count, each target's history carried over; other targets are refused."""

@@ -32,7 +32,7 @@ from trainer.data import PreparedData, Split
 from trainer.evaluate import macro_f1
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tower_tokenizers
-from trainer.targets import TargetLoss, final_metrics, val_by_target, val_scores
+from trainer.targets import TargetLoss, final_metrics, segments, val_by_target, val_scores
 from triage_app.errors import Cancelled
 from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
 
@@ -355,6 +355,26 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         pred = logits.argmax(1)
         return vloss, float((pred == y).mean()), macro_f1(y, pred, n_labels)
 
+    def keep_target_bests(per_target, epoch) -> bool:
+        """Phase 1 of several targets: the towers are frozen, so each target's rows of the head
+        learn on their own, and each target keeps the rows of its own best epoch (as a model of
+        that target alone would); the run goes on while any target improves.  True when one did."""
+        nonlocal best_state
+        bests = state.setdefault("target_best", {})        # target -> [macro-F1, epoch]
+        up = False
+        for t, seg in zip(multi, segments(multi)):
+            f1 = per_target[t.name]["val_macro_f1"]
+            if t.name in bests and not f1 > bests[t.name][0] + 1e-6:
+                continue
+            if best_state is None:
+                best_state = snapshot()
+            for key, p in (("classifier.weight", model.classifier.weight), ("classifier.bias", model.classifier.bias)):
+                best_state[key][seg] = p.detach().cpu()[seg]
+            bests[t.name], up = [f1, epoch], True
+        state["best_f1"] = float(np.mean([b[0] for b in bests.values()]))   # the kept rows' mean, as scored
+        state["best_epoch"] = max(b[1] for b in bests.values())
+        return up
+
     def end_epoch(phase, epoch, epochs, train_loss, vlogits, t_phase, optimizer, scheduler):
         nonlocal best_state
         vloss, vacc, vf1 = val_metrics(vlogits, data.val.y)
@@ -365,10 +385,15 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                 name = r.pop("name")
                 per_target[name] = {"train_loss": _mean(epoch_parts.get(name, [])), **r}
             epoch_parts.clear()
-        improved = vf1 > state["best_f1"] + 1e-6
+        if multi and phase == "head":
+            improved = keep_target_bests(per_target, epoch)
+        else:
+            improved = vf1 > state["best_f1"] + 1e-6
+            if improved:
+                state["best_f1"], state["best_epoch"] = vf1, epoch
+                best_state = snapshot()
         if improved:
-            state["best_f1"], state["bad_epochs"], state["best_epoch"] = vf1, 0, epoch
-            best_state = snapshot()
+            state["bad_epochs"] = 0
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
@@ -389,9 +414,12 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
             return True
         if cfg.patience and state["bad_epochs"] > cfg.patience:
             state["stopped_early"] = "patience"
+            kept = f"epoch {state['best_epoch']} ({state['best_f1']:.3f})"
+            if multi and phase == "head":
+                kept = "each target's best epoch (" + ", ".join(f"{n} {e} ({f:.3f})" for n, (f, e)
+                                                                in state["target_best"].items()) + ")"
             emit(PhaseEvent("note", f"early stopping after {phase} epoch {epoch} of {epochs}: validation macro-F1 "
-                            f"has not improved for {state['bad_epochs']} epochs; keeping epoch {state['best_epoch']} "
-                            f"({state['best_f1']:.3f})", 0))
+                            f"has not improved for {state['bad_epochs']} epochs; keeping {kept}", 0))
             return True
         return False
 
