@@ -137,6 +137,15 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
     assert tab.acc_box.targets_label.isVisibleTo(tab)
     assert f"<b>queue</b>: {acc_q:.1%} accuracy on {len(df):,} labelled rows" in text
     assert f"<b>priority</b>: {acc_p:.1%} accuracy on {int(has_p.sum()):,} labelled rows" in text
+    box = tab.acc_box                      # pick a target: its figures and its confusion matrix
+    assert [box.target_pick.itemText(i) for i in range(box.target_pick.count())] == ["category", "priority", "queue"]
+    assert box.target_pick.isVisibleTo(tab) and box.target_pick.currentText() == "category"
+    primary_cm = box.confusion
+    box.target_pick.setCurrentText("queue")
+    assert f"{acc_q:.1%}</span> accuracy on {len(df):,} labelled rows" in box.acc_label.text()
+    assert box.heatmap.labels == ["Business", "IT"] and int(np.asarray(box.heatmap.matrix).sum()) == len(df)
+    assert box.confusion is primary_cm and box.accuracy == box.figures["category"]["accuracy"]   # the primary's stay
+    box.target_pick.setCurrentText("category")
     # orderings per target and over any target
     tab.set_order("priority: lowest confidence first")
     shown = m.target_table.conf["priority"]      # what the tab holds (the file's batches, int8)
@@ -287,7 +296,7 @@ def test_train_tab_trains_two_label_columns(gui_ctx, mt_bundle, qtbot, sample_cs
 
 
 # ---- thresholds panel --------------------------------------------------------------------------------
-def test_thresholds_panel_per_target(gui_ctx, mt_bundle, qtbot, tmp_path):
+def test_thresholds_panel_per_target(gui_ctx, mt_bundle, qtbot, tmp_path, sample_csv):
     import shutil
 
     from triage_app.gui.main_window import MainWindow
@@ -307,7 +316,24 @@ def test_thresholds_panel_per_target(gui_ctx, mt_bundle, qtbot, tmp_path):
         panel.target_pick.setCurrentText("queue")
         probs, y = validation_arrays(copy, 2)
         assert panel.labels == ["Business", "IT"] and np.array_equal(panel.probs, probs) and np.array_equal(panel.y, y)
-        assert not panel.measure_btn.isEnabled()          # measuring a file reads the primary label column
+        assert panel.measure_btn.isEnabled()
+        # measuring on a file reads the picked target's own column; rows without its label are left out
+        src = tmp_path / "three.csv"
+        df = three_target_frame(sample_csv)
+        df.to_csv(src, index=False)
+        panel.target_pick.setCurrentText("priority")
+        job = panel.measure_file(src)
+        qtbot.waitUntil(lambda: not job.is_running(), timeout=30000)
+        qtbot.waitUntil(lambda: "three.csv" in panel.source_label.text(), timeout=5000)
+        clf = gui_ctx.classifier
+        want = clf.score_targets([{"title": a, "body": b} for a, b in zip(df.title, df.body)])[0]["priority"]
+        has = (df.priority != "").to_numpy()
+        pri = next(t for t in clf.targets if t.name == "priority")
+        assert panel.labels == pri.labels and len(panel.y) == int(has.sum()) < len(df)
+        assert np.array_equal(panel.y, [pri.labels.index(v) for v in df.priority[has]])
+        assert np.allclose(panel.probs, want[has], atol=5e-3)
+        assert "target priority" in panel.source_label.text() and "left out" in panel.source_label.text()
+        panel.target_pick.setCurrentText("queue")
         panel.set_global(0.8)
         panel.set_class("IT", 0.9)
         with qtbot.waitSignal(gui_ctx.thresholdsChanged, timeout=5000):

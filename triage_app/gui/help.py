@@ -42,10 +42,12 @@ label column, if the file has one, measures the model).</li>
 <h3>Retrain on your own tickets</h3>
 <ol>
 <li>Train tab: load a labeled file, choose the label and text columns, check the class balance and
-the labels left out as too rare.</li>
+the labels left out as too rare. To predict more than one field (priority, queue…) with one model,
+tick them under <i>More label columns</i> and set each one's loss weight.</li>
 <li>Keep the <b>Auto</b> preset and a time budget: it picks the strongest recipe that fits this
 computer and says which, with its time estimate, before it starts.</li>
-<li>Watch the loss curves; when it is done, compare with the active model on the same tickets.</li>
+<li>Watch the loss curves (the total and, with several targets, each one's); when it is done,
+compare with the active model on the same tickets, target by target.</li>
 <li><b>Save</b> keeps the model; <b>Use this model</b> switches to it (it asks first if the new model
 scored lower). Every model stays in the Models tab, so switching back is one click.</li>
 </ol>

@@ -106,19 +106,12 @@ class TargetTable:
                               self.reasons[:n])
         return {**cols, **{f"{name}_corrected": c[:n] for name, c in self.corrected.items()}}
 
-    def accuracies(self, df, n: int) -> list[tuple[str, float, int]]:
-        """``(target, accuracy, labelled rows)`` of every other target whose label column ``df`` has
-        (the model's predictions, corrections aside), over the rows with a label."""
-        out = []
-        for t in self.extra:
-            if t.column not in df.columns:
-                continue
-            y = df[t.column].iloc[:n].astype(str).str.strip().to_numpy(dtype=object)
-            pred = np.asarray(self.disp[3 * (t.index - 1)][:n], dtype=object)
-            has = y != ""
-            if has.any():
-                out.append((t.name, float((pred[has] == y[has]).mean()), int(has.sum())))
-        return out
+    def truth_rows(self, df, n: int) -> list[tuple[str, list[str], object, np.ndarray, np.ndarray]]:
+        """``(target, labels, the file's labels, predicted indices, review flags)`` of every other
+        target whose label column ``df`` has, for the first ``n`` rows (the model's predictions,
+        corrections aside)."""
+        return [(t.name, list(t.labels), df[t.column].iloc[:n].tolist(), self.probs[t.name][:n].argmax(1),
+                 self.review[t.name][:n]) for t in self.extra if t.column in df.columns]
 
 
 class TargetReview:

@@ -251,7 +251,7 @@ class ThresholdsPanel(QWidget):
             self.probs = self.y = self.curve = None
             self._fill_table(*self._saved_thresholds())
             self._set_enabled(False)
-            self.measure_btn.setEnabled(k == 0)
+            self.measure_btn.setEnabled(True)
             self.summary.setText("—")
             self._replot()
 
@@ -261,7 +261,7 @@ class ThresholdsPanel(QWidget):
         self.source_label.setText(f"Measured on: {source}")
         self._fill_table(*self._saved_thresholds())
         self._set_enabled(True)
-        self.measure_btn.setEnabled(self.target_index() == 0)    # measuring reads the primary label column
+        self.measure_btn.setEnabled(True)
         self._replot()
         self._update()
         self.dataChanged.emit()
@@ -521,26 +521,44 @@ class ThresholdsPanel(QWidget):
             self.measure_file(path)
 
     def measure_file(self, path, mapping: dict | None = None):
+        """Run the model on a labeled file in a worker and show its curves.  A model with several
+        targets reads the picked target's own label column (by name) and its probabilities."""
         if self.bundle is None:
             return None
         bundle = self.bundle
         ctx = self.ctx
         active = ctx.classifier if ctx.is_active(bundle.path) else None
-        labels = list(bundle.labels)
+        k = self.target_index()
+        target = bundle.targets[k] if bundle.targets else None
+        labels = list(target.labels) if target is not None else list(bundle.labels)
 
         def work(emit, should_stop):
             df, _rep = tio.read_table(path)
-            m = mapping or tio.guess_columns([str(c) for c in df.columns], df)
-            if not m.get("label"):
-                raise ValueError(f"{Path(path).name}: no label column found (columns: {', '.join(map(str, df.columns))}); "
+            cols = [str(c) for c in df.columns]
+            m = mapping or tio.guess_columns(cols, df)
+            label_col = target.column if target is not None and target.column in cols else \
+                (m.get("label") if k == 0 else None)
+            if not label_col:
+                want = f"a column {target.column!r} (target {target.name})" if target is not None and k else "a label column"
+                raise ValueError(f"{Path(path).name}: no {want} found (columns: {', '.join(cols)}); "
                                  "the file needs the true class of each ticket")
-            fields = {"text": m["text"]} if m.get("text") else {k: m[k] for k in ("title", "body") if m.get(k)}
+            fields = {"text": m["text"]} if m.get("text") else {k2: m[k2] for k2 in ("title", "body") if m.get(k2)}
             clf = active or ctx.load_classifier(bundle.path)
-            probs = clf.predict_proba(tickets_from_frame(df, fields), should_stop=should_stop,
-                                      on_progress=lambda d, n: emit((d, n)))
+            tickets = tickets_from_frame(df, fields)
+            progress = lambda d, n: emit((d, n))  # noqa: E731
+            if target is not None:
+                probs = clf.score_targets(tickets, should_stop=should_stop, on_progress=progress)[0][target.name]
+            else:
+                probs = clf.predict_proba(tickets, should_stop=should_stop, on_progress=progress)
             idx = {lab: i for i, lab in enumerate(labels)}
-            y = np.array([idx.get(str(v).strip(), -1) for v in df[m["label"]].tolist()], dtype=np.int64)
-            return probs, y, f"{Path(path).name} ({len(y):,} tickets, label column '{m['label']}')"
+            y = np.array([idx.get(str(v).strip(), -1) for v in df[label_col].tolist()], dtype=np.int64)
+            keep = y >= 0      # an empty label, or one the model does not know, says nothing of precision
+            if not keep.any():
+                raise ValueError(f"{Path(path).name}: no label in column '{label_col}' is one of the model's "
+                                 f"({', '.join(labels[:8])}{', …' if len(labels) > 8 else ''})")
+            what = f"label column '{label_col}'" + (f", target {target.name}" if target is not None else "")
+            skipped = f"; {int((~keep).sum()):,} rows without a known label left out" if not keep.all() else ""
+            return probs[keep], y[keep], f"{Path(path).name} ({int(keep.sum()):,} tickets, {what}{skipped})"
 
         self.measure_btn.setEnabled(False)
         self.source_label.setText(f"Measuring on {Path(path).name}…")

@@ -384,9 +384,10 @@ class BatchTab(QWidget):
     def _update_accuracy(self):
         m, lab = self.model, self._run_meta.get("label")
         usable = m is not None and lab and self.df is not None and lab in self.df.columns
-        self.acc_box.show_results(m, self.df[lab].iloc[: m.n] if usable else None)
         table = getattr(m, "target_table", None)
-        self.acc_box.show_targets(table.accuracies(self.df, m.n) if table is not None and self.df is not None else [])
+        self.acc_box.show_results(m, self.df[lab].iloc[: m.n] if usable else None,
+                                  table.targets[0].name if table is not None else "")
+        self.acc_box.show_targets(table.truth_rows(self.df, m.n) if table is not None and self.df is not None else [])
         if m is not None:
             m.set_truth(self.df[lab].iloc[: m.n].tolist() if usable else None)
         self._check_fit(self.df[lab].iloc[: m.n] if usable else None)
