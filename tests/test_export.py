@@ -194,6 +194,42 @@ def test_int8_gate_falls_back_to_fp32(tiny_result, tmp_path, monkeypatch):
     assert "MatMulInteger" not in ops and "DynamicQuantizeLinear" not in ops
 
 
+def test_int8_gate_judges_the_served_blend(tmp_path, monkeypatch):
+    """A target served mostly by its lexical part is not held to the transformer's raw top-1: int8
+    noise that flips the transformer's argmax on many rows fails the gate alone and passes it once
+    the scores are blended as the app serves them."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from triage_app.hybrid import blend_logits
+
+    best = tmp_path / "fp32.onnx"
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])
+    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"], name="id")], "g", [x],
+                                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])])),
+              str(best))
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(60, 3)).astype(np.float32)
+    y = ref.argmax(1)
+    noisy = ref + rng.normal(scale=2.0, size=ref.shape).astype(np.float32)     # int8 that flips rows
+    assert (noisy.argmax(1) != y).mean() > 0.2
+    monkeypatch.setattr(export_mod, "quantize_int8", lambda src, dst, **k: Path(dst).write_bytes(b"q"))
+    monkeypatch.setattr(export_mod, "onnx_logits", lambda *a, **k: noisy)
+    lex = np.full((60, 3), 0.05, dtype=np.float32)
+    lex[np.arange(60), y] = 0.9                  # the lexical part, sure of the right class
+
+    def served(z):
+        return blend_logits(z, lex, 0.9)
+
+    rep = export_mod.ExportReport()
+    assert export_mod.choose_int8(best, ref, y, None, [], [], tmp_path, rep)[1] == "fp32"
+    assert rep.int8["judged"] == "transformer" and rep.int8["agreement"] < 0.8
+    rep = export_mod.ExportReport()
+    path, precision = export_mod.choose_int8(best, ref, y, None, [], [], tmp_path, rep, served=served)
+    assert precision == "int8" and rep.int8["judged"] == "served blend" and rep.int8["agreement"] == 1.0
+    assert "agreement of the served blend 1.000" in rep.precision_note
+
+
 def test_no_validation_rows_means_no_int8(tiny_result, tmp_path):
     bundle, rep = _export(tiny_result, tmp_path / "b", quantize=True, val_rows=None)
     assert bundle.precision == "fp32" and "not attempted" in rep.precision_note

@@ -124,8 +124,12 @@ def test_pipeline_trains_three_targets_into_one_bundle(mt_run):
         te = t.metrics["test_exported"]
         assert 0 <= te["accuracy"] <= 1 and te["rows"] > 0 and t.temperature > 0
     assert b.targets[1].metrics["test_exported"]["rows"] < b.targets[0].metrics["test_exported"]["rows"]
-    int8 = b.meta["export"]["int8"]        # the gate looked at every target
+    int8 = b.meta["export"]["int8"]        # the gate looked at every target, as served (blends)
     assert all(len(tr["targets"]) == 3 for tr in int8["tried"])
+    assert int8["judged"] == "served blend"
+    for k, t in enumerate(b.targets):       # a target served by its lexical part alone always agrees
+        if t.lexical_weight == 1.0:
+            assert all(tr["targets"][k]["agreement"] == 1.0 for tr in int8["tried"])
     assert b.meta["train_config"]["loss_weights"] == {"priority": 0.5}
     card = (b.path / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Targets" in card and "| priority | 4 | 0.5 |" in card

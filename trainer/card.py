@@ -178,7 +178,8 @@ def render_card(meta: dict, extra: str = "") -> str:
     out += ["## Precision", "", f"- Shipped: **{meta['precision']}**. {meta.get('precision_note', '')}"]
     if exp.get("int8"):
         q = exp["int8"]
-        out.append(f"- int8 gate on {q['rows']} validation rows: top-1 agreement {q['agreement']:.3f}, accuracy "
+        of = " of the served blend" if q.get("judged") == "served blend" else ""
+        out.append(f"- int8 gate on {q['rows']} validation rows: top-1 agreement{of} {q['agreement']:.3f}, accuracy "
                    f"int8 {q['accuracy_int8']:.4f} vs fp32 {q['accuracy_fp32']:.4f}; int8 file {q['size_mb']} MB, "
                    f"fp32 {exp.get('sizes_mb', {}).get('fp32', '?')} MB.")
     if exp.get("fused"):
