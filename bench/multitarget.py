@@ -5,7 +5,9 @@ sample against one single-target model per target, trained with the same preset 
 For each model: the served test figures of the exported bundle per target, the time of the whole
 run (``triage train``: transformer, lexical models, export) and of the transformer's training
 alone, and the serving speed (tickets/s classifying the test rows with the engine, one run of the
-model for all targets).
+model for all targets).  The speeds are measured after all trainings, side by side: every bundle
+once per round, three rounds, the best round of each kept (this shared machine's speed drifts
+over minutes, so speeds taken right after each training are not comparable).
 
     python bench/multitarget.py --preset quick            # results in bench/results/multitarget.json
     python bench/multitarget.py --table                   # the markdown table from those results
@@ -32,40 +34,41 @@ def _spec(cols):
                     label_cols=cols if len(cols) > 1 else [])
 
 
-def _speed(bundle_path, df, repeats: int = 2) -> float:
-    """Tickets/s of the engine on the test rows (all targets of a multi-target model in one run)."""
+def _speeds(bundles: dict, df, rounds: int = 3) -> dict:
+    """Tickets/s of the engine on the test rows for each bundle (all targets of a multi-target
+    model in one run), measured round-robin: the best of ``rounds`` for each."""
     from triage_app.engine import TicketClassifier
 
-    clf = TicketClassifier.load(bundle_path, device="cpu")
     tickets = [{"title": t, "body": b} for t, b in zip(df.title, df.body)]
-    clf.predict(tickets[:32])   # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        clf.predict(tickets)
-        best = min(best, time.perf_counter() - t0)
-    return len(tickets) / best
+    clfs = {k: TicketClassifier.load(p, device="cpu") for k, p in bundles.items()}
+    for clf in clfs.values():
+        clf.predict(tickets[:32])   # warm-up
+    best = {k: float("inf") for k in clfs}
+    for _ in range(rounds):
+        for k, clf in clfs.items():
+            t0 = time.perf_counter()
+            clf.predict(tickets)
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return {k: len(tickets) / v for k, v in best.items()}
 
 
-def _run(cols, preset, test_df, log) -> dict:
+def _run(cols, preset, out_dir: Path, log) -> dict:
     from trainer.config import TrainConfig
     from trainer.pipeline import run
+    from triage_app.bundle import load_bundle
 
-    with tempfile.TemporaryDirectory() as tmp:
-        o = run(_spec(cols), TrainConfig.from_preset(preset), Path(tmp) / "m", name="-".join(cols), on_event=log)
-        from triage_app.bundle import load_bundle
-
-        b = load_bundle(o.bundle_path)
-        per = {}
-        for t in (b.targets or [None]):
-            m = t.metrics if t is not None else b.meta["metrics"]
-            ex = m["test_exported"]
-            h = m.get("hybrid") or {}
-            per[t.name if t is not None else cols[0]] = {
-                "accuracy": ex["accuracy"], "macro_f1": ex["macro_f1"], "rows": ex["rows"],
-                "served": h.get("chosen", "transformer"), "lexical_weight": h.get("lexical_weight", 0.0)}
-        return {"targets": per, "run_s": o.elapsed_s, "train_s": b.meta["metrics"].get("train_seconds"),
-                "precision": b.precision, "tickets_per_s": _speed(o.bundle_path, test_df)}
+    o = run(_spec(cols), TrainConfig.from_preset(preset), out_dir, name="-".join(cols), on_event=log)
+    b = load_bundle(o.bundle_path)
+    per = {}
+    for t in (b.targets or [None]):
+        m = t.metrics if t is not None else b.meta["metrics"]
+        ex = m["test_exported"]
+        h = m.get("hybrid") or {}
+        per[t.name if t is not None else cols[0]] = {
+            "accuracy": ex["accuracy"], "macro_f1": ex["macro_f1"], "rows": ex["rows"],
+            "served": h.get("chosen", "transformer"), "lexical_weight": h.get("lexical_weight", 0.0)}
+    return {"targets": per, "run_s": o.elapsed_s, "train_s": b.meta["metrics"].get("train_seconds"),
+            "precision": b.precision, "bundle": str(o.bundle_path)}
 
 
 def main() -> int:
@@ -88,12 +91,21 @@ def main() -> int:
             print(f"[{time.perf_counter() - t0:7.0f}s] {ev}", flush=True)
 
     out = {"preset": args.preset, "rows": len(df), "test_rows": len(test_df)}
-    out["multi"] = _run(TARGETS, args.preset, test_df, log)
-    save("multitarget", out)          # partial results survive a later failure
-    out["single"] = {}
-    for c in TARGETS:
-        out["single"][c] = _run([c], args.preset, test_df, log)
-        save("multitarget", out)
+    with tempfile.TemporaryDirectory() as tmp:
+        out["multi"] = _run(TARGETS, args.preset, Path(tmp) / "multi", log)
+        save("multitarget", out)          # partial results survive a later failure
+        out["single"] = {}
+        for c in TARGETS:
+            out["single"][c] = _run([c], args.preset, Path(tmp) / c, log)
+            save("multitarget", out)
+        speeds = _speeds({"multi": out["multi"]["bundle"],
+                          **{c: r["bundle"] for c, r in out["single"].items()}}, test_df)
+    out["multi"]["tickets_per_s"] = speeds["multi"]
+    for c, r in out["single"].items():
+        r["tickets_per_s"] = speeds[c]
+    for r in (out["multi"], *out["single"].values()):
+        r.pop("bundle")
+    save("multitarget", out)
     print(table(out))
     return 0
 
@@ -111,9 +123,10 @@ def table(r: dict) -> str:
     lines += ["", "| model | whole run (s) | transformer training (s) | served tickets/s | precision |",
               "|---|---|---|---|---|",
               f"| one model, {len(multi)} targets | {r['multi']['run_s']:.0f} | {r['multi']['train_s']:.0f} | "
-              f"{r['multi']['tickets_per_s']:.0f} | {r['multi']['precision']} |"]
+              f"{r['multi'].get('tickets_per_s', float('nan')):.0f} | {r['multi']['precision']} |"]
     for c, s in r.get("single", {}).items():
-        lines.append(f"| {c} alone | {s['run_s']:.0f} | {s['train_s']:.0f} | {s['tickets_per_s']:.0f} | {s['precision']} |")
+        lines.append(f"| {c} alone | {s['run_s']:.0f} | {s['train_s']:.0f} | {s.get('tickets_per_s', float('nan')):.0f} "
+                     f"| {s['precision']} |")
     return "\n".join(lines)
 
 

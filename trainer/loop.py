@@ -364,15 +364,18 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         up = False
         for t, seg in zip(multi, segments(multi)):
             f1 = per_target[t.name]["val_macro_f1"]
-            if t.name in bests and not f1 > bests[t.name][0] + 1e-6:
-                continue
+            if not math.isfinite(f1) or (t.name in bests and not f1 > bests[t.name][0] + 1e-6):
+                continue          # (a target without validation rows keeps the first epoch's rows)
             if best_state is None:
                 best_state = snapshot()
             for key, p in (("classifier.weight", model.classifier.weight), ("classifier.bias", model.classifier.bias)):
                 best_state[key][seg] = p.detach().cpu()[seg]
             bests[t.name], up = [f1, epoch], True
-        state["best_f1"] = float(np.mean([b[0] for b in bests.values()]))   # the kept rows' mean, as scored
-        state["best_epoch"] = max(b[1] for b in bests.values())
+        if best_state is None:
+            best_state = snapshot()
+        if bests:
+            state["best_f1"] = float(np.mean([b[0] for b in bests.values()]))   # the kept rows' mean, as scored
+            state["best_epoch"] = max(b[1] for b in bests.values())
         return up
 
     def end_epoch(phase, epoch, epochs, train_loss, vlogits, t_phase, optimizer, scheduler):
