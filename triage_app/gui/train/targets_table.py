@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
-HEADERS = ["Target", "Labels", "Test accuracy", "Test macro-F1", "Rows compared", "Macro-F1 new / active",
-           "Difference"]
+HEADERS = ["Target", "Labels", "Test\naccuracy", "Test\nmacro-F1", "Rows\ncompared", "Macro-F1\nnew / active",
+           "Change"]      # two lines each: the table fits the results pane from 1024 px up
 
 
 def target_rows(targets: list[dict], comparison: dict | None = None) -> list[list]:
