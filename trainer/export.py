@@ -4,7 +4,8 @@ ONNX (``torch.onnx.export(..., dynamo=False)``, opset 17, dynamic batch and sequ
 attention) -> fp32 parity check against PyTorch (max |logit diff| <= 1e-3) -> ONNX Runtime BERT
 optimizer (fused node counts reported; kept only if parity holds) -> int8 dynamic quantization,
 kept only if it passes the gate (top-1 agreement >= 99 % and accuracy within 0.5 point of
-PyTorch on validation rows), else fp32 ships and the bundle says why.  Written atomically.
+PyTorch on validation rows, both judged on the served scores: a hybrid's blend with its lexical
+part, per target), else fp32 ships and the bundle says why.  Written atomically.
 """
 from __future__ import annotations
 
