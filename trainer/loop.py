@@ -32,7 +32,7 @@ from trainer.data import PreparedData, Split
 from trainer.evaluate import macro_f1
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tower_tokenizers
-from trainer.targets import TargetLoss, final_metrics, segments, val_by_target, val_scores
+from trainer.targets import TargetEpochs, TargetLoss, final_metrics, val_scores
 from triage_app.errors import Cancelled
 from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
 
@@ -300,7 +300,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
             return torch.autocast(device.type, enabled=False)
         return torch.autocast(device.type, dtype=amp)
 
-    epoch_parts: dict[str, list[float]] = {}   # several targets: this epoch's loss of each, per step
+    per_target_log = TargetEpochs(multi) if multi else None   # several targets: each one's figures
 
     def snapshot():
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -314,8 +314,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         if multi:     # each target's loss rides along with the total's
             loss_value, values = ddp.sync_grads(params, loss, loss_fn.last)
             parts = loss_fn.parts(values)
-            for k, v in parts.items():
-                epoch_parts.setdefault(k, []).append(v)
+            per_target_log.add_step(parts)
         else:
             loss_value = ddp.sync_grads(params, loss)  # across ranks; loss.item() on one process
         if cfg.grad_clip:
@@ -355,41 +354,14 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
         pred = logits.argmax(1)
         return vloss, float((pred == y).mean()), macro_f1(y, pred, n_labels)
 
-    def keep_target_bests(per_target, epoch) -> bool:
-        """Phase 1 of several targets: the towers are frozen, so each target's rows of the head
-        learn on their own, and each target keeps the rows of its own best epoch (as a model of
-        that target alone would); the run goes on while any target improves.  True when one did."""
-        nonlocal best_state
-        bests = state.setdefault("target_best", {})        # target -> [macro-F1, epoch]
-        up = False
-        for t, seg in zip(multi, segments(multi)):
-            f1 = per_target[t.name]["val_macro_f1"]
-            if not math.isfinite(f1) or (t.name in bests and not f1 > bests[t.name][0] + 1e-6):
-                continue          # (a target without validation rows keeps the first epoch's rows)
-            if best_state is None:
-                best_state = snapshot()
-            for key, p in (("classifier.weight", model.classifier.weight), ("classifier.bias", model.classifier.bias)):
-                best_state[key][seg] = p.detach().cpu()[seg]
-            bests[t.name], up = [f1, epoch], True
-        if best_state is None:
-            best_state = snapshot()
-        if bests:
-            state["best_f1"] = float(np.mean([b[0] for b in bests.values()]))   # the kept rows' mean, as scored
-            state["best_epoch"] = max(b[1] for b in bests.values())
-        return up
-
     def end_epoch(phase, epoch, epochs, train_loss, vlogits, t_phase, optimizer, scheduler):
         nonlocal best_state
         vloss, vacc, vf1 = val_metrics(vlogits, data.val.y)
-        per_target = None
-        if multi:   # the figures early stopping follows are their sum / means (val_scores)
-            per_target = {}
-            for r in val_by_target(multi, vlogits, data.val.y):
-                name = r.pop("name")
-                per_target[name] = {"train_loss": _mean(epoch_parts.get(name, [])), **r}
-            epoch_parts.clear()
+        # several targets: early stopping follows their sum / means (val_scores); each one's figures
+        per_target = per_target_log.end_epoch(vlogits, data.val.y) if multi else None
         if multi and phase == "head":
-            improved = keep_target_bests(per_target, epoch)
+            improved, best_state = per_target_log.keep_bests(state, per_target, epoch, best_state, snapshot,
+                                                             model.classifier)
         else:
             improved = vf1 > state["best_f1"] + 1e-6
             if improved:
@@ -419,8 +391,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
             state["stopped_early"] = "patience"
             kept = f"epoch {state['best_epoch']} ({state['best_f1']:.3f})"
             if multi and phase == "head":
-                kept = "each target's best epoch (" + ", ".join(f"{n} {e} ({f:.3f})" for n, (f, e)
-                                                                in state["target_best"].items()) + ")"
+                kept = TargetEpochs.kept(state)
             emit(PhaseEvent("note", f"early stopping after {phase} epoch {epoch} of {epochs}: validation macro-F1 "
                             f"has not improved for {state['bad_epochs']} epochs; keeping {kept}", 0))
             return True

@@ -10,8 +10,8 @@ matrix ``y`` (rows x targets) and whose ``targets`` lists the :class:`Target` re
 ``labels`` and ``class_weights`` are the first (primary) target's.
 
 The model's head is one ``Linear`` whose outputs are the targets' logits side by side
-(:func:`segments`); :class:`TargetLoss`, :func:`val_scores` and :func:`final_metrics` are the
-training loop's hooks, and :func:`target_view` gives one target's rows as single-target data for
+(:func:`segments`); :class:`TargetLoss`, :class:`TargetEpochs`, :func:`val_scores` and
+:func:`final_metrics` are the training loop's hooks, and :func:`target_view` gives one target's rows as single-target data for
 the steps that run per target (lexical model, blend, export figures).
 """
 from __future__ import annotations
@@ -333,6 +333,62 @@ class TargetLoss:
         a target whose labels were in no process's share of the batch is left out."""
         n = len(self.names)
         return {name: values[k] / values[n + k] for k, name in enumerate(self.names) if values[n + k] > 0}
+
+
+class TargetEpochs:
+    """The training loop's bookkeeping of several targets: each target's loss over the steps of an
+    epoch, its validation figures at the epoch's end, and in phase 1 each target's own best epoch."""
+
+    def __init__(self, targets: list[Target]):
+        self.targets = targets
+        self.step_losses: dict[str, list[float]] = {}
+
+    def add_step(self, parts: dict) -> None:
+        """One optimizer step's ``{target: loss}`` (:meth:`TargetLoss.parts`)."""
+        for k, v in parts.items():
+            self.step_losses.setdefault(k, []).append(v)
+
+    def end_epoch(self, vlogits: np.ndarray, vy: np.ndarray) -> dict:
+        """``{target: {"train_loss", "val_loss", "val_accuracy", "val_macro_f1"}}`` of the epoch that
+        ends (the training loss averaged over its steps; NaN for a target without any)."""
+        out = {}
+        for r in val_by_target(self.targets, vlogits, vy):
+            name = r.pop("name")
+            steps = self.step_losses.get(name, [])
+            out[name] = {"train_loss": float(np.mean(steps)) if steps else float("nan"), **r}
+        self.step_losses = {}
+        return out
+
+    def keep_bests(self, state: dict, per_target: dict, epoch: int, best_state, snapshot, classifier):
+        """Phase 1: the towers are frozen, so each target's rows of the head (``classifier``, one
+        ``Linear``) learn on their own, and each target keeps the rows of its own best epoch (as a
+        model of that target alone would); the phase goes on while any target improves.  Updates
+        ``state`` (``target_best``: target -> [macro-F1, epoch]; ``best_f1``, ``best_epoch``) and
+        ``best_state`` (a state dict, made with ``snapshot()`` when None).  Returns
+        ``(improved, best_state)``."""
+        bests = state.setdefault("target_best", {})
+        up = False
+        for t, seg in zip(self.targets, segments(self.targets)):
+            f1 = per_target[t.name]["val_macro_f1"]
+            if not np.isfinite(f1) or (t.name in bests and not f1 > bests[t.name][0] + 1e-6):
+                continue          # (a target without validation rows keeps the first epoch's rows)
+            if best_state is None:
+                best_state = snapshot()
+            for key, p in (("classifier.weight", classifier.weight), ("classifier.bias", classifier.bias)):
+                best_state[key][seg] = p.detach().cpu()[seg]
+            bests[t.name], up = [f1, epoch], True
+        if best_state is None:
+            best_state = snapshot()
+        if bests:
+            state["best_f1"] = float(np.mean([b[0] for b in bests.values()]))   # the kept rows' mean, as scored
+            state["best_epoch"] = max(b[1] for b in bests.values())
+        return up, best_state
+
+    @staticmethod
+    def kept(state: dict) -> str:
+        """What phase 1 kept, for the early-stopping note."""
+        return "each target's best epoch (" + ", ".join(f"{n} {e} ({f:.3f})" for n, (f, e)
+                                                        in state["target_best"].items()) + ")"
 
 
 def val_by_target(targets: list[Target], logits: np.ndarray, y: np.ndarray) -> list[dict]:
