@@ -133,19 +133,20 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
     acc_q = np.mean([p.targets["queue"].label == q for p, q in zip(want, df.queue)])
     has_p = df.priority != ""
     acc_p = np.mean([p.targets["priority"].label == q for p, q, h in zip(want, df.priority, has_p) if h])
-    text = tab.acc_box.targets_label.text()
-    assert tab.acc_box.targets_label.isVisibleTo(tab)
+    box = tab.acc_box                      # pick a target: its figures and its confusion matrix
+    text = box.target_pick.toolTip()
     assert f"<b>queue</b>: {acc_q:.1%} accuracy on {len(df):,} labelled rows" in text
     assert f"<b>priority</b>: {acc_p:.1%} accuracy on {int(has_p.sum()):,} labelled rows" in text
-    box = tab.acc_box                      # pick a target: its figures and its confusion matrix
-    assert [box.target_pick.itemText(i) for i in range(box.target_pick.count())] == ["category", "priority", "queue"]
-    assert box.target_pick.isVisibleTo(tab) and box.target_pick.currentText() == "category"
+    items = [box.target_pick.itemText(i) for i in range(box.target_pick.count())]
+    assert items == [f"category · {box.accuracy:.1%}", f"priority · {acc_p:.1%}", f"queue · {acc_q:.1%}"]
+    assert box.target_pick.isVisibleTo(tab) and box.picked() == "category"
+    assert not box.targets_label.isVisibleTo(tab)       # the picker's items say it
     primary_cm = box.confusion
-    box.target_pick.setCurrentText("queue")
+    box.pick_target("queue")
     assert f"{acc_q:.1%}</span> accuracy on {len(df):,} labelled rows" in box.acc_label.text()
     assert box.heatmap.labels == ["Business", "IT"] and int(np.asarray(box.heatmap.matrix).sum()) == len(df)
     assert box.confusion is primary_cm and box.accuracy == box.figures["category"]["accuracy"]   # the primary's stay
-    box.target_pick.setCurrentText("category")
+    box.pick_target("category")
     # orderings per target and over any target
     tab.set_order("priority: lowest confidence first")
     shown = m.target_table.conf["priority"]      # what the tab holds (the file's batches, int8)

@@ -91,27 +91,41 @@ class AccuracyPanel(QGroupBox):
             self.hide()
             return
         others = [(n, f) for n, f in self.figures.items() if n != self._primary]
-        self.targets_label.setText("<br>".join(f"<b>{n}</b>: {f['accuracy']:.1%} accuracy on {f['rows']:,} "
-                                               "labelled rows" for n, f in others))
-        self.targets_label.setVisible(bool(others))
+        summary = "<br>".join(f"<b>{n}</b>: {f['accuracy']:.1%} accuracy on {f['rows']:,} labelled rows"
+                              for n, f in others)
+        self.targets_label.setText(summary)
         self._set_picker(list(self.figures))
+        # one other target: its line; several: the picker's items carry each one's accuracy
+        self.targets_label.setVisible(bool(others) and self.target_pick.isHidden())
+        self.target_pick.setToolTip("The target (label column) whose accuracy and confusion matrix are shown"
+                                    + (f"<br><br>{summary}" if summary else ""))
         self._render()
         self.show()
 
+    def pick_target(self, name: str) -> None:
+        """Show ``name``'s figures and confusion matrix."""
+        i = self.target_pick.findData(name)
+        if i >= 0:
+            self.target_pick.setCurrentIndex(i)
+
+    def picked(self) -> str:
+        return self.target_pick.currentData() or ""
+
     def _set_picker(self, names: list[str]) -> None:
-        current = self.target_pick.currentText()
+        current = self.picked()
         self.target_pick.blockSignals(True)
         self.target_pick.clear()
-        self.target_pick.addItems(names)
+        for n in names:
+            self.target_pick.addItem(f"{n} · {self.figures[n]['accuracy']:.1%}", n)
         if current in names:
-            self.target_pick.setCurrentText(current)
+            self.target_pick.setCurrentIndex(names.index(current))
         self.target_pick.blockSignals(False)
         several = len(names) > 1
         self.target_pick.setVisible(several)
         self.target_caption.setVisible(several)
 
     def _render(self) -> None:
-        figs = self.figures.get(self.target_pick.currentText()) if self.target_pick.count() else \
+        figs = self.figures.get(self.picked()) if self.target_pick.count() else \
             next(iter(self.figures.values()), None)
         if figs is None:
             return
