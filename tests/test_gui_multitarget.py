@@ -218,6 +218,19 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
     qtbot.waitUntil(lambda: mt_win.ctx.active_job == "", timeout=10000)
 
 
+def test_models_list_names_the_targets_and_their_figures(mt_win):
+    tab = mt_win.models
+    tab.refresh()
+    assert tab.select_path(mt_win.ctx.classifier.bundle.path)
+    row = tab.table.currentRow()
+    b = mt_win.ctx.classifier.bundle
+    assert tab.table.item(row, 4).text() == f"{len(b.labels)} · 3 targets"
+    tip = tab.table.item(row, 6).toolTip()
+    for t in b.targets:
+        s = t.summary()
+        assert f"{t.name}: accuracy {s['accuracy']:.1%} on {s['rows']:,}, macro-F1 {s['macro_f1']:.1%}" in tip
+
+
 # ---- Train tab -----------------------------------------------------------------------------------------
 def test_train_tab_trains_two_label_columns(gui_ctx, mt_bundle, qtbot, sample_csv, tiny_checkpoint, tmp_path):
     from tests.test_gui_train import tiny_settings

@@ -40,6 +40,13 @@ def _pct(v, rows=None) -> str:
     return f"{v:.1%}" + (f" on {rows:,}" if isinstance(rows, int) and rows else "")
 
 
+def targets_text(bundle) -> str:
+    """Each target's test figures of a multi-target bundle, one line each ("" for one target)."""
+    return "\n".join(f"{t.name}: accuracy {_pct(x.get('accuracy'), x.get('rows'))}, macro-F1 "
+                     f"{_pct(x.get('macro_f1'), x.get('rows'))} ({len(t.labels)} labels)"
+                     for t in (bundle.targets or []) for x in [t.summary()])
+
+
 def card_markdown(bundle) -> str:
     """MODEL_CARD.md, or a generated summary when the bundle has none."""
     p = Path(bundle.path) / "MODEL_CARD.md"
@@ -165,8 +172,10 @@ class ModelsTab(QWidget):
             loc = "built-in" if e.builtin or self.ctx.is_builtin(e.path) else "user"
             if e.bundle is not None:
                 s = e.bundle.summary()
+                n_targets = len(e.bundle.targets or [])
+                labels = str(s["labels"]) + (f" · {n_targets} targets" if n_targets > 1 else "")
                 vals = ["● active" if active else "", s["name"], s["version"], str(s["created"])[:16].replace("T", " "),
-                        str(s["labels"]), s["precision"], _pct(s["accuracy"], s["rows"]),
+                        labels, s["precision"], _pct(s["accuracy"], s["rows"]),
                         _pct(s["macro_f1"], s["rows"]),
                         Path(str(s["base_model"])).name or str(s["base_model"]), loc]
             else:
@@ -174,8 +183,11 @@ class ModelsTab(QWidget):
             for col, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 it.setData(Qt.ItemDataRole.UserRole, str(e.path))
-                it.setToolTip(e.error if e.error else f"{e.path}\n{v}" if col == 8 else
-                              f"{e.bundle.trained_on()}\n{e.path}" if e.bundle is not None else str(e.path))
+                tip = e.error if e.error else f"{e.path}\n{v}" if col == 8 else \
+                    f"{e.bundle.trained_on()}\n{e.path}" if e.bundle is not None else str(e.path)
+                if e.bundle is not None and e.bundle.targets and col in (4, 6, 7):   # every target's figures
+                    tip = f"Test figures per target (the columns show the first):\n{targets_text(e.bundle)}"
+                it.setToolTip(tip)
                 if active:
                     it.setFont(bold)
                 if col == 0 and active:
