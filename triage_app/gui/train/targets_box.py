@@ -51,7 +51,6 @@ class MoreTargets(QWidget):
         self.weights_flow = FlowLayout(self.weights_box, spacing=10)
         self.weight_spins: dict[str, QDoubleSpinBox] = {}
         self._weights: dict[str, float] = {}
-        self._primary = ""
         lay.addWidget(self.list)
         lay.addWidget(self.balance)
         lay.addWidget(self.weights_box)
@@ -85,7 +84,6 @@ class MoreTargets(QWidget):
                  if df is not None and c in df.columns]
         self.balance.setText("\n".join(lines))
         self.balance.setVisible(bool(lines))
-        self._primary = primary
         self._rebuild_weights([primary, *self.checked(unavailable)] if primary and lines else [])
 
     # ---- loss weights --------------------------------------------------------------------------
