@@ -43,6 +43,29 @@ def test_ray_local_mode_matches_plain_classify_row_by_row(tiny_bundle, sample_cs
     assert plain.read_bytes() == ray_out.read_bytes()
 
 
+def test_ray_classifies_every_target_of_a_multi_target_model(tiny_checkpoint, sample_csv, tmp_path, one_torch_thread):
+    """A model with several targets: the Ray path writes each target's columns, as plain classify."""
+    pytest.importorskip("ray.data")
+    from tests.conftest import tiny_config
+    from tests.test_multitarget import three_target_frame
+    from trainer.pipeline import DataSpec, run
+
+    spec = DataSpec(source="three.csv", df=three_target_frame(sample_csv), label_col="category",
+                    label_cols=["category", "priority", "queue"], title_col="title", body_col="body",
+                    min_per_class=3, val_frac=0.25, test_frac=0.0)
+    model = run(spec, tiny_config(tiny_checkpoint, head_epochs=2, finetune_epochs=0, max_length=32),
+                tmp_path / "model", name="three", export_options={"quantize": False}).bundle_path
+    plain, ray_out = tmp_path / "plain.csv", tmp_path / "ray.csv"
+    common = ["--model", model, "--title-col", "title", "--body-col", "body", "--chunk-size", "40", "-q"]
+    p = _classify(sample_csv, "-o", plain, *common)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = _classify(sample_csv, "-o", ray_out, *common, "--ray", "--ray-actors", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    a = pd.read_csv(plain, dtype=str, keep_default_na=False)
+    assert {"priority_label", "queue_label", "queue_confidence", "queue_needs_review"} <= set(a.columns)
+    assert plain.read_bytes() == ray_out.read_bytes()
+
+
 def test_ray_missing_is_a_one_line_error(tiny_bundle, sample_csv, tmp_path, monkeypatch, capsys):
     from triage_app.cli import main
 
