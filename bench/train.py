@@ -25,8 +25,9 @@ def main() -> int:
 
     import torch
 
+    from trainer.batching import bucketed_batches
     from trainer.config import DEFAULT_BASE
-    from trainer.loop import bucketed_batches, cpu_supports_bf16
+    from trainer.loop import cpu_supports_bf16
     from trainer.model import DualBertClassifier, tokenizer_file
     from triage_app.text import compose
     from triage_app.tokens import encode, load_tokenizer, pad_batch

@@ -408,7 +408,7 @@ def no_dropout_checkpoint(tiny_checkpoint, tmp_path_factory):
 
 
 def test_top_layers_on_cached_states_equal_the_full_forward(no_dropout_checkpoint, sample_csv):
-    from trainer.loop import _cache_layers, _Encoded
+    from trainer.batching import Encoded, cache_layers
     from trainer.model import tokenizer_file
     from triage_app.tokens import load_tokenizer
 
@@ -417,11 +417,11 @@ def test_top_layers_on_cached_states_equal_the_full_forward(no_dropout_checkpoin
                                 routing="split", min_per_class=5, test_frac=0.0)
     model = DualBertClassifier.from_pretrained(str(no_dropout_checkpoint), None, len(sample_data.labels))
     model.eval()
-    enc = _Encoded(load_tokenizer(tokenizer_file(str(no_dropout_checkpoint)), 64), sample_data.train)
+    enc = Encoded(load_tokenizer(tokenizer_file(str(no_dropout_checkpoint)), 64), sample_data.train)
     assert enc.b is not enc.a                      # title/body: the towers read different text
     cfg = TrainConfig.standard(eval_batch_size=8)
     seen = []
-    cache = _cache_layers(model, enc, 1, False, cfg, torch.device("cpu"),
+    cache = cache_layers(model, enc, 1, False, cfg, torch.device("cpu"),
                           lambda: torch.autocast("cpu", enabled=False), lambda: False, seen.append,
                           None)
     assert seen and seen[-1].done == seen[-1].total
@@ -442,8 +442,8 @@ def test_finetune_with_layer_cache_matches_uncached_training(no_dropout_checkpoi
     import trainer.loop as loop
 
     built = []
-    real = loop._cache_layers
-    monkeypatch.setattr(loop, "_cache_layers", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
+    real = loop.cache_layers
+    monkeypatch.setattr(loop, "cache_layers", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
     kw = dict(head_epochs=2, finetune_epochs=2, finetune_layers=1, precision="fp32", dropout=0.0,
               max_length=48)
     runs = {}
@@ -478,7 +478,7 @@ def test_finetune_with_layer_cache_matches_uncached_training(no_dropout_checkpoi
 def test_layer_cache_over_memory_budget_trains_uncached(no_dropout_checkpoint, sample_data, monkeypatch):
     import trainer.loop as loop
 
-    monkeypatch.setattr(loop, "_memory_budget", lambda: 1024)
+    monkeypatch.setattr(loop, "memory_budget", lambda: 1024)
     rec = Recorder()
     res = train(tiny_config(no_dropout_checkpoint, head_epochs=1, finetune_layers=1, max_steps=2),
                 sample_data, rec)

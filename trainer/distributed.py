@@ -67,7 +67,7 @@ class Part:
 
 class DistributedBucketSampler:
     """Each rank's share (``batch[rank::world]``) of the global batches that every rank draws the
-    same way (:func:`trainer.loop.bucketed_batches` with the same seed).  Iterating yields
+    same way (:func:`trainer.batching.bucketed_batches` with the same seed).  Iterating yields
     ``(local indices, Part)``; every rank yields as many items, so the collectives stay in step."""
 
     def __init__(self, batches, rank: int, world: int, labels, class_weight=None):

@@ -26,15 +26,16 @@ import torch
 from torch import nn
 
 from trainer import distributed
+from trainer.batching import Encoded, LayerCache, bucketed_batches, cache_layers, layer_cache_bytes, memory_budget
 from trainer.checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
 from trainer.config import TrainConfig
-from trainer.data import PreparedData, Split
+from trainer.data import PreparedData
 from trainer.evaluate import macro_f1
 from trainer.events import CancelledEvent, EpochEvent, FailedEvent, FinishedEvent, PhaseEvent, ProgressEvent, StepEvent
 from trainer.model import DualBertClassifier, tower_tokenizers
 from trainer.targets import TargetEpochs, TargetLoss, final_metrics, val_scores
 from triage_app.errors import Cancelled
-from triage_app.tokens import encode_towers, length_sorted_batches, load_tokenizer, pad_batch
+from triage_app.tokens import length_sorted_batches, load_tokenizer
 
 
 @dataclass
@@ -98,86 +99,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
-                     bucket: int = 50) -> list[np.ndarray]:
-    """Shuffle, cut into chunks of ``bucket`` batches, sort each chunk by length, batch, shuffle
-    the batches: similar lengths together (little padding) but random order."""
-    idx = rng.permutation(len(lengths))
-    out = []
-    span = batch_size * bucket
-    for s in range(0, len(idx), span):
-        chunk = idx[s: s + span]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        out.extend(chunk[i: i + batch_size] for i in range(0, len(chunk), batch_size))
-    order = rng.permutation(len(out))
-    return [out[i] for i in order]
-
-
-class _Encoded:
-    """Token ids of one split for both towers (``tok_b``: tower B's own tokenizer, or None)."""
-
-    def __init__(self, tok, split: Split, tok_b=None):
-        self.a, self.b = encode_towers(tok, tok_b, split.text_a, split.text_b)
-        self.y = split.y
-        self.len = np.array([max(len(x), len(z)) for x, z in zip(self.a, self.b)])
-
-    def batch(self, idx, device, pad_to=None):
-        a_ids, a_m = pad_batch([self.a[i] for i in idx], pad_to)
-        if self.b is self.a:
-            b_ids, b_m = a_ids, a_m
-        else:
-            b_ids, b_m = pad_batch([self.b[i] for i in idx], pad_to)
-        t = [torch.from_numpy(x).to(device) for x in (a_ids, a_m, b_ids, b_m)]
-        return t, torch.from_numpy(self.y[idx]).to(device)
-
-
-class _LayerCache:
-    """Hidden states after the frozen bottom layers of the towers, one flat tensor per tower and
-    split (variable lengths, no padding stored). They do not change while only the top layers
-    train, so they are computed once instead of once per batch per epoch."""
-
-    def __init__(self, hid_a, off_a, hid_b, off_b, y):
-        self.hid_a, self.off_a, self.hid_b, self.off_b, self.y = hid_a, off_a, hid_b, off_b, y
-
-    @staticmethod
-    def _pad(hid, off, idx, pad_to):
-        lens = [int(off[i + 1] - off[i]) for i in idx]
-        L = max(max(lens), pad_to or 0)
-        x = torch.zeros((len(idx), L, hid.shape[1]), dtype=hid.dtype)
-        m = torch.zeros((len(idx), L), dtype=torch.long)
-        for r, (i, n) in enumerate(zip(idx, lens)):
-            x[r, :n] = hid[off[i]: off[i] + n]
-            m[r, :n] = 1
-        return x, m
-
-    def batch(self, idx, device, pad_to=None):
-        ha, ma = self._pad(self.hid_a, self.off_a, idx, pad_to)
-        if self.hid_b is self.hid_a:
-            hb, mb = ha, ma
-        else:
-            hb, mb = self._pad(self.hid_b, self.off_b, idx, pad_to)
-        t = [x.to(device) for x in (ha, ma, hb, mb)]
-        return t, torch.from_numpy(self.y[idx]).to(device)
-
-
-def layer_cache_bytes(encs, hidden: int, itemsize: int, twins: bool) -> int:
-    toks = 0
-    for e in encs:
-        toks += sum(len(x) for x in e.a)
-        if not (twins and e.b is e.a):
-            toks += sum(len(x) for x in e.b)
-    return toks * hidden * itemsize
-
-
-def _memory_budget() -> int:
-    """Bytes the layer cache may take: a third of the physical memory, at most 8 GiB."""
-    try:
-        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        phys = 8 << 30
-    return min(phys // 3, 8 << 30)
 
 
 # ---- the loop ---------------------------------------------------------------------------------
@@ -271,8 +192,8 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     ddp = distributed.current()  # one process unless started by torchrun (trainer/distributed.py)
     ddp.broadcast_params(model)
     ddp.checkpoint_dir = ckpt_dir
-    enc_train = _Encoded(tok, data.train, tok_b)
-    enc_val = _Encoded(tok, data.val, tok_b)
+    enc_train = Encoded(tok, data.train, tok_b)
+    enc_val = Encoded(tok, data.val, tok_b)
     if stop():
         raise Cancelled()
     pad_to = cfg.max_length if cfg.pad_to_max else None
@@ -328,13 +249,13 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                   scheduler.get_last_lr()[0], n, force=bi == n_batches - 1 or spent, parts=parts)
         return spent
 
-    def forward(enc: _Encoded, idx, cache: _LayerCache | None = None, start: int = 0):
+    def forward(enc: Encoded, idx, cache: LayerCache | None = None, start: int = 0):
         """(logits, labels) of one batch: from token ids, or from a layer cache of ``enc``."""
         src = enc if cache is None else cache
         t, yb = src.batch(idx, device, pad_to)
         return (model(*t) if cache is None else model.logits_from_layer(start, *t)), yb
 
-    def evaluate_full(enc: _Encoded, phase: str, cache: _LayerCache | None = None, start: int = 0):
+    def evaluate_full(enc: Encoded, phase: str, cache: LayerCache | None = None, start: int = 0):
         model.eval()
         logits = np.zeros((len(enc.y), n_labels), dtype=np.float32)
         batches = ddp.shard(length_sorted_batches(enc.len, cfg.eval_batch_size))
@@ -409,7 +330,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
             # Identical towers reading identical text give identical features: compute once.
             twins = (resume is None and cfg.base_model_b in (None, cfg.base_model))
 
-            def feats(enc: _Encoded):
+            def feats(enc: Encoded):
                 out = torch.zeros((len(enc.y), model.hidden), dtype=torch.float32)
                 batches = ddp.shard(length_sorted_batches(enc.len, cfg.eval_batch_size))
                 with torch.no_grad(), autocast():
@@ -524,13 +445,13 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
             itemsize = 2 if amp in (torch.bfloat16, torch.float16) else 4
             hidden = max(t.config.hidden_size for t in (model.tower_a, model.tower_b))
             need = layer_cache_bytes([enc_train, enc_val], hidden, itemsize, twins)
-            budget = _memory_budget() // ddp.local_world  # each process on this machine holds a copy
+            budget = memory_budget() // ddp.local_world  # each process on this machine holds a copy
             if need <= budget:
                 emit(PhaseEvent("cache", f"caching the outputs of the {start} frozen bottom layers "
                                 f"once ({need / 2**20:,.0f} MiB)", 0))
-                cache_train = _cache_layers(model, enc_train, start, twins, cfg, device, autocast,
+                cache_train = cache_layers(model, enc_train, start, twins, cfg, device, autocast,
                                             stop, emit, amp)
-                cache_val = _cache_layers(model, enc_val, start, twins, cfg, device, autocast,
+                cache_val = cache_layers(model, enc_val, start, twins, cfg, device, autocast,
                                           stop, emit, amp)
             else:
                 emit(PhaseEvent("cache", f"not caching the frozen layers: {need / 2**30:.1f} GiB "
@@ -569,7 +490,7 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
     from trainer.evaluate import classification_report, ece, fit_temperature
 
     vlogits = evaluate_full(enc_val, "calibrate")
-    tlogits = evaluate_full(_Encoded(tok, data.test, tok_b), "test") if data.test is not None and len(data.test) else None
+    tlogits = evaluate_full(Encoded(tok, data.test, tok_b), "test") if data.test is not None and len(data.test) else None
     if multi:
         metrics, per_target = final_metrics(multi, vlogits, data.val.y, tlogits, None if tlogits is None else data.test.y)
         temperature, metrics["targets"] = metrics["temperature"], per_target
@@ -593,40 +514,6 @@ def _train(cfg, data, emit, stop, resume, ckpt_dir, t_start, finish) -> TrainRes
                       tokenizer_path_b=str(tok_path_b) if tok_path_b else None)
     emit(FinishedEvent(metrics, res.checkpoint_dir, elapsed))
     return res
-
-
-def _cache_layers(model, enc: _Encoded, upto: int, twins: bool, cfg, device, autocast, stop, emit,
-                  amp) -> _LayerCache:
-    """Run the first ``upto`` layers of each tower over ``enc`` once (eval mode, no grad) and keep
-    the unpadded hidden states."""
-    dtype = amp if amp in (torch.bfloat16, torch.float16) else torch.float32
-
-    def one(tower, seqs):
-        H = tower.config.hidden_size
-        lens = np.array([len(x) for x in seqs])
-        off = np.zeros(len(seqs) + 1, dtype=np.int64)
-        off[1:] = np.cumsum(lens)
-        hid = torch.zeros((int(off[-1]), H), dtype=dtype)  # zeros: the rows of other ranks are added in
-        batches = distributed.current().shard(length_sorted_batches(lens, cfg.eval_batch_size))
-        with torch.no_grad(), autocast():
-            for bi, idx in enumerate(batches):
-                if stop():
-                    raise Cancelled()
-                ids, m = pad_batch([seqs[i] for i in idx])
-                h = model.bottom_states(tower, torch.from_numpy(ids).to(device),
-                                        torch.from_numpy(m).to(device), upto).to("cpu", dtype)
-                for r, i in enumerate(idx):
-                    hid[off[i]: off[i + 1]] = h[r, : lens[i]]
-                emit(ProgressEvent("cache", bi + 1, len(batches)))
-        return distributed.current().gather_rows(hid), off
-
-    model.eval()
-    ha, oa = one(model.tower_a, enc.a)
-    if twins and enc.b is enc.a:
-        hb, ob = ha, oa
-    else:
-        hb, ob = one(model.tower_b, enc.b)
-    return _LayerCache(ha, oa, hb, ob, enc.y)
 
 
 def _schedule(warmup: int, total: int):
