@@ -41,7 +41,8 @@ def main() -> int:
     import torch
 
     from trainer.config import DEFAULT_BASE
-    from trainer.export import INPUT_NAMES, export_onnx, optimize_onnx, quantize_int8
+    from trainer.export import INPUT_NAMES, export_onnx, optimize_onnx
+    from trainer.int8 import quantize_int8
     from trainer.model import DualBertClassifier, tokenizer_file
     from triage_app.engine import TicketClassifier
     from triage_app.text import compose

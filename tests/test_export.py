@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import trainer.export as export_mod
+import trainer.int8 as int8_mod
 from trainer.card import render_card, write_model_card
 from trainer.evaluate import softmax
 from trainer.export import ExportError, export_bundle, export_result, onnx_logits, torch_logits
@@ -169,8 +170,8 @@ def test_int8_kept_when_the_gate_passes(exported, tiny_result):
     bundle, rep, _ = exported
     q = rep.int8
     assert q["rows"] == len(tiny_result.data.val)
-    passed = (q["agreement"] >= export_mod.GATE_AGREEMENT
-              and q["accuracy_int8"] >= q["accuracy_fp32"] - export_mod.GATE_ACC_DROP)
+    passed = (q["agreement"] >= int8_mod.GATE_AGREEMENT
+              and q["accuracy_int8"] >= q["accuracy_fp32"] - int8_mod.GATE_ACC_DROP)
     assert passed, f"the tiny model should quantize cleanly: {q}"
     assert rep.precision == bundle.precision == bundle.meta["precision"] == "int8"
     assert "passed the gate" in rep.precision_note and bundle.meta["precision_note"] == rep.precision_note
@@ -182,14 +183,14 @@ def test_int8_kept_when_the_gate_passes(exported, tiny_result):
 def test_int8_gate_falls_back_to_fp32(tiny_result, tmp_path, monkeypatch):
     import onnx
 
-    monkeypatch.setattr(export_mod, "GATE_AGREEMENT", 1.01)
+    monkeypatch.setattr(int8_mod, "GATE_AGREEMENT", 1.01)
     bundle, rep = _export(tiny_result, tmp_path / "b", quantize=True)
     assert rep.precision == bundle.precision == "fp32"
     assert rep.int8 and rep.int8["agreement"] <= 1.0
     note = bundle.meta["precision_note"]
     assert note == rep.precision_note
     assert "int8 failed the gate" in note and ">= 1.01" in note and "fp32 shipped" in note
-    assert len(rep.int8.get("tried", [rep.int8])) == len(getattr(export_mod, "INT8_VARIANTS", [None]))
+    assert len(rep.int8.get("tried", [rep.int8])) == len(getattr(int8_mod, "INT8_VARIANTS", [None]))
     ops = {n.op_type for n in onnx.load(str(bundle.model_path)).graph.node}
     assert "MatMulInteger" not in ops and "DynamicQuantizeLinear" not in ops
 
@@ -213,8 +214,7 @@ def test_int8_gate_judges_the_served_blend(tmp_path, monkeypatch):
     y = ref.argmax(1)
     noisy = ref + rng.normal(scale=2.0, size=ref.shape).astype(np.float32)     # int8 that flips rows
     assert (noisy.argmax(1) != y).mean() > 0.2
-    monkeypatch.setattr(export_mod, "quantize_int8", lambda src, dst, **k: Path(dst).write_bytes(b"q"))
-    monkeypatch.setattr(export_mod, "onnx_logits", lambda *a, **k: noisy)
+    monkeypatch.setattr(int8_mod, "quantize_int8", lambda src, dst, **k: Path(dst).write_bytes(b"q"))
     lex = np.full((60, 3), 0.05, dtype=np.float32)
     lex[np.arange(60), y] = 0.9                  # the lexical part, sure of the right class
 
@@ -222,10 +222,11 @@ def test_int8_gate_judges_the_served_blend(tmp_path, monkeypatch):
         return blend_logits(z, lex, 0.9)
 
     rep = export_mod.ExportReport()
-    assert export_mod.choose_int8(best, ref, y, None, [], [], tmp_path, rep)[1] == "fp32"
+    int8_logits = lambda path: noisy  # noqa: E731 - every variant "quantizes" to the flipping logits
+    assert int8_mod.choose_int8(best, ref, y, int8_logits, tmp_path, rep)[1] == "fp32"
     assert rep.int8["judged"] == "transformer" and rep.int8["agreement"] < 0.8
     rep = export_mod.ExportReport()
-    path, precision = export_mod.choose_int8(best, ref, y, None, [], [], tmp_path, rep, served=served)
+    path, precision = int8_mod.choose_int8(best, ref, y, int8_logits, tmp_path, rep, served=served)
     assert precision == "int8" and rep.int8["judged"] == "served blend" and rep.int8["agreement"] == 1.0
     assert "agreement of the served blend 1.000" in rep.precision_note
 
@@ -514,7 +515,7 @@ def test_feed_forward_only_variant_keeps_attention_fp32(tiny_result, tmp_path):
 
     bundle, _ = _export(tiny_result, tmp_path / "b", quantize=False)
     q = tmp_path / "q.onnx"
-    export_mod.quantize_int8(bundle.model_path, q, per_channel=True, ops=["MatMul"], exclude="attention/")
+    int8_mod.quantize_int8(bundle.model_path, q, per_channel=True, ops=["MatMul"], exclude="attention/")
     nodes = onnx.load(str(q)).graph.node
     plain = [n.name for n in nodes if n.op_type == "MatMul"]
     quant = [n.name for n in nodes if n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
@@ -522,7 +523,7 @@ def test_feed_forward_only_variant_keeps_attention_fp32(tiny_result, tmp_path):
     assert any("attention/" in n for n in plain)
     assert quant and not any("attention/" in n for n in quant)
     assert any("intermediate" in n for n in quant) and any("/output/dense" in n for n in quant)
-    names = [v["name"] for v in export_mod.INT8_VARIANTS]
+    names = [v["name"] for v in int8_mod.INT8_VARIANTS]
     assert names.index("per-channel feed-forward only") < names.index("int8 embeddings only")
 
 
@@ -530,12 +531,12 @@ def test_feed_forward_output_variants_keep_exactly_those_fp32(tiny_result, tmp_p
     import onnx
 
     bundle, _ = _export(tiny_result, tmp_path / "b", quantize=False)
-    by_name = {v["name"]: v for v in export_mod.INT8_VARIANTS}
+    by_name = {v["name"]: v for v in int8_mod.INT8_VARIANTS}
     for name, fp32_layers in (("per-channel, fp32 first feed-forward output", {"0"}),
                               ("per-channel, fp32 feed-forward outputs", {"0", "1"})):
         v = by_name[name]
         q = tmp_path / "q.onnx"
-        export_mod.quantize_int8(bundle.model_path, q, per_channel=True, ops=v["ops"], exclude=v["exclude"])
+        int8_mod.quantize_int8(bundle.model_path, q, per_channel=True, ops=v["ops"], exclude=v["exclude"])
         nodes = onnx.load(str(q)).graph.node
         plain = {n.name for n in nodes if n.op_type == "MatMul"}
         # tower A only: the tiny model's twin towers share weight tensors, and ONNX Runtime's
@@ -557,7 +558,7 @@ def test_the_quantizers_info_lines_go_to_the_log_at_debug(tiny_result, tmp_path,
 
     bundle, _ = _export(tiny_result, tmp_path / "b", quantize=False)
     with caplog.at_level(logging.DEBUG):
-        export_mod.quantize_int8(bundle.model_path, tmp_path / "q.onnx")
+        int8_mod.quantize_int8(bundle.model_path, tmp_path / "q.onnx")
         logging.getLogger().info("after the quantizer: root INFO logging is untouched")
     from_ort = [r for r in caplog.records if "onnxruntime" in r.pathname]
     moved = [r for r in caplog.records if r.name == "onnxruntime.quantization"]
