@@ -19,6 +19,17 @@ def _classify(*argv, timeout=300):
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
+def _plain_and_ray(src, model, tmp_path) -> tuple[Path, Path]:
+    """``src`` classified by ``model`` plainly and on local Ray (2 actors, small chunks): the outputs."""
+    plain, ray_out = tmp_path / "plain.csv", tmp_path / "ray.csv"
+    common = ["--model", model, "--title-col", "title", "--body-col", "body", "--chunk-size", "40", "-q"]
+    p = _classify(src, "-o", plain, *common)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = _classify(src, "-o", ray_out, *common, "--ray", "--ray-actors", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return plain, ray_out
+
+
 def test_ray_local_mode_matches_plain_classify_row_by_row(tiny_bundle, sample_csv, tmp_path):
     pytest.importorskip("ray.data")
     df = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
@@ -27,12 +38,7 @@ def test_ray_local_mode_matches_plain_classify_row_by_row(tiny_bundle, sample_cs
     df.loc[7, "body"] = "+1 call me"
     src = tmp_path / "tickets.csv"
     df.to_csv(src, index=False)
-    plain, ray_out = tmp_path / "plain.csv", tmp_path / "ray.csv"
-    common = ["--model", tiny_bundle, "--title-col", "title", "--body-col", "body", "--chunk-size", "40", "-q"]
-    p = _classify(src, "-o", plain, *common)
-    assert p.returncode == 0, p.stderr[-2000:]
-    r = _classify(src, "-o", ray_out, *common, "--ray", "--ray-actors", "2")
-    assert r.returncode == 0, r.stderr[-3000:]
+    plain, ray_out = _plain_and_ray(src, tiny_bundle, tmp_path)
     a = pd.read_csv(plain, dtype=str, keep_default_na=False)
     b = pd.read_csv(ray_out, dtype=str, keep_default_na=False)
     assert list(b.columns) == list(a.columns)
@@ -55,12 +61,7 @@ def test_ray_classifies_every_target_of_a_multi_target_model(tiny_checkpoint, sa
                     min_per_class=3, val_frac=0.25, test_frac=0.0)
     model = run(spec, tiny_config(tiny_checkpoint, head_epochs=2, finetune_epochs=0, max_length=32),
                 tmp_path / "model", name="three", export_options={"quantize": False}).bundle_path
-    plain, ray_out = tmp_path / "plain.csv", tmp_path / "ray.csv"
-    common = ["--model", model, "--title-col", "title", "--body-col", "body", "--chunk-size", "40", "-q"]
-    p = _classify(sample_csv, "-o", plain, *common)
-    assert p.returncode == 0, p.stderr[-2000:]
-    r = _classify(sample_csv, "-o", ray_out, *common, "--ray", "--ray-actors", "2")
-    assert r.returncode == 0, r.stderr[-3000:]
+    plain, ray_out = _plain_and_ray(sample_csv, model, tmp_path)
     a = pd.read_csv(plain, dtype=str, keep_default_na=False)
     assert {"priority_label", "queue_label", "queue_confidence", "queue_needs_review"} <= set(a.columns)
     assert plain.read_bytes() == ray_out.read_bytes()

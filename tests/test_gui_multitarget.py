@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.test_gui_triage import BODY, TITLE
+from tests.test_gui_triage import classify as triage_classify
 from tests.test_multitarget import _cfg, three_target_frame
-
-TITLE = "VPN disconnects every few minutes"
-BODY = "Since yesterday my VPN client drops the connection. I cannot reach the file share."
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +33,8 @@ def mt_win(win, mt_bundle):
     return win
 
 
-def classify(qtbot, tab, title=TITLE, body=BODY):
-    tab.title_edit.setText(title)
-    tab.body_edit.setPlainText(body)
-    with qtbot.waitSignal(tab.classified, timeout=30000) as blocker:
-        qtbot.mouseClick(tab.classify_btn, Qt.MouseButton.LeftButton)
-    return blocker.args[0]
+def classify(qtbot, tab):
+    return triage_classify(qtbot, tab, timeout=30000)     # three targets on the tiny model: a little slower
 
 
 def test_triage_shows_one_block_per_target(mt_win, qtbot):

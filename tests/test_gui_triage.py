@@ -10,10 +10,11 @@ TITLE = "VPN disconnects every few minutes"
 BODY = "Since yesterday my VPN client drops the connection. I cannot reach the file share."
 
 
-def classify(qtbot, tab, title=TITLE, body=BODY):
+def classify(qtbot, tab, title=TITLE, body=BODY, timeout=20000):
+    """Type a ticket into the Triage tab, click Classify and return the result it emitted."""
     tab.title_edit.setText(title)
     tab.body_edit.setPlainText(body)
-    with qtbot.waitSignal(tab.classified, timeout=20000) as blocker:
+    with qtbot.waitSignal(tab.classified, timeout=timeout) as blocker:
         qtbot.mouseClick(tab.classify_btn, Qt.MouseButton.LeftButton)
     return blocker.args[0]
 
