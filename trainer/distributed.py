@@ -278,11 +278,18 @@ def init(device: str = "auto", timeout_s: float | None = None) -> Ranks:
 
 
 def shutdown() -> None:
-    """Leave the process group (after the job, on every rank)."""
+    """Leave the process group (after a finished job, on every rank).  The ranks meet at a barrier
+    first and leave together: a rank that tore its group down while a peer's gloo threads still
+    talked to it ended, now and then, in "terminate called without an active exception" (an
+    abort after the bundle was written)."""
     global _current
     if _current.active:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            try:
+                _current.barrier()
+            except PeerLost:     # the job is done and its bundle written: nothing left to agree on
+                pass
             dist.destroy_process_group()
     _current = Ranks()
