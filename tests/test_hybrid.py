@@ -49,6 +49,29 @@ def test_the_useless_part_gets_no_weight():
     assert best["lexical_weight"] >= 0.5 and best["macro_f1"] == 1.0
 
 
+def test_one_rare_ticket_does_not_choose_the_weight():
+    """Validation log-loss chooses: a transformer that is worse on 399 of 400 tickets but happens to
+    get the only validation ticket of a rare label right wins on macro-F1 (a third of it is that one
+    ticket), not on log-loss, which weighs every ticket."""
+    rng = np.random.default_rng(1)
+    y = np.r_[rng.integers(0, 2, 399), 2]
+    lex = np.full((400, 3), 0.05)
+    lex[np.arange(400), y] = 0.9
+    lex[399] = [0.9, 0.08, 0.02]                     # the rare ticket: the lexical model says label 0
+    trans = rng.normal(0, 1, (400, 3))
+    right = rng.random(400) < 0.8                    # the transformer: right on about 80 % of tickets
+    trans[np.arange(400)[right], y[right]] += 3.0
+    trans[:, 2] -= 3.0                               # it never says the rare label...
+    trans[399] = [0.0, 0.0, 4.0]                     # ...except on the one validation ticket
+    scores = score_weights(trans, lex, y, 3)
+    by_f1 = max(scores, key=lambda s: (round(s["macro_f1"], 12), -s["lexical_weight"]))
+    assert by_f1["lexical_weight"] <= 0.5             # macro-F1 follows the rare ticket
+    best = choose(scores)
+    assert best["lexical_weight"] > 0.5
+    assert best["log_loss"] == min(s["log_loss"] for s in scores)
+    assert best["accuracy"] > by_f1["accuracy"]
+
+
 def _train_hybrid(tiny_checkpoint, sample_csv, tmp_path, force_weight=None, monkeypatch=None):
     from trainer import hybrid
     from trainer.pipeline import DataSpec, run

@@ -33,12 +33,16 @@ def _hybrid_section(meta: dict) -> list[str]:
            "lexical": "the lexical model alone",
            "blend": f"a blend: {1 - h['lexical_weight']:g} x transformer log-probabilities + "
                     f"{h['lexical_weight']:g} x lexical log-probabilities"}[h["chosen"]]
-    rows = [["candidate", "lexical weight", "validation accuracy", "validation macro-F1"]]
-    for name, c in h.get("candidates", {}).items():
-        rows.append([name, f"{c['lexical_weight']:g}", f"{c['accuracy']:.4f}", f"{c['macro_f1']:.4f}"])
+    cands = h.get("candidates", {})
+    losses = all("log_loss" in c for c in cands.values())
+    rows = [["candidate", "lexical weight", "validation accuracy", "validation macro-F1"]
+            + (["validation log-loss"] if losses else [])]
+    for name, c in cands.items():
+        rows.append([name, f"{c['lexical_weight']:g}", f"{c['accuracy']:.4f}", f"{c['macro_f1']:.4f}"]
+                    + ([f"{c['log_loss']:.4f}"] if losses else []))
     src = meta.get("metrics", {}).get("hybrid", {}).get("transformer_from")
     out = ["## Hybrid", "",
-           f"Served: {how}, chosen by validation macro-F1; calibrated with its own temperature. "
+           f"Served: {how}, chosen by {h.get('chosen_by', 'validation macro-F1')}; calibrated with its own temperature. "
            f"Lexical model: TF-IDF of word {lex.get('ngram_range', [1, 2])[0]}-{lex.get('ngram_range', [1, 2])[1]} "
            f"grams (sublinear tf, min_df {lex.get('min_df', '?')}, {lex.get('n_terms', '?')} terms) + class-balanced "
            f"logistic regression ({_lexical_fit(lex)}), `lexical.onnx`."

@@ -54,7 +54,10 @@ def export_lexical(model, path: Path, rows_a, rows_b) -> dict:
 
 def hybrid_metrics(hybrid) -> dict:
     """What ``metrics["hybrid"]`` records of a :class:`trainer.hybrid.HybridChoice`."""
-    return {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight, "candidates": hybrid.candidates,
+    from trainer.hybrid import CHOSEN_BY
+
+    return {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight, "chosen_by": CHOSEN_BY,
+            "candidates": hybrid.candidates,
             "temperature": hybrid.temperature, "ece_before": hybrid.ece_before,
             "ece_after": hybrid.ece_after, "val": hybrid.val_report}
 

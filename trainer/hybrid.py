@@ -1,6 +1,13 @@
 """The hybrid step of training: fit the lexical model (TF-IDF + logistic regression) on the same
 training rows as the dual-BERT, score the candidates on validation (transformer alone, lexical
-alone, and blends of both) and keep the best by validation macro-F1.
+alone, and blends of both) and keep the one with the lowest validation log-loss (each candidate at
+its own best temperature).
+
+Log-loss, not macro-F1, chooses: a validation split holds a handful of tickets of each rare label,
+and macro-F1 jumps by whole points when one of them flips, so its best weight is often luck (a
+0-weight transformer chosen on one rare ticket it happened to get right, served at 0.94 accuracy
+where the blend gives 0.99).  Log-loss counts every ticket's probability of its label and moves
+smoothly with the weight; ``bench/blend_rule.py`` compares the rules on test (BENCHMARKS.md).
 
 The blend itself is :func:`triage_app.hybrid.blend_logits` (the engine serves the same formula);
 the chosen blend is calibrated with its own temperature on the validation rows.
@@ -18,6 +25,8 @@ from triage_app.text import lexical_text
 
 # Lexical weights tried on validation: 0 is the transformer alone, 1 the lexical model alone.
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+# what bundle.json records as the rule (bundles without "chosen_by" were chosen by validation macro-F1)
+CHOSEN_BY = "validation log-loss"
 
 
 @dataclass
@@ -27,7 +36,7 @@ class HybridChoice:
     not used (weight 0)."""
     weight: float
     chosen: str                          # "transformer" | "lexical" | "blend"
-    candidates: dict                     # name -> {"lexical_weight", "accuracy", "macro_f1"}
+    candidates: dict                     # name -> {"lexical_weight", "accuracy", "macro_f1", "log_loss"}
     val_logits: np.ndarray
     temperature: float
     model: object = None                 # trainer.lexical.LexicalModel
@@ -38,16 +47,19 @@ class HybridChoice:
 
     def meta(self) -> dict:
         """What ``bundle.json`` records under ``"hybrid"`` (the export adds the file's sha256)."""
-        return {"lexical_weight": self.weight, "chosen": self.chosen, "candidates": self.candidates,
+        return {"lexical_weight": self.weight, "chosen": self.chosen, "chosen_by": CHOSEN_BY,
+                "candidates": self.candidates,
                 "lexical": self.lexical, "lexical_input": "triage_app.text.lexical_text of the two "
                 "towers' cleaned inputs, lower-cased"}
 
     def summary(self) -> str:
-        """One line for people, e.g. ``chosen: blend, 0.2 lexical (val macro-F1 0.861 vs ...)``."""
+        """One line for people, e.g. ``chosen: blend, 0.2 lexical (validation log-loss: transformer
+        0.412, ...; macro-F1: transformer 0.861, ...)``."""
         c = self.candidates
-        parts = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in c.items())
         how = "blend, " + f"{self.weight:g} lexical" if self.chosen == "blend" else self.chosen
-        return f"chosen: {how} (validation macro-F1: {parts})"
+        losses = ", ".join(f"{k} {v['log_loss']:.3f}" for k, v in c.items() if "log_loss" in v)
+        f1s = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in c.items())
+        return f"chosen: {how} (validation " + (f"log-loss: {losses}; " if losses else "") + f"macro-F1: {f1s})"
 
 
 def split_texts(split) -> list[str]:
@@ -55,21 +67,32 @@ def split_texts(split) -> list[str]:
     return [lexical_text(a, b) for a, b in zip(split.text_a, split.text_b)]
 
 
+def log_loss(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean negative log-probability of each row's label under ``softmax(logits / temperature)``."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(1, keepdims=True)
+    y = np.asarray(y)
+    return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(len(y)), y]))
+
+
 def score_weights(transformer_logits: np.ndarray, lexical_probs: np.ndarray, y: np.ndarray,
                   n_labels: int, weights=WEIGHTS) -> list[dict]:
-    """Accuracy and macro-F1 on validation for each lexical weight."""
+    """Accuracy, macro-F1 and log-loss (at the blend's own best temperature) on validation for each
+    lexical weight."""
     y = np.asarray(y)
     out = []
     for w in weights:
-        pred = blend_logits(transformer_logits, lexical_probs, w).argmax(1)
+        z = blend_logits(transformer_logits, lexical_probs, w)
+        pred = z.argmax(1)
         out.append({"lexical_weight": float(w), "accuracy": float(np.mean(pred == y)),
-                    "macro_f1": macro_f1(y, pred, n_labels)})
+                    "macro_f1": macro_f1(y, pred, n_labels),
+                    "log_loss": log_loss(z, y, fit_temperature(z, y)) if len(y) else float("nan")})
     return out
 
 
 def choose(scores: list[dict]) -> dict:
-    """The best weight by validation macro-F1; a tie goes to the smaller lexical weight."""
-    return max(scores, key=lambda s: (round(s["macro_f1"], 12), -s["lexical_weight"]))
+    """The weight with the lowest validation log-loss; a tie goes to the smaller lexical weight."""
+    return min(scores, key=lambda s: (round(s["log_loss"], 9), s["lexical_weight"]))
 
 
 def fit_hybrid(res, data, should_stop: Callable[[], bool] | None = None) -> HybridChoice:

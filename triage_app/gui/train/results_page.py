@@ -98,8 +98,10 @@ def summary_html(o: TrainOutcome) -> str:
     if h:
         how = {"transformer": "the transformer alone", "lexical": "the TF-IDF model alone",
                "blend": f"a blend, {h['lexical_weight']:g} TF-IDF"}[h["chosen"]]
-        cands = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in h["candidates"].items())
-        parts.append(f"<b>Served</b>: {how} (chosen on validation macro-F1: {cands})")
+        by = h.get("chosen_by", "validation macro-F1")
+        key = "log_loss" if by.endswith("log-loss") else "macro_f1"
+        cands = ", ".join(f"{k} {v[key]:.3f}" for k, v in h["candidates"].items() if key in v)
+        parts.append(f"<b>Served</b>: {how} (chosen on {by}: {cands})")
     ex = o.metrics.get("test_exported")
     if ex:
         parts.append(f"<b>Test, the exported file as the app runs it</b> ({ex['precision']}): accuracy "
