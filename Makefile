@@ -40,7 +40,7 @@ lint: $(STAMP)
 # Reproduce the bundled default model from ../shared/data (hours on a 2-core CPU: run in the background)
 MODEL_OUT ?= resources/models/it-service-minilm
 MODEL_DATA = $(DATA)/it_service_tickets/it_service_tickets.csv.gz --label-col Topic_group --text-col Document
-MODEL_CARD = --name it-service-minilm --version 4 --out $(MODEL_OUT) --read-only --card \
+MODEL_CARD = --name it-service-minilm --version 5 --out $(MODEL_OUT) --read-only --card \
 	  --card-extra resources/model_notes/it-service-minilm.md
 MODEL_ARGS = $(MODEL_DATA) --preset standard \
 	  --finetune-layers 6 --finetune-epochs 3 --tower-lr 1e-4 --no-class-weights --seed 42 $(MODEL_CARD)
