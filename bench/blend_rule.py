@@ -114,7 +114,7 @@ CASES = {
     # name: (dataset, label columns, preset, sampled rows, shipped transformer)
     "endava-quick": ("endava", ENDAVA_TARGETS, "quick", None, False),     # one run per target
     "endava-multi-quick": ("endava", MULTI, "quick", None, False),        # one run, four targets
-    "endava-standard": ("endava", ["category", "business_service", "urgency"], "standard", None, False),
+    "endava-standard": ("endava", ["category", "urgency"], "standard", None, False),
     "it-6k-quick": ("it", ["Topic_group"], "quick", 6000, False),
     "it-shipped": ("it", ["Topic_group"], "-", None, True),
 }
