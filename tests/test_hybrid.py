@@ -230,6 +230,10 @@ def test_hybrid_on_an_existing_transformer(tiny_checkpoint, sample_csv, tmp_path
     assert b.meta["data_fingerprint"] == base.meta["data_fingerprint"]
     assert s["hybrid"]["chosen"] == b.meta["hybrid"]["chosen"]
     assert set(s["hybrid"]["candidates"]) >= {"transformer", "lexical"}
+    # the rule that chose is recorded, and the choice is the candidate with the lowest log-loss
+    assert s["hybrid"]["chosen_by"] == b.meta["hybrid"]["chosen_by"] == "validation log-loss"
+    cands = s["hybrid"]["candidates"]
+    assert cands[s["hybrid"]["chosen"]]["log_loss"] == min(c["log_loss"] for c in cands.values())
     assert s["compared_with_active"]["rows"] > 0            # --compare is honoured
     assert b.version == "2"
     # the served blend measured on the test rows, not the base's transformer-only figure
@@ -244,7 +248,8 @@ def test_hybrid_on_an_existing_transformer(tiny_checkpoint, sample_csv, tmp_path
     assert s["test_exported"]["accuracy"] == pytest.approx(served["accuracy"], abs=1e-9)
     card = (out / "MODEL_CARD.md").read_text()
     assert "A hand-written section." in card and card.index("Limits seen") < card.index("## Retraining")
-    assert "## Hybrid" in card and "kept as exported" in card and "validation macro-F1" in card
+    assert "## Hybrid" in card and "kept as exported" in card and "chosen by validation log-loss" in card
+    assert "| validation log-loss |" in card
     assert clf.predict("printer jams on floor 3").label in b.labels
 
 
@@ -303,6 +308,11 @@ def test_train_tab_results_show_what_is_served():
     html = summary_html(o)
     assert "of the served model" in html and "<b>0.900</b>" in html and "a blend, 0.3 TF-IDF" in html
     assert "temperature 1.20" in html
+    assert "chosen on validation macro-F1: transformer 0.400, lexical 0.600, blend 0.800" in html  # an older run
+    for name, loss in zip(cand, (0.9, 0.7, 0.3)):
+        cand[name]["log_loss"] = loss
+    m["hybrid"]["chosen_by"] = "validation log-loss"
+    assert "chosen on validation log-loss: transformer 0.900, lexical 0.700, blend 0.300" in summary_html(o)
     plain = TrainOutcome("/m", "m", "1", ["a", "b"], {"val": transformer}, {"precision": "fp32"}, None, [], 1.0)
     assert served_val(plain) is transformer and "of the served model" not in summary_html(plain)
 

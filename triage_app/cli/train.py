@@ -306,7 +306,7 @@ def summary(o) -> dict:
         out["auto"] = {k: o.plan[k] for k in ("label", "estimate_s", "budget_s", "reason") if k in o.plan}
     if m.get("hybrid"):   # what is served: the blend's calibration replaces the transformer's
         h = m["hybrid"]
-        out["hybrid"] = {k: h[k] for k in ("chosen", "lexical_weight", "candidates")}
+        out["hybrid"] = {k: h[k] for k in ("chosen", "lexical_weight", "chosen_by", "candidates") if k in h}
         out.update({k: h[k] for k in ("temperature", "ece_before", "ece_after") if k in h})
     if o.targets:   # several targets: each one's figures (the first is the primary, above)
         out["targets"] = {t["name"]: target_summary(t["metrics"]) for t in o.targets}
