@@ -173,11 +173,18 @@ def test_int8_kept_when_the_gate_passes(exported, tiny_result):
     passed = (q["agreement"] >= int8_mod.GATE_AGREEMENT
               and q["accuracy_int8"] >= q["accuracy_fp32"] - int8_mod.GATE_ACC_DROP)
     assert passed, f"the tiny model should quantize cleanly: {q}"
-    assert rep.precision == bundle.precision == bundle.meta["precision"] == "int8"
+    # int8 compute where the CPU's int8 kernels keep the tiny model's top-1 (AVX-512 VNNI); on a CPU
+    # with AVX2 only, ONNX Runtime's u8s8 kernels saturate and the gate keeps int8 embeddings alone
+    assert rep.precision == bundle.precision == bundle.meta["precision"] == q["precision"]
+    assert rep.precision in ("int8", "int8-emb")
     assert "passed the gate" in rep.precision_note and bundle.meta["precision_note"] == rep.precision_note
     assert q["size_mb"] < rep.sizes_mb["fp32"]
     ops = {n.op_type for n in onnx.load(str(bundle.model_path)).graph.node}
-    assert ops & {"DynamicQuantizeLinear", "MatMulInteger", "DynamicQuantizeMatMul", "QAttention"}
+    compute = ops & {"DynamicQuantizeLinear", "MatMulInteger", "DynamicQuantizeMatMul", "QAttention"}
+    if rep.precision == "int8":
+        assert compute
+    else:
+        assert not compute and "DequantizeLinear" in ops      # the int8 tables are dequantized on read
 
 
 def test_int8_gate_falls_back_to_fp32(tiny_result, tmp_path, monkeypatch):

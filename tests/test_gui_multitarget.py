@@ -121,7 +121,9 @@ def test_batch_columns_orders_and_export_per_target(mt_win, qtbot, sample_csv, t
         tp = want[r].targets["queue"]
         row = m.display_row(r)
         assert m.index(row, m.c_targets[3]).data() == tp.label
-        assert m.index(row, m.c_targets[4]).data() == f"{tp.confidence:.1%}"
+        # dynamic int8 scales activations per batch, and the Batch tab's chunks batch other tickets
+        # together than one predict() call: the same label, the confidence within 0.2 points
+        assert abs(float(m.index(row, m.c_targets[4]).data().rstrip("%")) - 100 * tp.confidence) <= 0.2
         assert m.index(row, m.c_targets[5]).data() == ("Review" if tp.needs_review else "")
         assert m.index(row, 0).data() == want[r].label          # the primary target as before
     # accuracy per target against the file's own columns
