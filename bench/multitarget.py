@@ -10,12 +10,14 @@ once per round, three rounds, the best round of each kept (this shared machine's
 over minutes, so speeds taken right after each training are not comparable).
 
     python bench/multitarget.py --preset quick            # results in bench/results/multitarget.json
+    python bench/multitarget.py --train-rounds 2          # the training times again, in turns
     python bench/multitarget.py --table                   # the markdown table from those results
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -71,13 +73,44 @@ def _run(cols, preset, out_dir: Path, log) -> dict:
             "precision": b.precision, "bundle": str(o.bundle_path)}
 
 
+def train_rounds(preset: str, rounds: int) -> dict:
+    """The transformer's training alone (``trainer.loop.train`` on the prepared rows), the four-target
+    model and the category model taking turns, ``rounds`` times each: this machine's speed drifts over
+    minutes, so one training of each, minutes apart, is not a fair ratio."""
+    from trainer.config import TrainConfig
+    from trainer.loop import train
+    from trainer.pipeline import prepare
+
+    cfg = TrainConfig.from_preset(preset)
+    data = {name: prepare(_spec(cols).with_config(cfg))[0] for name, cols in (("multi", TARGETS),
+                                                                               ("category", ["category"]))}
+    times = {name: [] for name in data}
+    for r in range(rounds):
+        for name, d in data.items():
+            t0 = time.perf_counter()
+            train(cfg, d)
+            times[name].append(round(time.perf_counter() - t0, 1))
+            print(f"round {r + 1}: {name} {times[name][-1]} s", flush=True)
+    return {"preset": preset, "rounds": rounds, "seconds": times}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--table", action="store_true")
+    ap.add_argument("--train-rounds", type=int, default=0, metavar="N",
+                    help="only time the transformer's training, four targets and category alone in turns, "
+                         "N times each (added to the saved results)")
     args = ap.parse_args()
     if args.table:
         print(table(json.loads((RESULTS / "multitarget.json").read_text())))
+        return 0
+    if args.train_rounds:
+        require_data(ENDAVA)
+        out = json.loads((RESULTS / "multitarget.json").read_text())
+        out["train_rounds"] = train_rounds(args.preset, args.train_rounds)
+        save("multitarget", {k: v for k, v in out.items() if k not in ("benchmark", "when", "machine")})
+        print(table(out))
         return 0
     require_data(ENDAVA)
     import pandas as pd
@@ -127,6 +160,16 @@ def table(r: dict) -> str:
     for c, s in r.get("single", {}).items():
         lines.append(f"| {c} alone | {s['run_s']:.0f} | {s['train_s']:.0f} | {s.get('tickets_per_s', float('nan')):.0f} "
                      f"| {s['precision']} |")
+    tr = r.get("train_rounds")
+    if tr:
+        sec = tr["seconds"]
+        lines += ["", f"Transformer training alone, the two models in turns ({tr['rounds']} rounds, "
+                      f"`--train-rounds {tr['rounds']}`): four targets "
+                      + ", ".join(f"{x:.0f}" for x in sec["multi"]) + " s; category alone "
+                      + ", ".join(f"{x:.0f}" for x in sec["category"]) + " s; best of each "
+                      f"{min(sec['multi']):.0f} vs {min(sec['category']):.0f} s "
+                      f"(**{min(sec['multi']) / min(sec['category']):.2f}x**), medians "
+                      f"{statistics.median(sec['multi']) / statistics.median(sec['category']):.2f}x."]
     return "\n".join(lines)
 
 
