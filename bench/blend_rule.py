@@ -137,23 +137,15 @@ def run_case(name: str) -> None:
 
 
 # ---- rules: validation scores -> lexical weight --------------------------------------------------
-WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+from trainer.hybrid import WEIGHTS  # noqa: E402
 
 
 def _curve(val_T, val_L, y, n):
-    from trainer.evaluate import fit_temperature, macro_f1
-    from triage_app.hybrid import blend_logits
+    """The trainer's own validation scores of every weight (:func:`trainer.hybrid.score_weights`)."""
+    from trainer.hybrid import score_weights
 
-    out = []
-    for w in WEIGHTS:
-        z = blend_logits(val_T, val_L, w)
-        t = fit_temperature(z, y)
-        zt = z / t
-        zt = zt - zt.max(1, keepdims=True)
-        nll = float(np.mean(np.log(np.exp(zt).sum(1)) - zt[np.arange(len(y)), y]))
-        pred = z.argmax(1)
-        out.append({"w": w, "macro_f1": macro_f1(y, pred, n), "accuracy": float(np.mean(pred == y)), "nll": nll})
-    return out
+    return [{"w": r["lexical_weight"], "macro_f1": r["macro_f1"], "accuracy": r["accuracy"], "nll": r["log_loss"]}
+            for r in score_weights(val_T, val_L, y, n, WEIGHTS)]
 
 
 def _smooth(vals):
@@ -166,9 +158,17 @@ def _argmax(vals):
     return next(i for i, v in enumerate(vals) if round(v, 12) == best)
 
 
+def _trainer_rule(c):
+    """What ``triage train`` does (:func:`trainer.hybrid.choose`)."""
+    from trainer.hybrid import choose
+
+    best = choose([{"lexical_weight": r["w"], "log_loss": r["nll"]} for r in c])
+    return next(i for i, r in enumerate(c) if r["w"] == best["lexical_weight"])
+
+
 RULES = {
     "macro-F1 (argmax)": lambda c: _argmax([r["macro_f1"] for r in c]),
-    "log-loss (argmin, own temperature)": lambda c: _argmax([-r["nll"] for r in c]),
+    "log-loss (argmin, own temperature)": lambda c: _trainer_rule(c),
     "macro-F1, 3-point smoothed": lambda c: _argmax(_smooth([r["macro_f1"] for r in c])),
     "mean of macro-F1 and accuracy": lambda c: _argmax([r["macro_f1"] + r["accuracy"] for r in c]),
     "macro-F1 then log-loss (within 0.5 pt)": lambda c: _argmax(
