@@ -357,3 +357,30 @@ def test_a_hybrid_engine_cancels_inside_the_lexical_pass(tiny_checkpoint, sample
     seen = []
     clf.predict_proba(["printer jams"] * 10, on_progress=lambda d, n: seen.append((d, n)))
     assert seen[-1] == (10, 10)
+
+
+def test_the_card_and_the_train_tab_read_the_choice_rule_alike():
+    """One helper tells the model card and the Train tab which rule chose and which figure to list:
+    log-loss only when the rule is log-loss and every candidate has one (older bundles: macro-F1)."""
+    from trainer.card import _hybrid_section
+    from trainer.pipeline import TrainOutcome
+    from triage_app.gui.train.results_page import summary_html
+    from triage_app.hybrid import choice_rule
+
+    cand = {"transformer": {"lexical_weight": 0.0, "accuracy": 0.5, "macro_f1": 0.4, "log_loss": 0.9},
+            "blend": {"lexical_weight": 0.3, "accuracy": 0.9, "macro_f1": 0.8, "log_loss": 0.3}}
+    h = {"chosen": "blend", "lexical_weight": 0.3, "candidates": cand, "chosen_by": "validation log-loss"}
+    assert choice_rule(h) == ("validation log-loss", "log_loss")
+    assert choice_rule({**h, "chosen_by": "validation macro-F1"}) == ("validation macro-F1", "macro_f1")
+    old = {k: v for k, v in h.items() if k != "chosen_by"}
+    assert choice_rule(old) == ("validation macro-F1", "macro_f1")
+    del cand["transformer"]["log_loss"]          # a log-loss rule with a candidate lacking its figure
+    assert choice_rule(h) == ("validation log-loss", "macro_f1")
+    cand["transformer"]["log_loss"] = 0.9
+    for hyb, listed, column in ((h, "transformer 0.900, blend 0.300", True),
+                                (old, "transformer 0.400, blend 0.800", False)):
+        card = "\n".join(_hybrid_section({"hybrid": hyb}))
+        assert ("| validation log-loss |" in card) is column
+        o = TrainOutcome("/m", "m", "1", ["a", "b"], {"val": {}, "hybrid": hyb}, {"precision": "fp32"}, None, [], 1.0)
+        assert f"chosen on {choice_rule(hyb)[0]}: {listed}" in summary_html(o)
+        assert f"chosen by {choice_rule(hyb)[0]}" in card

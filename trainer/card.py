@@ -7,6 +7,7 @@ from pathlib import Path
 
 from triage_app.atomic import write_json_atomic, write_text_atomic
 from triage_app.bundle import CARD_FILE, META_FILE, load_bundle, sha256_file
+from triage_app.hybrid import choice_rule
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -34,7 +35,8 @@ def _hybrid_section(meta: dict) -> list[str]:
            "blend": f"a blend: {1 - h['lexical_weight']:g} x transformer log-probabilities + "
                     f"{h['lexical_weight']:g} x lexical log-probabilities"}[h["chosen"]]
     cands = h.get("candidates", {})
-    losses = all("log_loss" in c for c in cands.values())
+    by, figure = choice_rule(h)
+    losses = figure == "log_loss"
     rows = [["candidate", "lexical weight", "validation accuracy", "validation macro-F1"]
             + (["validation log-loss"] if losses else [])]
     for name, c in cands.items():
@@ -42,7 +44,7 @@ def _hybrid_section(meta: dict) -> list[str]:
                     + ([f"{c['log_loss']:.4f}"] if losses else []))
     src = meta.get("metrics", {}).get("hybrid", {}).get("transformer_from")
     out = ["## Hybrid", "",
-           f"Served: {how}, chosen by {h.get('chosen_by', 'validation macro-F1')}; calibrated with its own temperature. "
+           f"Served: {how}, chosen by {by}; calibrated with its own temperature. "
            f"Lexical model: TF-IDF of word {lex.get('ngram_range', [1, 2])[0]}-{lex.get('ngram_range', [1, 2])[1]} "
            f"grams (sublinear tf, min_df {lex.get('min_df', '?')}, {lex.get('n_terms', '?')} terms) + class-balanced "
            f"logistic regression ({_lexical_fit(lex)}), `lexical.onnx`."

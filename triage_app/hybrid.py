@@ -9,6 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 LOG_FLOOR = 1e-12        # lexical probabilities are clipped here before the log
+LEGACY_RULE = "validation macro-F1"   # bundles without "chosen_by" were chosen by this rule
+
+
+def choice_rule(hybrid: dict) -> tuple[str, str]:
+    """How a bundle's served candidate was chosen: the rule's wording and the candidates' figure it
+    compared ("log_loss" when the rule is log-loss and every candidate records one, else "macro_f1").
+    The model card and the Train tab both name the rule and list that figure."""
+    by = hybrid.get("chosen_by", LEGACY_RULE)
+    cands = hybrid.get("candidates") or {}
+    log_loss = by.endswith("log-loss") and bool(cands) and all("log_loss" in c for c in cands.values())
+    return by, "log_loss" if log_loss else "macro_f1"
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ from triage_app.gui.flow_layout import FlowLayout
 from triage_app.gui.style import colors
 from triage_app.gui.train.targets_table import TargetsTable
 from triage_app.gui.train_plots import ConfusionChart
+from triage_app.hybrid import choice_rule
 
 EMPTY_SUMMARY = "Results appear here when training ends."
 EMPTY_COMPARISON = "No comparison yet."
@@ -98,8 +99,7 @@ def summary_html(o: TrainOutcome) -> str:
     if h:
         how = {"transformer": "the transformer alone", "lexical": "the TF-IDF model alone",
                "blend": f"a blend, {h['lexical_weight']:g} TF-IDF"}[h["chosen"]]
-        by = h.get("chosen_by", "validation macro-F1")
-        key = "log_loss" if by.endswith("log-loss") else "macro_f1"
+        by, key = choice_rule(h)
         cands = ", ".join(f"{k} {v[key]:.3f}" for k, v in h["candidates"].items() if key in v)
         parts.append(f"<b>Served</b>: {how} (chosen on {by}: {cands})")
     ex = o.metrics.get("test_exported")
