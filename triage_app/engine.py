@@ -360,25 +360,62 @@ class TicketClassifier:
     def compose(self, ticket: Ticket) -> tuple[str, str]:
         return textmod.compose(*ticket_fields(ticket), self.routing, self.cleaning)
 
+    def _primary_target(self) -> TargetInfo:
+        """The primary target from the single-target fields (thresholds as last saved)."""
+        return TargetInfo(0, "label", "label", self.labels, self.bundle.temperature, self.threshold,
+                          self.class_thresholds, self.lexical_weight, self.bundle.lexical_path)
+
+    def _served_targets(self) -> list[TargetInfo]:
+        """What the engine serves, the primary first: a multi-target bundle's targets, or the one
+        target of a single-target bundle."""
+        return self.targets or [self._primary_target()]
+
+    def _served_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int | None, ks: Sequence[int],
+                       should_stop: Callable[[], bool] | None = None,
+                       on_progress: Callable[[int, int], None] | None = None,
+                       texts: list[str] | None = None) -> list[np.ndarray]:
+        """The served scores (before calibration) of targets ``ks``: each target's transformer output
+        blended with its own lexical part's log-probabilities (:func:`triage_app.hybrid.blend_logits`).
+        The transformer runs once for all of them, and only when one needs it; the lexical texts are
+        built once (``texts``: already built).  Progress follows the transformer, or the first lexical
+        pass when no transformer runs."""
+        targets = self._served_targets()
+        run_transformer = any(targets[k].lexical_weight < 1.0 for k in ks)
+        transformer = (self.transformer_logits(pairs, batch_size, should_stop, on_progress)
+                       if run_transformer else None)
+        out = []
+        for k in ks:
+            t = targets[k]
+            start = sum(len(x.labels) for x in targets[:k])
+            part = None if transformer is None else transformer[:, start:start + len(t.labels)]
+            if t.lexical_weight == 0.0:
+                out.append(part)
+                continue
+            if texts is None:
+                texts = self.lexical_texts(pairs)
+            session = self.lexical_session if k == 0 else self.target_lexical[t.name]
+            lex = self._lexical_probs(texts, should_stop, None if run_transformer or out else on_progress,
+                                      session, len(t.labels))
+            out.append(blend_logits(part, lex, t.lexical_weight))
+        return out
+
     def _logits_for(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
                     should_stop: Callable[[], bool] | None = None,
-                    on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """The served scores before calibration: the transformer's logits, blended with the
-        lexical part's log-probabilities in a hybrid bundle (:func:`triage_app.hybrid.blend_logits`)."""
-        w = self.lexical_weight
-        n = len(self.labels)     # a multi-target model's primary target is its first output
-        if w == 0.0:
-            return self.transformer_logits(pairs, batch_size, should_stop, on_progress)[:, :n]
-        lex = self._lexical_probs(pairs, should_stop, None if w < 1.0 else on_progress)
-        t = None if w == 1.0 else self.transformer_logits(pairs, batch_size, should_stop, on_progress)[:, :n]
-        return blend_logits(t, lex, w)
+                    on_progress: Callable[[int, int], None] | None = None,
+                    texts: list[str] | None = None) -> np.ndarray:
+        """The primary target's served scores before calibration (:meth:`_served_logits`)."""
+        return self._served_logits(pairs, batch_size, [0], should_stop, on_progress, texts)[0]
 
-    def _lexical_probs(self, pairs: Sequence[tuple[str, str]], should_stop=None,
+    @staticmethod
+    def lexical_texts(pairs: Sequence[tuple[str, str]]) -> list[str]:
+        """What the lexical part and the unfamiliar-ticket signal read (:func:`triage_app.text.lexical_text`)."""
+        return [textmod.lexical_text(a, b) for a, b in pairs]
+
+    def _lexical_probs(self, texts: Sequence[str], should_stop=None,
                        on_progress: Callable[[int, int], None] | None = None, session=None,
                        n_labels: int | None = None) -> np.ndarray:
         session = session or self.lexical_session
-        out = np.zeros((len(pairs), n_labels or len(self.labels)), dtype=np.float32)
-        texts = [textmod.lexical_text(a, b) for a, b in pairs]
+        out = np.zeros((len(texts), n_labels or len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), LEXICAL_BATCH):
             if should_stop is not None and should_stop():
                 raise Cancelled()
@@ -388,12 +425,13 @@ class TicketClassifier:
                 on_progress(start + len(chunk), len(texts))
         return out
 
-    def unfamiliar_reasons(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    def unfamiliar_reasons(self, pairs: Sequence[tuple[str, str]], texts: list[str] | None = None) -> list[str]:
         """Per composed ticket: why it must be reviewed whatever the model's confidence (too short,
-        unfamiliar words), or ``""``; all ``""`` for a bundle without the signal."""
+        unfamiliar words), or ``""``; all ``""`` for a bundle without the signal.  ``texts``: the
+        pairs' :meth:`lexical_texts`, when already built."""
         if self.familiarity is None:
             return [""] * len(pairs)
-        return self.familiarity.reasons([textmod.lexical_text(a, b) for a, b in pairs])
+        return self.familiarity.reasons(texts if texts is not None else self.lexical_texts(pairs))
 
     def transformer_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int | None,
                             should_stop: Callable[[], bool] | None = None,
@@ -437,8 +475,9 @@ class TicketClassifier:
               on_progress=None) -> tuple[np.ndarray, list[str]]:
         """``(probabilities, unfamiliar reasons)``: what :meth:`to_predictions` needs to flag."""
         pairs = [self.compose(t) for t in tickets]
-        probs = self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress))
-        return probs, self.unfamiliar_reasons(pairs)
+        texts = self.lexical_texts(pairs) if (self.familiarity is not None or self.lexical_weight > 0) else None
+        probs = self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress, texts))
+        return probs, self.unfamiliar_reasons(pairs, texts)
 
     def threshold_for(self, label: str, override: float | None = None) -> float:
         if override is not None:
@@ -449,38 +488,23 @@ class TicketClassifier:
                        keep_probs: bool = False, reasons: Sequence[str] | None = None) -> list[Prediction]:
         """Predictions from probabilities; ``reasons`` (from :meth:`score`) flag unfamiliar or
         too-short tickets for review whatever their confidence."""
-        primary = TargetInfo(0, "label", "label", self.labels, self.bundle.temperature, self.threshold,
-                             self.class_thresholds, self.lexical_weight, self.bundle.lexical_path)
+        primary = self._primary_target()
         return [Prediction(p.label, p.confidence, p.top, p.needs_review, p.probs, p.review_reason)
                 for p in target_predictions(primary, probs, top_k, threshold, keep_probs, reasons)]
 
     # ---- several targets ----------------------------------------------------------------------
-    def _target_logits(self, k: int, transformer: np.ndarray | None, pairs, should_stop=None) -> np.ndarray:
-        """Served scores of target ``k`` (before calibration) from the side-by-side transformer
-        logits: its output, blended with its own lexical part in a hybrid."""
-        t = self.targets[k]
-        start = sum(len(x.labels) for x in self.targets[:k])
-        part = None if transformer is None else transformer[:, start:start + len(t.labels)]
-        if t.lexical_weight == 0.0:
-            return part
-        session = self.lexical_session if k == 0 else self.target_lexical[t.name]
-        lex = self._lexical_probs(pairs, should_stop, None, session, len(t.labels))
-        return blend_logits(part, lex, t.lexical_weight)
-
     def score_targets(self, tickets: Iterable[Ticket], batch_size: int | None = None, should_stop=None,
                       on_progress=None) -> tuple[dict[str, np.ndarray], list[str]]:
         """``({target name: calibrated probabilities}, unfamiliar reasons)`` of a multi-target model,
         the transformer run once for all targets; a single-target model gives ``{labels' name: probs}``
         under the key ``"label"``."""
         pairs = [self.compose(t) for t in tickets]
-        if not self.targets:
-            return {"label": self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress))}, \
-                self.unfamiliar_reasons(pairs)
-        need = any(t.lexical_weight < 1.0 for t in self.targets)
-        transformer = self.transformer_logits(pairs, batch_size, should_stop, on_progress) if need else None
-        probs = {t.name: softmax_t(self._target_logits(k, transformer, pairs, should_stop), t.temperature)
-                 for k, t in enumerate(self.targets)}
-        return probs, self.unfamiliar_reasons(pairs)
+        targets = self._served_targets()
+        texts = (self.lexical_texts(pairs) if self.familiarity is not None or any(t.lexical_weight > 0 for t in targets)
+                 else None)
+        logits = self._served_logits(pairs, batch_size, range(len(targets)), should_stop, on_progress, texts)
+        probs = {t.name: softmax_t(z, t.temperature) for t, z in zip(targets, logits)}
+        return probs, self.unfamiliar_reasons(pairs, texts)
 
     def to_target_predictions(self, probs_by_target: dict[str, np.ndarray], top_k: int = 3,
                               threshold: float | None = None, keep_probs: bool = False,
@@ -524,10 +548,7 @@ class TicketClassifier:
         k = names.index(target) if target is not None else 0
 
         def served(pairs, bs):
-            if k == 0:
-                return self.probabilities(self._logits_for(pairs, bs))
-            tr = self.transformer_logits(pairs, bs) if self.targets[k].lexical_weight < 1 else None
-            return softmax_t(self._target_logits(k, tr, pairs), self.targets[k].temperature)
+            return softmax_t(self._served_logits(pairs, bs, [k])[0], self._served_targets()[k].temperature)
 
         a, b = self.compose(ticket)
         base_probs = served([(a, b)], 1)[0]
