@@ -300,6 +300,33 @@ def test_engine_predicts_every_target_from_one_run(mt_run):
         clf.explain(tickets[0], target="nope")
 
 
+def test_lexical_only_targets_skip_the_transformer_and_report_progress(mt_run):
+    """Targets served by their lexical parts alone: the transformer is not run, progress follows the
+    first lexical pass, and each target's scores are its own lexical model's."""
+    from dataclasses import replace
+
+    from triage_app.engine import TicketClassifier
+    from triage_app.text import lexical_text
+
+    o, df, _ = mt_run
+    clf = TicketClassifier.load(o.bundle_path, device="cpu")
+    ks = [k for k, t in enumerate(clf.targets) if t.lexical_weight > 0]      # those with a lexical part
+    assert ks
+    clf.targets = [replace(t, lexical_weight=1.0) if k in ks else t for k, t in enumerate(clf.targets)]
+    clf.transformer_logits = None        # calling it would fail
+    tickets = [{"title": t, "body": b} for t, b in zip(df.title[:10], df.body[:10])]
+    pairs = [clf.compose(t) for t in tickets]
+    seen = []
+    scores = clf._served_logits(pairs, None, ks, on_progress=lambda d, n: seen.append((d, n)))
+    assert seen and seen[-1] == (10, 10)
+    texts = np.array([lexical_text(a, b) for a, b in pairs], dtype=object).reshape(-1, 1)
+    for k, z in zip(ks, scores):
+        t = clf.targets[k]
+        session = clf.lexical_session if k == 0 else clf.target_lexical[t.name]
+        lex = session.run(["probabilities"], {"text": texts})[0]
+        np.testing.assert_allclose(z, np.log(np.clip(lex, 1e-12, None)), atol=1e-5)
+
+
 def test_bundle_round_trip_and_per_target_thresholds(mt_run, tmp_path):
     from triage_app.engine import TicketClassifier
 
