@@ -23,6 +23,9 @@ def require_data(path: Path) -> None:
         sys.exit(f"{path}: not found; the benchmarks read the datasets from ../shared/data")
 
 
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
 def machine() -> dict:
     import numpy as np
 
@@ -33,6 +36,10 @@ def machine() -> dict:
             for line in f:
                 if line.startswith("model name"):
                     info["cpu"] = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    # the instruction sets int8 and bf16 speed depend on (AVX2 only: no VNNI, no bf16)
+                    flags = set(line.split(":", 1)[1].split())
+                    info["isa"] = [f for f in ISA_FLAGS if f in flags]
                     break
     except OSError:
         pass

@@ -12,7 +12,11 @@ exported the same way the trainer exports):
 Also single-ticket latency p50/p95 of the shipped engine and peak RSS of
 `triage classify` on 100,000 rows.
 
-    python bench/inference.py [--rows 4784] [--no-rss]
+    python bench/inference.py [--rows 4784] [--no-rss] [--rounds 3] [--tag avx2]
+
+``--rounds N`` then times the reference (a) and the shipped bundle (s) N more times in turns and
+reports each round's ratio and their median (a shared machine's speed drifts by more than the
+distance to a goal); ``--tag`` writes ``bench/results/inference-TAG.json`` (another machine type).
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ def main() -> int:
     ap.add_argument("--rss-rows", type=int, default=100_000)
     ap.add_argument("--no-rss", action="store_true")
     ap.add_argument("--model", default=str(ROOT / "resources" / "models" / "it-service-minilm"))
+    ap.add_argument("--rounds", type=int, default=0, help="time (a) and (s) this many more times, in turns")
+    ap.add_argument("--tag", default="", help="results file bench/results/inference-TAG.json")
     args = ap.parse_args()
 
     import torch
@@ -148,6 +154,22 @@ def main() -> int:
         shipped = {"precision": clf.bundle.precision, "p50_ms": float(np.percentile(lat, 50)),
                    "p95_ms": float(np.percentile(lat, 95)), "max_ms": float(lat.max()), "rows": len(lat)}
         print(f"single-ticket latency: p50 {shipped['p50_ms']:.1f} ms, p95 {shipped['p95_ms']:.1f} ms")
+    rounds = None
+    if args.rounds > 0 and shipped is not None:
+        rounds = {"reference": [], "shipped": [], "ratio": []}
+        for r in range(args.rounds):
+            t0 = time.perf_counter()
+            ref(batches)
+            a = n / (time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            clf.predict_proba(tickets)
+            s = n / (time.perf_counter() - t0)
+            rounds["reference"].append(a)
+            rounds["shipped"].append(s)
+            rounds["ratio"].append(s / a)
+            print(f"round {r + 1}: reference {a:.1f}, shipped {s:.1f} tickets/s: {s / a:.2f}x", flush=True)
+        rounds["median_ratio"] = float(np.median(rounds["ratio"]))
+        print(f"median ratio over {args.rounds} rounds: {rounds['median_ratio']:.2f}x")
     base = results["(a) reference: torch fp32, pad 128"]["tickets_per_s"]
     for v in results.values():
         v["ratio_to_reference"] = v["tickets_per_s"] / base
@@ -164,8 +186,9 @@ def main() -> int:
         peak, wall, rc = peak_rss_of(exe, env={**os.environ, "PYTHONPATH": str(ROOT)})
         rss = {"rows": args.rss_rows, "peak_rss_mb": peak, "wall_s": wall, "exit": rc}
         print(f"triage classify {args.rss_rows:,} rows: peak RSS {peak:.0f} MB, {wall:.0f} s, exit {rc}")
-    p = save("inference", {"rows": n, "results": results, "onnx_sizes_mb": sizes, "latency": shipped,
-                           "classify_rss": rss, "torch_threads": torch.get_num_threads()})
+    p = save("inference" + (f"-{args.tag}" if args.tag else ""),
+             {"rows": n, "results": results, "onnx_sizes_mb": sizes, "latency": shipped, "rounds": rounds,
+              "classify_rss": rss, "torch_threads": torch.get_num_threads()})
     print(f"-> {p}")
     return 0
 
