@@ -169,6 +169,25 @@ def row_shipped(ds="it"):
             "torch_before_export": metrics_of(torch_test) if torch_test else None}
 
 
+def row_shipped_transformer():
+    """The shipped bundle's int8 transformer alone (its logits, no lexical part) through the engine's
+    CPU session, with the CPU's instruction sets: int8 kernels differ by CPU (ONNX Runtime's u8s8
+    path on CPUs without VNNI can saturate), and the int8 gate ran on the exporting machine."""
+    from trainer.evaluate import classification_report
+    from triage_app.bundle import load_bundle
+    from triage_app.engine import TicketClassifier
+    b = load_bundle(SHIPPED)
+    d = prepare_dataset("it")
+    clf = TicketClassifier.load(b, device="cpu")
+    z = clf.transformer_logits([clf.compose({"text": t}) for t in d.test.text_a], None)[:, :len(clf.labels)]
+    idx = {lab: i for i, lab in enumerate(clf.labels)}
+    y = np.array([idx[d.labels[k]] for k in d.test.y])
+    rep = classification_report(y, z.argmax(1), clf.labels)
+    return {**metrics_of(rep), "train_s": None, "precision": b.precision, "isa": machine().get("isa"),
+            "what": f"shipped bundle's ONNX {b.precision} transformer alone via the engine, CPU with "
+                    f"{', '.join(machine().get('isa') or ['?'])}"}
+
+
 def row_shipped_fp32():
     """The shipped model's weights in PyTorch fp32, from its training checkpoint (``make model``
     writes runs/default/ckpt; another directory with TRIAGE_SHIPPED_CKPT)."""
@@ -191,6 +210,7 @@ ROWS = {
     "it-tfidf": lambda: row_tfidf("it"),
     "it-shipped": lambda: row_shipped(),
     "it-shipped-fp32": lambda: row_shipped_fp32(),
+    "it-shipped-transformer": lambda: row_shipped_transformer(),
     # The reference recipe with frozen towers: padding every ticket to 128 changes only the cost (the
     # attention mask hides the padding), so features are computed with dynamic padding here; the
     # cost of pad-128 is measured by bench/train.py and bench/inference.py.
