@@ -51,6 +51,16 @@ def _as_probs(probs) -> np.ndarray:
     return p
 
 
+def _scored(probs, y_true, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(predicted class, confidence, correct)`` per row of ``probs`` against ``y_true``."""
+    p = _as_probs(probs)
+    n = p.shape[0]
+    y = _true_index(y_true, labels, n)
+    pred = p.argmax(axis=1) if n else np.zeros(0, dtype=int)
+    conf = p.max(axis=1) if n else np.zeros(0)
+    return pred, conf, pred == y
+
+
 def _true_index(y_true, labels, n: int) -> np.ndarray:
     """Map ``y_true`` (indices or label strings) to class indices; unknown -> -1."""
     y = np.asarray(y_true)
@@ -121,13 +131,9 @@ def threshold_curve(probs, y_true, labels) -> dict:
     """
     p = _as_probs(probs)
     labels = list(labels)
-    n = p.shape[0]
-    if n and p.shape[1] != len(labels):
+    if p.shape[0] and p.shape[1] != len(labels):
         raise ValueError(f"probs has {p.shape[1]} columns but there are {len(labels)} labels")
-    y = _true_index(y_true, labels, n)
-    pred = p.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    conf = p.max(axis=1) if n else np.zeros(0)
-    correct = pred == y
+    pred, conf, correct = _scored(p, y_true, labels)
     thresholds = GRID.copy()
     g_prec, g_cov = _prec_cov(conf, correct, thresholds)
     per_class = {}
@@ -148,12 +154,7 @@ def suggest(probs, y_true, target_precision: float, cls=None, labels=None) -> di
     threshold that reaches the target (the most coverage); when none does, the threshold of the best
     reachable precision (ties: more coverage) with ``reached`` False and a note saying so; with no
     tickets (of ``cls``) ``threshold`` is None and the note says "no tickets"."""
-    p = _as_probs(probs)
-    n = p.shape[0]
-    y = _true_index(y_true, labels, n)
-    pred = p.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    conf = p.max(axis=1) if n else np.zeros(0)
-    correct = pred == y
+    pred, conf, correct = _scored(probs, y_true, labels)
     if cls is not None:
         mask = pred == _class_index(cls, labels)
         conf, correct = conf[mask], correct[mask]
@@ -187,12 +188,8 @@ def routed_summary(probs, y_true, global_t: float, class_t: Mapping | None = Non
     ``labels`` is given, ``"per_class": {label: {"coverage", "precision",
     "n"}}`` (by predicted class).
     """
-    p = _as_probs(probs)
-    n = p.shape[0]
-    y = _true_index(y_true, labels, n)
-    pred = p.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    conf = p.max(axis=1) if n else np.zeros(0)
-    correct = pred == y
+    pred, conf, correct = _scored(probs, y_true, labels)
+    n = len(pred)
     t = _threshold_per_row(pred, global_t, class_t, labels)
     routed = conf >= t
     n_routed = int(routed.sum())
