@@ -265,6 +265,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="")
     ap.add_argument("--table", action="store_true")
+    ap.add_argument("--tag", default="", help="store the rows as KEY@TAG (e.g. another machine type), "
+                                              "keeping the untagged rows")
     args = ap.parse_args()
     path = RESULTS / "accuracy.json"
     res = json.loads(path.read_text()) if path.exists() else {"rows": {}}
@@ -274,7 +276,8 @@ def main() -> int:
         print(f"== {key}", flush=True)
         r = ROWS[key]()
         r["when"] = time.strftime("%Y-%m-%d %H:%M")
-        res["rows"][key] = r
+        r["machine"] = machine()          # rows come from several machines over time
+        res["rows"][f"{key}@{args.tag}" if args.tag else key] = r
         res["machine"] = machine()
         RESULTS.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, json.dumps(res, indent=2, default=float))  # a kill keeps the rows so far

@@ -43,6 +43,13 @@ def test_estimates_grow_with_the_recipe_and_the_rows():
     # split routing reads two texts per ticket: the tower-B tokens count too
     split = {k: (a, a) for k, (a, b) in tokens.items()}
     assert estimate(TrainConfig.standard(routing="split"), split, rows, 1e-4, 6) > e["standard"]
+    # fp32 (a CPU without bf16 hardware): the probe's forward pass is in fp32 too, and an epoch of
+    # fine-tuning costs fewer of its units; recipes without fine-tuning cost the same
+    from trainer.auto import FT_FACTOR, FT_FACTOR_FP32
+    fp32 = estimate(TrainConfig.standard(), tokens, rows, 1e-4, 6, precision="fp32")
+    ft_share = 2 * 3 / 6 * 1e-4 * 100_000          # two epochs of the top 3 layers over the training tokens
+    assert fp32 == pytest.approx(e["standard"] - (FT_FACTOR - FT_FACTOR_FP32) * ft_share)
+    assert estimate(TrainConfig.quick(), tokens, rows, 1e-4, 6, precision="fp32") == e["quick"]
 
 
 def test_tiny_data_gets_the_lexical_model_alone():
@@ -79,6 +86,9 @@ def test_the_probe_measures_the_device(tiny_checkpoint):
 
     p = probe_forward(str(tiny_checkpoint), ["printer jams again on floor three"] * 10, device="cpu", rows=8)
     assert p["device"] == "cpu" and p["layers"] == 2 and 0 < p["s_per_token"] < 0.1
+    assert probe_forward(str(tiny_checkpoint), ["printer jams"] * 4, device="cpu", rows=4,
+                         precision="fp32")["precision"] == "fp32"
+    assert p["precision"] in ("bf16", "fp32")      # auto: bf16 where the CPU has it
 
 
 def test_explicit_settings_are_what_differs_from_the_defaults():

@@ -33,6 +33,11 @@ PROBE_ROWS = 96
 # calibrate and test, 97 s for the lexical model and 323 s to export (fp32 parity and up to five int8
 # variants on 4,096 validation rows).
 FT_FACTOR = 11.5         # one training epoch (forward + backward + AdamW, dynamic batches) per tuned-layer share
+# In fp32 (CPUs without bf16 hardware: AVX2 only) an epoch costs fewer probe units: on a 2-core AMD
+# EPYC with AVX2 only the 2,000-ticket IT sample took 7.1 (top 3 layers, 2 epochs: 144 s where 225 s
+# were estimated with 11.5); scaled by 1.15 as the bf16 factor is over its own 2,000-ticket
+# measurement (11.5 vs 10), because larger sets took more per unit (12.4 on the 38k tickets).
+FT_FACTOR_FP32 = 8.2
 HEAD_EPOCH_S_PER_ROW = 2e-5   # one head epoch over cached features (seconds per training row)
 CALIBRATE_FWD = 3.0      # temperature and the validation/test figures after training
 EXPORT_FIXED_S = 30.0    # ONNX export, the graph optimizer and the quantizer's own work
@@ -141,7 +146,8 @@ def probe_forward(base_model: str, texts: list[str], device: str = "auto", max_l
     run(), run()                                       # warm-up
     dt = float(np.median([run() for _ in range(5)]))   # a sustained speed, not the luckiest batch
     return {"s_per_token": dt / (32 * width), "device": dev.type, "layers": int(bert.config.num_hidden_layers),
-            "width": width, "seconds_per_batch": round(dt, 4)}
+            "width": width, "seconds_per_batch": round(dt, 4),
+            "precision": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")}
 
 
 def token_counts(base_model: str, data, max_length: int = 128) -> dict:
@@ -164,8 +170,10 @@ def token_counts(base_model: str, data, max_length: int = 128) -> dict:
 
 # ---- the estimate ------------------------------------------------------------------------------
 def estimate(cfg: TrainConfig, tokens: dict, rows: dict, s_per_token: float, layers: int,
-             lexical: bool = True) -> float:
-    """Seconds a recipe takes end to end (train, lexical model, export) by the cost model above."""
+             lexical: bool = True, precision: str = "bf16") -> float:
+    """Seconds a recipe takes end to end (train, lexical model, export) by the cost model above;
+    ``precision``: what the probe ran in (the fine-tuning factor differs in fp32)."""
+    ft = FT_FACTOR_FP32 if precision == "fp32" else FT_FACTOR
     if cfg.preset == "lexical":
         return FIXED_S / 2 + lexical_seconds(rows)
     # a tower whose text equals the other's is read once (shared cache); split routing reads two
@@ -176,9 +184,9 @@ def estimate(cfg: TrainConfig, tokens: dict, rows: dict, s_per_token: float, lay
     if cfg.finetune_epochs:
         share = 1.0 if cfg.finetune_layers < 0 else min(cfg.finetune_layers, layers) / layers
         cache = 0.0 if (cfg.finetune_layers < 0 or not cfg.cache_layers) else (1 - share) * fwd_all
-        t += cache + cfg.finetune_epochs * (FT_FACTOR * share * fwd_train + share * fwd_val)
+        t += cache + cfg.finetune_epochs * (ft * share * fwd_train + share * fwd_val)
         if cfg.finetune_layers < 0:            # no layer cache: every epoch runs the full towers
-            t += cfg.finetune_epochs * (FT_FACTOR * fwd_train)
+            t += cfg.finetune_epochs * (ft * fwd_train)
     t += CALIBRATE_FWD * s_per_token * (sum(tokens["val"]) + sum(tokens["test"]))
     val_sample = min(rows["val"], 4096) / max(rows["val"], 1)
     t += EXPORT_FIXED_S + EXPORT_FWD * fwd_val * val_sample + 2 * s_per_token * sum(tokens["test"])
@@ -226,7 +234,8 @@ def plan(data, base_model: str, budget_s: float | None = None, device: str = "au
     chosen = None
     for preset, extra in candidates(dev):
         cfg = TrainConfig.from_preset(preset, **{**overrides, **extra})
-        est = estimate(cfg, tokens, rows, probe["s_per_token"], probe["layers"])
+        est = estimate(cfg, tokens, rows, probe["s_per_token"], probe["layers"],
+                       precision=probe.get("precision", "bf16"))
         ests[_label(preset, extra)] = est
         if chosen is None and est <= BUDGET_SHARE * budget:
             chosen = (preset, extra, est)
