@@ -33,10 +33,10 @@ PROBE_ROWS = 96
 # calibrate and test, 97 s for the lexical model and 323 s to export (fp32 parity and up to five int8
 # variants on 4,096 validation rows).
 FT_FACTOR = 11.5         # one training epoch (forward + backward + AdamW, dynamic batches) per tuned-layer share
-# In fp32 (CPUs without bf16 hardware: AVX2 only) an epoch costs fewer probe units: on a 2-core AMD
-# EPYC with AVX2 only the 2,000-ticket IT sample took 7.1 (top 3 layers, 2 epochs: 144 s where 225 s
-# were estimated with 11.5); scaled by 1.15 as the bf16 factor is over its own 2,000-ticket
-# measurement (11.5 vs 10), because larger sets took more per unit (12.4 on the 38k tickets).
+# In fp32 (CPUs without bf16 hardware: AVX2 only) an epoch costs fewer probe units: two runs of the
+# 2,000-ticket IT sample on a 2-core AMD EPYC with AVX2 only gave 7.1 and 9.1 (top 3 layers, 2 epochs;
+# the probe itself varied by 15 % between them); 8.2 is between, as 11.5 is between bf16's 10 on
+# that sample and 12.4 on the 38k tickets.
 FT_FACTOR_FP32 = 8.2
 HEAD_EPOCH_S_PER_ROW = 2e-5   # one head epoch over cached features (seconds per training row)
 CALIBRATE_FWD = 3.0      # temperature and the validation/test figures after training
