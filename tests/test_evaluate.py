@@ -63,6 +63,19 @@ def test_fit_temperature_lowers_ece_on_overconfident_logits():
     assert np.array_equal(softmax(z, t).argmax(1), z.argmax(1))
 
 
+def test_log_loss_is_the_labels_mean_negative_log_probability():
+    from trainer.evaluate import log_loss
+
+    z = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0], [30.0, -30.0, 0.0]])
+    y = np.array([0, 2, 1])
+    p = softmax(z)
+    assert log_loss(z, y) == pytest.approx(-np.mean(np.log(p[np.arange(3), y])), rel=1e-12)
+    assert log_loss(z, y, 2.0) == pytest.approx(-np.mean(np.log(softmax(z, 2.0)[np.arange(3), y])), rel=1e-12)
+    # the floor caps the hopeless third row (p ~ 1e-26) at -log(1e-12)
+    floored = -np.mean(np.log(np.clip(p[np.arange(3), y], 1e-12, None)))
+    assert log_loss(z, y, floor=1e-12) == pytest.approx(floored, rel=1e-12) and floored < log_loss(z, y)
+
+
 def test_fit_temperature_near_one_when_calibrated():
     rng = np.random.default_rng(1)
     z = rng.normal(0, 2, (4000, 3))

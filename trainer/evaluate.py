@@ -45,14 +45,23 @@ def ece(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0, bins: int =
     return float(total)
 
 
+def log_loss(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0, floor: float | None = None) -> float:
+    """Mean negative log-probability of each row's label under ``softmax(logits / temperature)``;
+    ``floor``: probabilities below it count as ``floor`` (one hopeless row cannot dominate)."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    y = np.asarray(y)
+    lp = z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))
+    return float(-np.mean(lp if floor is None else np.maximum(lp, np.log(floor))))
+
+
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """Temperature minimising the validation NLL (golden-section search on log T)."""
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(y)
 
     def nll(log_t):
-        p = softmax(z, float(np.exp(log_t)))
-        return -np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)))
+        return log_loss(z, y, float(np.exp(log_t)), floor=1e-12)
 
     lo, hi = np.log(0.05), np.log(20.0)
     g = (np.sqrt(5) - 1) / 2

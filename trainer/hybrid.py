@@ -19,14 +19,12 @@ from typing import Callable
 
 import numpy as np
 
-from trainer.evaluate import classification_report, ece, fit_temperature, macro_f1
-from triage_app.hybrid import blend_logits
+from trainer.evaluate import classification_report, ece, fit_temperature, log_loss, macro_f1
+from triage_app.hybrid import CHOSEN_BY, blend_logits
 from triage_app.text import lexical_text
 
 # Lexical weights tried on validation: 0 is the transformer alone, 1 the lexical model alone.
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
-# what bundle.json records as the rule (bundles without "chosen_by" were chosen by validation macro-F1)
-CHOSEN_BY = "validation log-loss"
 
 
 @dataclass
@@ -57,22 +55,14 @@ class HybridChoice:
         0.412, ...; macro-F1: transformer 0.861, ...)``."""
         c = self.candidates
         how = "blend, " + f"{self.weight:g} lexical" if self.chosen == "blend" else self.chosen
-        losses = ", ".join(f"{k} {v['log_loss']:.3f}" for k, v in c.items() if "log_loss" in v)
+        losses = ", ".join(f"{k} {v['log_loss']:.3f}" for k, v in c.items())
         f1s = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in c.items())
-        return f"chosen: {how} (validation " + (f"log-loss: {losses}; " if losses else "") + f"macro-F1: {f1s})"
+        return f"chosen: {how} (validation log-loss: {losses}; macro-F1: {f1s})"
 
 
 def split_texts(split) -> list[str]:
     """The lexical model's input for each row of a prepared split."""
     return [lexical_text(a, b) for a, b in zip(split.text_a, split.text_b)]
-
-
-def log_loss(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:
-    """Mean negative log-probability of each row's label under ``softmax(logits / temperature)``."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z = z - z.max(1, keepdims=True)
-    y = np.asarray(y)
-    return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(len(y)), y]))
 
 
 def score_weights(transformer_logits: np.ndarray, lexical_probs: np.ndarray, y: np.ndarray,
