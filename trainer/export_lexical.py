@@ -23,6 +23,7 @@ from triage_app.bundle import (
     write_bundle,
 )
 from triage_app.errors import Cancelled, TriageError
+from triage_app.hybrid import CHOSEN_BY
 
 LEXICAL_TOL = 1e-4      # max |p_onnx - p_sklearn| of the lexical part (measured: ~1e-6)
 LEXICAL_ONLY_BASE = "none (lexical model only)"
@@ -54,8 +55,6 @@ def export_lexical(model, path: Path, rows_a, rows_b) -> dict:
 
 def hybrid_metrics(hybrid) -> dict:
     """What ``metrics["hybrid"]`` records of a :class:`trainer.hybrid.HybridChoice`."""
-    from trainer.hybrid import CHOSEN_BY
-
     return {"chosen": hybrid.chosen, "lexical_weight": hybrid.weight, "chosen_by": CHOSEN_BY,
             "candidates": hybrid.candidates,
             "temperature": hybrid.temperature, "ece_before": hybrid.ece_before,

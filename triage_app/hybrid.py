@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 LOG_FLOOR = 1e-12        # lexical probabilities are clipped here before the log
+CHOSEN_BY = "validation log-loss"     # the rule bundle.json records (trainer.hybrid.choose applies it)
 LEGACY_RULE = "validation macro-F1"   # bundles without "chosen_by" were chosen by this rule
 
 
@@ -18,7 +19,7 @@ def choice_rule(hybrid: dict) -> tuple[str, str]:
     The model card and the Train tab both name the rule and list that figure."""
     by = hybrid.get("chosen_by", LEGACY_RULE)
     cands = hybrid.get("candidates") or {}
-    log_loss = by.endswith("log-loss") and bool(cands) and all("log_loss" in c for c in cands.values())
+    log_loss = by == CHOSEN_BY and bool(cands) and all("log_loss" in c for c in cands.values())
     return by, "log_loss" if log_loss else "macro_f1"
 
 
