@@ -475,7 +475,7 @@ class TicketClassifier:
               on_progress=None) -> tuple[np.ndarray, list[str]]:
         """``(probabilities, unfamiliar reasons)``: what :meth:`to_predictions` needs to flag."""
         pairs = [self.compose(t) for t in tickets]
-        texts = self.lexical_texts(pairs) if (self.familiarity is not None or self.lexical_weight > 0) else None
+        texts = self.lexical_texts(pairs)      # once, for the lexical part and the familiarity signal
         probs = self.probabilities(self._logits_for(pairs, batch_size, should_stop, on_progress, texts))
         return probs, self.unfamiliar_reasons(pairs, texts)
 
@@ -500,8 +500,7 @@ class TicketClassifier:
         under the key ``"label"``."""
         pairs = [self.compose(t) for t in tickets]
         targets = self._served_targets()
-        texts = (self.lexical_texts(pairs) if self.familiarity is not None or any(t.lexical_weight > 0 for t in targets)
-                 else None)
+        texts = self.lexical_texts(pairs)      # once, for every lexical part and the familiarity signal
         logits = self._served_logits(pairs, batch_size, range(len(targets)), should_stop, on_progress, texts)
         probs = {t.name: softmax_t(z, t.temperature) for t, z in zip(targets, logits)}
         return probs, self.unfamiliar_reasons(pairs, texts)
