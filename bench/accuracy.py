@@ -151,41 +151,35 @@ def row_auto(ds, budget_s=None, rows=None, seed=0):
             "tfidf_same_split": metrics_of(tf), "test_rows": int(ex["rows"]), "what": what}
 
 
-def row_shipped(ds="it"):
+def row_shipped(transformer_only: bool = False):
+    """The shipped bundle on the IT test split through the engine, as served; ``transformer_only``:
+    its int8 transformer alone (its logits, no lexical part), with the CPU's instruction sets: int8
+    kernels differ by CPU (ONNX Runtime's u8s8 path on CPUs without VNNI can saturate), and the int8
+    gate ran on the exporting machine."""
     from trainer.evaluate import classification_report
     from triage_app.bundle import load_bundle
     from triage_app.engine import TicketClassifier
     b = load_bundle(SHIPPED)
     d = prepare_dataset("it")
     clf = TicketClassifier.load(b, device="cpu")
-    probs = clf.predict_proba([{"text": t} for t in d.test.text_a])
+    tickets = [{"text": t} for t in d.test.text_a]
+    if transformer_only:
+        scores = clf.transformer_logits([clf.compose(t) for t in tickets], None)[:, :len(clf.labels)]
+    else:
+        scores = clf.predict_proba(tickets)
     idx = {lab: i for i, lab in enumerate(clf.labels)}
     y = np.array([idx[d.labels[k]] for k in d.test.y])
-    rep = classification_report(y, probs.argmax(1), clf.labels)
+    rep = classification_report(y, scores.argmax(1), clf.labels)
+    if transformer_only:
+        isa = machine().get("isa")
+        return {**metrics_of(rep), "train_s": None, "precision": b.precision, "isa": isa,
+                "what": f"shipped bundle's ONNX {b.precision} transformer alone via the engine, CPU with "
+                        f"{', '.join(isa or ['?'])}"}
     torch_test = b.meta["metrics"].get("test", {})
     return {**metrics_of(rep), "train_s": b.meta["metrics"].get("train_seconds"), "precision": b.precision,
             "what": f"shipped bundle as served via the engine (ONNX {b.precision} transformer"
                     + (f" blended with the lexical model, weight {b.lexical_weight:g})" if b.lexical_weight else ")"),
             "torch_before_export": metrics_of(torch_test) if torch_test else None}
-
-
-def row_shipped_transformer():
-    """The shipped bundle's int8 transformer alone (its logits, no lexical part) through the engine's
-    CPU session, with the CPU's instruction sets: int8 kernels differ by CPU (ONNX Runtime's u8s8
-    path on CPUs without VNNI can saturate), and the int8 gate ran on the exporting machine."""
-    from trainer.evaluate import classification_report
-    from triage_app.bundle import load_bundle
-    from triage_app.engine import TicketClassifier
-    b = load_bundle(SHIPPED)
-    d = prepare_dataset("it")
-    clf = TicketClassifier.load(b, device="cpu")
-    z = clf.transformer_logits([clf.compose({"text": t}) for t in d.test.text_a], None)[:, :len(clf.labels)]
-    idx = {lab: i for i, lab in enumerate(clf.labels)}
-    y = np.array([idx[d.labels[k]] for k in d.test.y])
-    rep = classification_report(y, z.argmax(1), clf.labels)
-    return {**metrics_of(rep), "train_s": None, "precision": b.precision, "isa": machine().get("isa"),
-            "what": f"shipped bundle's ONNX {b.precision} transformer alone via the engine, CPU with "
-                    f"{', '.join(machine().get('isa') or ['?'])}"}
 
 
 def row_shipped_fp32():
@@ -210,7 +204,7 @@ ROWS = {
     "it-tfidf": lambda: row_tfidf("it"),
     "it-shipped": lambda: row_shipped(),
     "it-shipped-fp32": lambda: row_shipped_fp32(),
-    "it-shipped-transformer": lambda: row_shipped_transformer(),
+    "it-shipped-transformer": lambda: row_shipped(transformer_only=True),
     # The reference recipe with frozen towers: padding every ticket to 128 changes only the cost (the
     # attention mask hides the padding), so features are computed with dynamic padding here; the
     # cost of pad-128 is measured by bench/train.py and bench/inference.py.
