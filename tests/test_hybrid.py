@@ -235,6 +235,7 @@ def test_hybrid_on_an_existing_transformer(tiny_checkpoint, sample_csv, tmp_path
     cands = s["hybrid"]["candidates"]
     assert cands[s["hybrid"]["chosen"]]["log_loss"] == min(c["log_loss"] for c in cands.values())
     assert s["compared_with_active"]["rows"] > 0            # --compare is honoured
+    assert "caveat" not in s["compared_with_active"]        # the same split, its TF-IDF part not served
     assert b.version == "2"
     # the served blend measured on the test rows, not the base's transformer-only figure
     from trainer.evaluate import classification_report
@@ -384,3 +385,22 @@ def test_the_card_and_the_train_tab_read_the_choice_rule_alike():
         o = TrainOutcome("/m", "m", "1", ["a", "b"], {"val": {}, "hybrid": hyb}, {"precision": "fp32"}, None, [], 1.0)
         assert f"chosen on {choice_rule(hyb)[0]}: {listed}" in summary_html(o)
         assert f"chosen by {choice_rule(hyb)[0]}" in card
+
+
+def test_comparing_with_a_hybrid_trained_on_the_same_data_is_flagged(tiny_checkpoint, sample_csv, tmp_path,
+                                                                     data_dir, monkeypatch, capsys,
+                                                                     one_torch_thread):
+    """The active model's TF-IDF part was refitted on training + validation rows of this very file:
+    the comparison on those validation rows says the active model's figures are optimistic."""
+    from triage_app.cli import main
+
+    active = _train_hybrid(tiny_checkpoint, sample_csv, tmp_path, 0.5, monkeypatch).bundle_path
+    monkeypatch.undo()
+    assert load_bundle(active).meta["hybrid"]["lexical"]["fitted_on"] == "train+validation"
+    rc = main(["train", str(sample_csv), *FROM_ARGS, "--preset", "quick", "--base-model", str(tiny_checkpoint),
+               "--epochs", "1", "--max-length", "32", "--no-int8", "--compare", str(active), "-q",
+               "--out", str(tmp_path / "new")])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    c = json.loads(cap.out)["compared_with_active"]
+    assert c["rows"] > 0 and "optimistic" in c["caveat"] and "validation tickets too" in c["caveat"]

@@ -184,3 +184,41 @@ def test_cli_summary_is_strict_json_when_the_models_share_no_label():
     s = json.loads(json.dumps(summary(o), allow_nan=False))
     assert s["compared_with_active"] == {"model": "old (version 1)", "rows": 0,
                                          "note": "the two models share no label: nothing to compare"}
+
+
+def test_the_comparison_says_when_the_active_model_saw_the_validation_tickets(sample_csv):
+    """An active model trained on the same data whose served TF-IDF part was refitted on training +
+    validation rows (or whose split differs) has seen the comparison's validation tickets: the
+    comparison says its figures are optimistic, in the Train tab, the promote question and the CLI."""
+    from types import SimpleNamespace
+
+    from trainer.pipeline import TrainOutcome, active_saw_validation
+    from triage_app.cli.train import summary
+    from triage_app.gui.train.actions import weaker_model_question
+    from triage_app.gui.train.results_page import comparison_html
+
+    data, _ = prepare(_spec(sample_csv))
+    counts = json.loads(json.dumps(data.report.counts))
+
+    def active(fingerprint, weight=0.5, fitted_on="train+validation", split=counts):
+        meta = {"data_fingerprint": fingerprint, "data_report": {"counts": split},
+                "hybrid": {"lexical_weight": weight, "lexical": {"fitted_on": fitted_on}}}
+        return SimpleNamespace(bundle=SimpleNamespace(meta=meta))
+
+    same = dict(data.fingerprint)
+    assert "validation tickets too" in active_saw_validation(active(same), data)
+    assert active_saw_validation(active({**same, "sha256": "other"}), data) == ""     # other data
+    assert active_saw_validation(active(same, weight=0.0), data) == ""               # TF-IDF part not served
+    assert active_saw_validation(active(same, fitted_on="train"), data) == ""         # the same split, unseen
+    other_split = {**counts, "val": {k: v + 1 for k, v in counts["val"].items()}}
+    assert "split another way" in active_saw_validation(active(same, fitted_on="train", split=other_split), data)
+
+    caveat = "The active model's figures here are optimistic: " + active_saw_validation(active(same), data) + "."
+    c = {"rows": 10, "total_rows": 10, "shared": ["a"], "only_new": [], "only_active": [], "active_name": "old",
+         "active": {"accuracy": 0.9, "macro_f1": 0.9}, "new": {"accuracy": 0.8, "macro_f1": 0.8}, "caveat": caveat}
+    assert caveat in comparison_html(c) and caveat in weaker_model_question(c)
+    assert caveat not in comparison_html({**c, "caveat": ""})
+    o = TrainOutcome("/m", "m", "1", ["a"], {}, {}, c, [], 1.0)
+    assert summary(o)["compared_with_active"]["caveat"] == caveat
+    assert "caveat" not in summary(TrainOutcome("/m", "m", "1", ["a"], {}, {}, {**c, "caveat": ""}, [], 1.0)
+                                   )["compared_with_active"]

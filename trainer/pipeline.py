@@ -226,10 +226,29 @@ def val_tickets(df, spec: DataSpec, data: PreparedData) -> list[dict]:
     return out
 
 
+def active_saw_validation(active, data: PreparedData) -> str:
+    """Why the active model has seen some of these validation rows in training, from its
+    ``bundle.json`` ("" when nothing says so): it was trained on the same data (fingerprint) and
+    either serves a lexical part refitted on training + validation rows, or was split otherwise."""
+    meta = getattr(getattr(active, "bundle", None), "meta", None) or {}
+    fp = data.fingerprint.get("sha256")
+    if not fp or (meta.get("data_fingerprint") or {}).get("sha256") != fp:
+        return ""
+    h = meta.get("hybrid") or {}
+    if h.get("lexical_weight", 0) > 0 and (h.get("lexical") or {}).get("fitted_on") == "train+validation":
+        return "it was trained on this data, and its TF-IDF part on these validation tickets too"
+    seen = (meta.get("data_report") or {}).get("counts")
+    if seen is not None and seen != data.report.counts:
+        return ("it was trained on this data split another way, so some of these validation tickets were "
+                "among its training tickets")
+    return ""
+
+
 def compare_with_active(active, df, spec: DataSpec, data: PreparedData, should_stop,
                         new_val_logits) -> dict:
     """Run the active classifier on the validation rows and compare it with the trained model
-    (its served validation scores ``new_val_logits``).
+    (its served validation scores ``new_val_logits``).  ``caveat``: why the active model's figures
+    are optimistic (:func:`active_saw_validation`), when they are.
     An error of the active model is reported in the result (``{"error": ...}``), not raised."""
     tickets = val_tickets(df, spec, data)
     try:
@@ -246,6 +265,9 @@ def compare_with_active(active, df, spec: DataSpec, data: PreparedData, should_s
     comparison = compare_predictions(y_true, new_pred, act_pred, labels, act_labels)
     ver = str(getattr(active, "version", "") or "")
     comparison["active_name"] = getattr(active, "name", "?") + (f" (version {ver})" if ver else "")
+    saw = active_saw_validation(active, data)
+    if saw:
+        comparison["caveat"] = f"The active model's figures here are optimistic: {saw}."
     return comparison
 
 

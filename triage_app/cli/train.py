@@ -320,7 +320,7 @@ def summary(o) -> dict:
         else:
             out["compared_with_active"] = {"model": c.get("active_name"), "rows": c["rows"],
                                            "shared_labels": len(c["shared"]), "active": c["active"],
-                                           "new": c["new"]}
+                                           "new": c["new"], **({"caveat": c["caveat"]} if c.get("caveat") else {})}
         if c.get("targets"):   # several targets: each beside the active model's target of that name
             out.setdefault("compared_with_active", {})["targets"] = {
                 name: {"rows": t["rows"], "total_rows": t["total_rows"], "shared_labels": len(t["shared"]),

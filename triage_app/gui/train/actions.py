@@ -23,6 +23,7 @@ def weaker_model_question(comparison: dict | None) -> str:
     return (f"On the {c['rows']:,} validation tickets both models know, the new model scores "
             f"{new['accuracy']:.1%} accuracy and {new['macro_f1']:.1%} macro-F1; the active model "
             f"{c.get('active_name', '')} scores {act['accuracy']:.1%} and {act['macro_f1']:.1%}.\n\n"
+            + (f"{c['caveat']}\n\n" if c.get("caveat") else "") +
             "Use the new model anyway? The active model stays listed in Models either way.")
 
 

@@ -153,6 +153,8 @@ def comparison_html(c: dict) -> str:
     if not c["shared"]:
         txt = (f"The active model <b>{c.get('active_name', '')}</b> shares no label with the new "
                "model, so they cannot be compared.")
+    elif c.get("caveat"):
+        txt += f"<br><b>Caution</b>: {c['caveat']}"
     return txt
 
 
